@@ -1,0 +1,87 @@
+import { constants, copyFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { LoadedConfig } from '../../core/config/load.js';
+import { summarizeConfig } from '../../core/config/summary.js';
+import { UsageError } from '../../core/errors.js';
+import { packageRoot } from '../../core/package-info.js';
+import { table } from '../output.js';
+import type { Registrar } from '../program.js';
+
+export function registerConfig(program: Command, registrar: Registrar): void {
+  const config = program
+    .command('config')
+    .description('Validate, inspect and create the site configuration (tier4.yaml)');
+
+  config
+    .command('validate')
+    .description('check tier4.yaml; exit 0 when valid, 2 with each bad field named when not')
+    .action(
+      registrar.action(async (ctx) => {
+        const loaded = ctx.config();
+        ctx.out.result(() => `${loaded.path} is valid.\n\n${renderSummary(loaded)}`, {
+          ok: true,
+          file: loaded.path,
+          ...summarizeConfig(loaded.config),
+        });
+      }),
+    );
+
+  config
+    .command('show')
+    .description('print the configuration with every default filled in')
+    .action(
+      registrar.action(async (ctx) => {
+        const loaded = ctx.config();
+        const { stringify } = await import('yaml');
+        ctx.out.result(() => stringify(loaded.config), loaded.config);
+      }),
+    );
+
+  config
+    .command('init')
+    .description('write a commented starting tier4.yaml for a new deployment')
+    .option('-o, --out <file>', 'where to write it (default: the -c path, or ./tier4.yaml)')
+    .option('--force', 'overwrite an existing file')
+    .action(
+      registrar.action(async (ctx, options: { out?: string; force?: boolean }) => {
+        const target = options.out ? resolve(ctx.io.cwd, options.out) : ctx.configPath;
+        if (existsSync(target) && !options.force) {
+          throw new UsageError(
+            `${target} already exists; nothing was written.`,
+            'Pass --force to overwrite it.',
+          );
+        }
+        copyFileSync(
+          join(packageRoot(), 'examples', 'tier4.example.yaml'),
+          target,
+          options.force ? 0 : constants.COPYFILE_EXCL,
+        );
+        ctx.out.result(
+          `Wrote ${target}. Edit the site names, URLs and secret references, then run \`tier4 config validate\`.`,
+          { ok: true, file: target },
+        );
+      }),
+    );
+}
+
+function renderSummary(loaded: LoadedConfig): string {
+  const summary = summarizeConfig(loaded.config);
+  const rows = summary.sites.map((site) => [
+    site.name,
+    site.role,
+    site.platform,
+    `${site.primeroUrl} (${site.primeroVersion})`,
+    site.database,
+    site.attachments,
+    site.backups ?? '(none)',
+  ]);
+  const lines = [
+    `Deployment ${summary.deployment}: ${summary.sites.length} site(s).`,
+    '',
+    table(['site', 'role', 'platform', 'primero', 'database', 'attachments', 'backups'], rows),
+  ];
+  if (summary.promotion)
+    lines.push('', `Configuration is promoted from ${summary.promotion.from} to ${summary.promotion.to}.`);
+  return lines.join('\n');
+}

@@ -1,0 +1,50 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { getSite, type LoadedConfig, loadConfig } from '../core/config/load.js';
+import type { SiteConfig } from '../core/config/schema.js';
+import { type Io, Output } from './output.js';
+
+export interface GlobalOptions {
+  config?: string;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  color?: boolean;
+}
+
+/** What every command action gets: output, the configuration (loaded on first use), and a cancel signal. */
+export class CommandContext {
+  readonly out: Output;
+  private loaded: LoadedConfig | undefined;
+
+  constructor(
+    readonly io: Io,
+    readonly globals: GlobalOptions,
+    readonly signal: AbortSignal,
+  ) {
+    const color = globals.color !== false && io.stdout.isTTY === true && io.env.NO_COLOR === undefined;
+    this.out = new Output(io, {
+      json: globals.json === true,
+      quiet: globals.quiet === true,
+      verbose: globals.verbose === true,
+      color,
+    });
+  }
+
+  get configPath(): string {
+    return resolve(this.io.cwd, this.globals.config ?? this.io.env.TIER4_CONFIG ?? 'tier4.yaml');
+  }
+
+  config(): LoadedConfig {
+    this.loaded ??= loadConfig(this.configPath);
+    return this.loaded;
+  }
+
+  site(name: string | undefined): { name: string; site: SiteConfig; loaded: LoadedConfig } {
+    const loaded = this.config();
+    return { ...getSite(loaded.config, name), loaded };
+  }
+}
+
+/** Builds the context inside an action from commander's merged options. */
+export type ContextFactory = (command: Command) => CommandContext;

@@ -1,0 +1,72 @@
+import { Command } from 'commander';
+import { toolVersion } from '../core/package-info.js';
+import { registerBackup, registerRestore } from './commands/backup.js';
+import { registerCerts } from './commands/certs.js';
+import { registerConfig } from './commands/config.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerDrill } from './commands/drill.js';
+import { registerPromote } from './commands/promote.js';
+import { registerRehearse } from './commands/rehearse.js';
+import { registerRunbook } from './commands/runbook.js';
+import { registerSite } from './commands/site.js';
+import { CommandContext, type GlobalOptions } from './context.js';
+import type { Io } from './output.js';
+
+/** Shared state between the action wrappers and the entry point. */
+export interface RunState {
+  exitCode: number;
+  context?: CommandContext;
+}
+
+export type ActionBody<A extends unknown[]> = (ctx: CommandContext, ...args: A) => Promise<unknown>;
+
+/** What each command group's register function receives. */
+export interface Registrar {
+  /** Wraps an action: builds the context from the merged options and records the exit code. */
+  action<A extends unknown[]>(body: ActionBody<A>): (...args: unknown[]) => Promise<void>;
+}
+
+export function buildProgram(io: Io, signal: AbortSignal, state: RunState): Command {
+  const program = new Command('tier4')
+    .description(
+      'Run Primero v2 in the Tier 4 model: backups, restore drills, certificates, promotion, sites.',
+    )
+    .version(toolVersion(), '-V, --version', 'print the tier4 version')
+    .option('-c, --config <file>', 'configuration file (default: ./tier4.yaml, or $TIER4_CONFIG)')
+    .option('--json', 'print one JSON document on stdout; human text goes to stderr')
+    .option('-q, --quiet', 'print only results and errors')
+    .option('-v, --verbose', 'print details, and stack traces on errors')
+    .option('--no-color', 'no colour (also off when stdout is not a terminal or NO_COLOR is set)')
+    .showSuggestionAfterError()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .exitOverride();
+
+  const registrar: Registrar = {
+    action<A extends unknown[]>(body: ActionBody<A>) {
+      return async (...args: unknown[]) => {
+        // commander passes (...arguments, options, command)
+        const command = args[args.length - 1] as Command;
+        const ctx = new CommandContext(io, command.optsWithGlobals<GlobalOptions>(), signal);
+        state.context = ctx;
+        const code = await body(ctx, ...(args.slice(0, -1) as A));
+        state.exitCode = typeof code === 'number' ? code : 0;
+      };
+    },
+  };
+
+  registerConfig(program, registrar);
+  registerSite(program, registrar);
+  registerBackup(program, registrar);
+  registerRestore(program, registrar);
+  registerDrill(program, registrar);
+  registerDoctor(program, registrar);
+  registerCerts(program, registrar);
+  registerPromote(program, registrar);
+  registerRunbook(program, registrar);
+  registerRehearse(program, registrar);
+  return program;
+}

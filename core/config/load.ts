@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { UsageError } from '../errors.js';
+import { configSchema, type SiteConfig, type Tier4Config } from './schema.js';
+
+export interface LoadedConfig {
+  config: Tier4Config;
+  /** Absolute path of the file it came from. */
+  path: string;
+  /** Folder of that file: relative paths in the configuration resolve from here. */
+  baseDir: string;
+}
+
+export class ConfigError extends UsageError {
+  readonly issues: string[];
+  constructor(file: string, issues: string[]) {
+    super(
+      `${file} is not a valid tier4 configuration:\n  ${issues.join('\n  ')}`,
+      'Fix the fields named above; `tier4 config init` writes a commented example.',
+    );
+    this.issues = issues;
+  }
+}
+
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.map((key) => String(key)).join('.') || '(top level)';
+}
+
+/** One line per problem, each naming the field, never the value (it may be a secret). */
+export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>): string[] {
+  const lines = new Set<string>();
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) lines.add(`${formatPath([...issue.path, key])}: unknown setting`);
+      continue;
+    }
+    if (
+      issue.code === 'invalid_union' &&
+      issue.errors.length > 0 &&
+      issue.message.startsWith('Invalid input')
+    ) {
+      // Report the branch that got furthest rather than a generic "invalid input".
+      const best = [...issue.errors].sort((a, b) => b.length - a.length)[0] ?? [];
+      if (best.length > 0) {
+        for (const line of formatIssues(
+          best.map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] })),
+        ))
+          lines.add(line);
+        continue;
+      }
+    }
+    lines.add(`${formatPath(issue.path)}: ${issue.message.replace(/^Invalid input: /, '')}`);
+  }
+  return [...lines];
+}
+
+export function parseConfig(text: string, file = 'tier4.yaml'): Tier4Config {
+  const document = parseDocument(text);
+  if (document.errors.length > 0) {
+    const issues = document.errors.map((error) => {
+      const at = error.linePos?.[0];
+      return `${at ? `line ${at.line}, column ${at.col}` : 'YAML'}: ${error.code.toLowerCase().replaceAll('_', ' ')}`;
+    });
+    throw new ConfigError(file, issues);
+  }
+  const result = configSchema.safeParse(document.toJS() ?? {});
+  if (!result.success) throw new ConfigError(file, formatIssues(result.error.issues));
+  return result.data;
+}
+
+export function loadConfig(file: string): LoadedConfig {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new UsageError(
+        `No configuration file at ${file}.`,
+        'Pass -c FILE, set TIER4_CONFIG, or run `tier4 config init` to write one.',
+      );
+    }
+    throw new UsageError(`Cannot read ${file} (${code ?? 'error'}).`);
+  }
+  return { config: parseConfig(text, file), path, baseDir: dirname(path) };
+}
+
+export function getSite(config: Tier4Config, name: string | undefined): { name: string; site: SiteConfig } {
+  const names = Object.keys(config.sites);
+  if (name === undefined) {
+    if (names.length === 1) return { name: names[0]!, site: config.sites[names[0]!]! };
+    throw new UsageError(`Which site? This configuration has ${names.join(', ')}.`, 'Pass --site NAME.');
+  }
+  const site = config.sites[name];
+  if (!site)
+    throw new UsageError(`No site named "${name}" in the configuration.`, `Sites: ${names.join(', ')}.`);
+  return { name, site };
+}
+
+/** The site with the given role, for commands whose default is "the production site". */
+export function siteWithRole(config: Tier4Config, role: 'demo' | 'production'): string | undefined {
+  return Object.entries(config.sites).find(([, site]) => site.role === role)?.[0];
+}

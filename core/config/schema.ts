@@ -1,0 +1,227 @@
+import { z } from 'zod';
+import { durationSchema } from '../duration.js';
+import { secretRefSchema } from '../secrets.js';
+import { azureSettingsSchema } from './azure.js';
+import { kubernetesSettingsSchema } from './kubernetes.js';
+import { parseRepositoryUrl } from './repository-url.js';
+import { tlsSettingsSchema } from './tls.js';
+
+/**
+ * tier4.yaml: one deployment, two (or more) sites. Objects are strict so that a typo is an error
+ * rather than a silently ignored setting.
+ */
+
+const siteName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,30}$/, 'site names are lowercase letters, digits and hyphens');
+
+const httpUrl = z
+  .string()
+  .url('must be a URL such as https://primero.example.org')
+  .refine((url) => /^https?:\/\//.test(url), 'must be an http(s) URL');
+
+const imageTag = z
+  .string()
+  .regex(/^v\d+\.\d+\.\d+(?:[-.][0-9A-Za-z.-]+)?$/, 'must be a Primero release tag such as v2.15.2');
+
+const primeroSchema = z
+  .object({
+    url: httpUrl,
+    version: imageTag,
+    /** The API service account: HTTP basic auth, or a bearer token in IdP mode. */
+    auth: z
+      .union([
+        z.object({ username: z.string().min(1), password: secretRefSchema }).strict(),
+        z.object({ token: secretRefSchema }).strict(),
+      ])
+      .optional(),
+    solr: z.boolean().default(false),
+    /** Extra CA bundle (PEM file) to trust for this site's API, e.g. a national CA. */
+    caFile: z.string().optional(),
+  })
+  .strict();
+
+const postgresUrl = z
+  .string()
+  .refine((text) => /^postgres(ql)?:\/\//.test(text), 'must be a postgres:// URL')
+  .superRefine((text, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not a valid postgres:// URL' });
+      return;
+    }
+    if (url.password !== '') {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must not contain a password; put it in database.password as {env: NAME} or {file: /path}',
+      });
+    }
+    if (url.searchParams.has('password')) {
+      ctx.addIssue({ code: 'custom', message: 'must not carry a password parameter; use database.password' });
+    }
+    if (url.username === '')
+      ctx.addIssue({ code: 'custom', message: 'must name a user, like postgres://primero@host/db' });
+  });
+
+const databaseSchema = z
+  .object({
+    url: postgresUrl,
+    password: secretRefSchema,
+  })
+  .strict();
+
+const s3Connection = {
+  endpoint: httpUrl.optional(),
+  region: z.string().default('us-east-1'),
+  /** MinIO and Ceph usually need path-style addressing. */
+  forcePathStyle: z.boolean().default(false),
+  credentials: z
+    .object({ accessKeyId: secretRefSchema, secretAccessKey: secretRefSchema })
+    .strict()
+    .optional(),
+};
+
+const attachmentsSchema = z.discriminatedUnion('type', [
+  z
+    .object({ type: z.literal('local'), path: z.string().startsWith('/', 'must be an absolute path') })
+    .strict(),
+  z.object({ type: z.literal('s3'), bucket: z.string().min(3), ...s3Connection }).strict(),
+  z
+    .object({
+      type: z.literal('azure'),
+      account: z.string().regex(/^[a-z0-9]{3,24}$/, 'must be a storage account name'),
+      container: z.string().min(3),
+      key: secretRefSchema,
+      /** Only for emulators and sovereign clouds; default https://<account>.blob.core.windows.net */
+      endpoint: httpUrl.optional(),
+    })
+    .strict(),
+]);
+
+const retentionSchema = z
+  .object({
+    last: z.number().int().min(1).default(7),
+    daily: z.number().int().min(0).default(14),
+    weekly: z.number().int().min(0).default(8),
+    monthly: z.number().int().min(0).default(12),
+  })
+  .strict();
+
+const backupsSchema = z
+  .object({
+    repository: z.string().superRefine((text, ctx) => {
+      const parsed = parseRepositoryUrl(text);
+      if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+    }),
+    s3: z.object(s3Connection).strict().optional(),
+    azure: z
+      .object({
+        key: secretRefSchema.optional(),
+        sasToken: secretRefSchema.optional(),
+        endpoint: httpUrl.optional(),
+      })
+      .strict()
+      .optional(),
+    encryption: z
+      .object({
+        recipients: z
+          .array(z.string().regex(/^age1[02-9ac-hj-np-z]{58}$/, 'must be an age X25519 public key (age1…)'))
+          .min(1, 'needs at least one age recipient'),
+        /** The private identity: only restores and drills need it. Keep it offline. */
+        identity: secretRefSchema.optional(),
+      })
+      .strict(),
+    retention: retentionSchema.default({ last: 7, daily: 14, weekly: 8, monthly: 12 }),
+    schedule: z
+      .string()
+      .regex(/^(\S+\s+){4}\S+$/, 'must be a five-field cron expression such as "15 1 * * *"')
+      .default('15 1 * * *'),
+    rpo: durationSchema.default({ text: '24h', seconds: 86_400 }),
+    /** Parallel blob uploads. */
+    concurrency: z.number().int().min(1).max(64).default(8),
+  })
+  .strict();
+
+const drillsSchema = z
+  .object({
+    interval: durationSchema.default({ text: '30d', seconds: 2_592_000 }),
+    /** The server that receives scratch databases; default: the site's own database server. */
+    server: postgresUrl.optional(),
+    password: secretRefSchema.optional(),
+    attachmentSample: z.number().int().min(0).default(50),
+    /** A Primero started on the restored data, for the optional /health check. */
+    healthUrl: httpUrl.optional(),
+    schedule: z.string().default('0 3 * * 0'),
+  })
+  .strict();
+
+export const siteSchema = z
+  .object({
+    role: z.enum(['demo', 'production'], { error: 'must be demo or production' }),
+    platform: z.enum(['azure', 'kubernetes'], { error: 'must be azure or kubernetes' }),
+    primero: primeroSchema,
+    database: databaseSchema,
+    attachments: attachmentsSchema,
+    backups: backupsSchema.optional(),
+    drills: drillsSchema.optional(),
+    tls: tlsSettingsSchema.optional(),
+    azure: azureSettingsSchema.optional(),
+    kubernetes: kubernetesSettingsSchema.optional(),
+  })
+  .strict()
+  .superRefine((site, ctx) => {
+    if (site.platform === 'azure' && !site.azure) {
+      ctx.addIssue({ code: 'custom', path: ['azure'], message: 'is required when platform is azure' });
+    }
+    if (site.role === 'production' && !site.backups) {
+      ctx.addIssue({ code: 'custom', path: ['backups'], message: 'is required for a production site' });
+    }
+  });
+
+const promotionSchema = z
+  .object({
+    from: siteName,
+    to: siteName,
+    /** Where tier4 keeps its promotion audit log; default .tier4/promotions.jsonl beside tier4.yaml. */
+    auditLog: z.string().optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    version: z.literal(1, { error: 'must be 1' }),
+    deployment: z.object({ name: siteName, owner: z.string().optional() }).strict(),
+    sites: z
+      .record(siteName, siteSchema)
+      .refine((sites) => Object.keys(sites).length > 0, 'needs at least one site'),
+    promotion: promotionSchema.optional(),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const promotion = config.promotion;
+    if (!promotion) return;
+    for (const end of ['from', 'to'] as const) {
+      if (!config.sites[promotion[end]]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['promotion', end],
+          message: `names no site ("${promotion[end]}")`,
+        });
+      }
+    }
+    if (config.sites[promotion.from]?.role === 'production') {
+      ctx.addIssue({ code: 'custom', path: ['promotion', 'from'], message: 'must be a demo site' });
+    }
+    if (config.sites[promotion.to]?.role === 'demo') {
+      ctx.addIssue({ code: 'custom', path: ['promotion', 'to'], message: 'must be a production site' });
+    }
+  });
+
+export type Tier4Config = z.infer<typeof configSchema>;
+export type SiteConfig = z.infer<typeof siteSchema>;
+export type BackupsConfig = z.infer<typeof backupsSchema>;
+export type AttachmentsConfig = z.infer<typeof attachmentsSchema>;
+export type DrillsConfig = z.infer<typeof drillsSchema>;
+export type PrimeroConfig = z.infer<typeof primeroSchema>;

@@ -1,0 +1,174 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { parseDocument } from 'yaml';
+import { parseConfig } from '../core/config/load.js';
+import { parseRepositoryUrl } from '../core/config/repository-url.js';
+import { resolveSecret } from '../core/secrets.js';
+import { REPO_ROOT, tier4 } from './support/cli.js';
+import { testSecret } from './support/secrets.js';
+
+const EXAMPLE = join(REPO_ROOT, 'examples', 'tier4.example.yaml');
+
+/** The example file with one edit applied, written to a temp file. */
+async function exampleWith(edit: (doc: ReturnType<typeof parseDocument>) => void): Promise<string> {
+  const doc = parseDocument(await readFile(EXAMPLE, 'utf8'));
+  edit(doc);
+  const dir = await mkdtemp(join(tmpdir(), 'tier4-config-'));
+  const file = join(dir, 'tier4.yaml');
+  await writeFile(file, doc.toString());
+  return file;
+}
+
+describe('tier4 config validate', () => {
+  test('the shipped example is valid', async () => {
+    const result = await tier4(['config', 'validate', '-c', EXAMPLE]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('is valid');
+    expect(result.stdout).toMatch(/production\s+production\s+kubernetes/);
+  });
+
+  test('--json gives one document with both sites', async () => {
+    const result = await tier4(['--json', 'config', 'validate', '-c', EXAMPLE]);
+    expect(result.code).toBe(0);
+    const doc = JSON.parse(result.stdout);
+    expect(doc.ok).toBe(true);
+    expect(doc.sites.map((site: { name: string }) => site.name)).toEqual(['demo', 'production']);
+    expect(doc.promotion).toEqual({ from: 'demo', to: 'production' });
+  });
+
+  test('an inline password is refused with its path, and never echoed', async () => {
+    const inline = testSecret('inline-db-password');
+    const file = await exampleWith((doc) =>
+      doc.setIn(['sites', 'production', 'database', 'password'], inline),
+    );
+    const result = await tier4(['config', 'validate', '-c', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('sites.production.database.password: inline secrets are not allowed');
+    expect(result.stderr + result.stdout).not.toContain(inline);
+  });
+
+  test('a password inside the database URL is refused', async () => {
+    const secret = testSecret('url-password');
+    const file = await exampleWith((doc) =>
+      doc.setIn(
+        ['sites', 'demo', 'database', 'url'],
+        `postgres://primero:${secret}@db.example.org/primero_production`,
+      ),
+    );
+    const result = await tier4(['config', 'validate', '-c', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('sites.demo.database.url: must not contain a password');
+    expect(result.stderr).not.toContain(secret);
+  });
+
+  test('a malformed repository URL is refused with its path', async () => {
+    const file = await exampleWith((doc) =>
+      doc.setIn(['sites', 'production', 'backups', 'repository'], 'ftp://backups/x'),
+    );
+    const result = await tier4(['config', 'validate', '-c', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      'sites.production.backups.repository: must be file:///path, s3://bucket/prefix',
+    );
+  });
+
+  test('an unknown site role is refused with its path', async () => {
+    const file = await exampleWith((doc) => doc.setIn(['sites', 'demo', 'role'], 'staging'));
+    const result = await tier4(['config', 'validate', '-c', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('sites.demo.role: must be demo or production');
+  });
+
+  test('a misspelt setting is named rather than ignored', async () => {
+    const file = await exampleWith((doc) =>
+      doc.setIn(['sites', 'production', 'backups', 'retenton'], { last: 3 }),
+    );
+    const result = await tier4(['config', 'validate', '-c', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('sites.production.backups.retenton: unknown setting');
+  });
+
+  test('promotion must name existing sites of the right roles', async () => {
+    const file = await exampleWith((doc) => doc.setIn(['promotion', 'to'], 'demo'));
+    const result = await tier4(['config', 'validate', '-c', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('promotion.to: must be a production site');
+  });
+
+  test('broken YAML gives a line number, not a stack trace', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tier4-config-'));
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, 'version: 1\nsites:\n  demo: [unclosed\n');
+    const result = await tier4(['config', 'validate', '-c', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/line \d+, column \d+/);
+    expect(result.stderr).not.toMatch(/\bat .*\.(ts|js):\d+/);
+  });
+
+  test('a missing file says how to create one', async () => {
+    const result = await tier4(['config', 'validate', '-c', '/nonexistent/tier4.yaml']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('tier4 config init');
+  });
+
+  test('TIER4_CONFIG names the file when -c is absent', async () => {
+    const result = await tier4(['config', 'validate'], { env: { TIER4_CONFIG: EXAMPLE } });
+    expect(result.code).toBe(0);
+  });
+});
+
+describe('tier4 config init', () => {
+  test('writes a valid commented file and refuses to overwrite it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tier4-init-'));
+    const file = join(dir, 'tier4.yaml');
+    expect((await tier4(['config', 'init', '-c', file])).code).toBe(0);
+    expect(await readFile(file, 'utf8')).toContain('# Secrets are never written in this file');
+    expect((await tier4(['config', 'validate', '-c', file])).code).toBe(0);
+    const again = await tier4(['config', 'init', '-c', file]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('already exists');
+    expect((await tier4(['config', 'init', '-c', file, '--force'])).code).toBe(0);
+  });
+});
+
+describe('schema details', () => {
+  test('defaults are filled in', async () => {
+    const config = parseConfig(await readFile(EXAMPLE, 'utf8'));
+    expect(config.sites.production!.backups!.rpo.seconds).toBe(86_400);
+    expect(config.sites.production!.tls!.port).toBe(443);
+    expect(config.sites.demo!.azure!.keyVault.purgeProtection).toBe(true);
+  });
+
+  test('repository URLs parse into their parts', () => {
+    expect(parseRepositoryUrl('file:///var/backups/tier4/')).toEqual({
+      kind: 'file',
+      path: '/var/backups/tier4',
+    });
+    expect(parseRepositoryUrl('s3://tier4-backups/prod/db')).toEqual({
+      kind: 's3',
+      bucket: 'tier4-backups',
+      prefix: 'prod/db',
+    });
+    expect(parseRepositoryUrl('azblob://acct01/backups/demo')).toEqual({
+      kind: 'azblob',
+      account: 'acct01',
+      container: 'backups',
+      prefix: 'demo',
+    });
+    expect(parseRepositoryUrl('file://relative/path')).toMatch(/absolute path/);
+    expect(parseRepositoryUrl('s3://UPPER/x')).toMatch(/not a valid bucket/);
+  });
+
+  test('secret references resolve from env and file, with clear errors', async () => {
+    const value = testSecret('env-secret');
+    expect(resolveSecret({ env: 'T4_TEST_SECRET' }, { T4_TEST_SECRET: value })).toBe(value);
+    expect(() => resolveSecret({ env: 'T4_MISSING' }, {})).toThrow(/T4_MISSING is not set/);
+    const dir = await mkdtemp(join(tmpdir(), 'tier4-secret-'));
+    await writeFile(join(dir, 's'), `${value}\n`);
+    expect(resolveSecret({ file: join(dir, 's') })).toBe(value);
+    expect(() => resolveSecret({ file: join(dir, 'absent') })).toThrow(/cannot be read \(ENOENT\)/);
+  });
+});

@@ -1,0 +1,38 @@
+import { describe, expect, test } from 'vitest';
+import { redact, redactDeep, registerSecret } from '../core/redact.js';
+import { testSecret } from './support/secrets.js';
+
+describe('redact', () => {
+  test('removes registered secrets, also percent-encoded', () => {
+    const secret = `${testSecret('redact')}/+=`;
+    registerSecret(secret);
+    const out = redact(`password was ${secret} and ${encodeURIComponent(secret)}`);
+    expect(out).toBe('password was [redacted] and [redacted]');
+  });
+
+  test('removes secret-shaped text it was never told about', () => {
+    const samples = [
+      'postgres://primero:hunter2pass@db:5432/primero',
+      'AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ',
+      '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkq\n-----END PRIVATE KEY-----',
+      'Authorization: Basic dGllcjQ6c2VjcmV0',
+      'DefaultEndpointsProtocol=https;AccountName=x;AccountKey=abc123==;',
+      'https://acct.blob.core.windows.net/c?sv=2024&sig=abcdef123',
+    ];
+    for (const sample of samples) {
+      const out = redact(sample);
+      expect(out).toContain('[redacted]');
+      expect(out).not.toMatch(/hunter2pass|QQQQ|MIIEvQ|dGllcjQ6|abc123==|abcdef123/);
+    }
+  });
+
+  test('leaves ordinary text alone and redacts deep JSON', () => {
+    expect(redact('backup 2026-11-21T01:15:00Z: 12 objects, 3.1 MiB')).toBe(
+      'backup 2026-11-21T01:15:00Z: 12 objects, 3.1 MiB',
+    );
+    expect(redactDeep({ a: ['postgres://u:pw123456@h/db'], n: 3 })).toEqual({
+      a: ['postgres://u:[redacted]@h/db'],
+      n: 3,
+    });
+  });
+});
