@@ -27,7 +27,13 @@ export function registerRehearse(program: Command, registrar: Registrar): void {
               '',
               table(
                 ['site', 'role', 'platform', 'primero', 'backups'],
-                summary.sites.map((site) => [site.name, site.role, site.platform, site.primeroUrl, site.backups ?? '(none)']),
+                summary.sites.map((site) => [
+                  site.name,
+                  site.role,
+                  site.platform,
+                  site.primeroUrl,
+                  site.backups ?? '(none)',
+                ]),
               ),
               '',
               'Rehearsal complete.',
