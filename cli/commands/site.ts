@@ -1,13 +1,12 @@
 import type { Command } from 'commander';
 import type { Registrar } from '../program.js';
-import { registerPending } from './pending.js';
+import { registerAzureSiteCommands } from './site-azure.js';
+import { registerKubernetesSiteCommands } from './site-kubernetes.js';
 
 export function registerSite(program: Command, registrar: Registrar): void {
-  registerPending(
-    program,
-    registrar,
-    'site',
-    'Synthesize, render, plan and deploy the demo and production sites',
-    5,
-  );
+  const site = program
+    .command('site')
+    .description('Synthesize, render, plan and deploy the demo and production sites');
+  registerAzureSiteCommands(site, registrar);
+  registerKubernetesSiteCommands(site, registrar);
 }

@@ -3,6 +3,7 @@ import { durationSchema } from '../duration.js';
 import { secretRefSchema } from '../secrets.js';
 import { azureSettingsSchema } from './azure.js';
 import { kubernetesSettingsSchema } from './kubernetes.js';
+import { promotionSettingsSchema } from './promotion.js';
 import { parseRepositoryUrl } from './repository-url.js';
 import { tlsSettingsSchema } from './tls.js';
 
@@ -180,15 +181,6 @@ export const siteSchema = z
     }
   });
 
-const promotionSchema = z
-  .object({
-    from: siteName,
-    to: siteName,
-    /** Where tier4 keeps its promotion audit log; default .tier4/promotions.jsonl beside tier4.yaml. */
-    auditLog: z.string().optional(),
-  })
-  .strict();
-
 export const configSchema = z
   .object({
     version: z.literal(1, { error: 'must be 1' }),
@@ -196,7 +188,7 @@ export const configSchema = z
     sites: z
       .record(siteName, siteSchema)
       .refine((sites) => Object.keys(sites).length > 0, 'needs at least one site'),
-    promotion: promotionSchema.optional(),
+    promotion: promotionSettingsSchema.optional(),
   })
   .strict()
   .superRefine((config, ctx) => {
