@@ -1,17 +1,373 @@
+import { chmod, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import { confirmBySiteName } from '../confirm.js';
+import type { CommandContext } from '../context.js';
+import { formatBytes, table } from '../output.js';
 import type { Registrar } from '../program.js';
-import { registerPending } from './pending.js';
+import { progressLine } from '../progress.js';
+
+// The backup engine is imported inside each action: --help must not load cloud SDKs.
+const engine = () => import('../../backups/index.js');
+
+async function openRepo(ctx: CommandContext, site: string | undefined) {
+  const { openSiteRepository } = await engine();
+  return openSiteRepository(ctx.config(), site, ctx.io.env);
+}
+
+function positiveInt(name: string) {
+  return (value: string) => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 1)
+      throw new UsageError(`${name} must be a whole number of 1 or more.`);
+    return parsed;
+  };
+}
 
 export function registerBackup(program: Command, registrar: Registrar): void {
-  registerPending(program, registrar, 'backup', 'Encrypted, verifiable, incremental backups of a site', 3);
+  const backup = program
+    .command('backup')
+    .description('Encrypted, verifiable, incremental backups of a site');
+
+  backup
+    .command('create')
+    .description('back up the database and new attachments into the repository')
+    .requiredOption('-s, --site <name>', 'the site to back up')
+    .option(
+      '--concurrency <n>',
+      'parallel attachment uploads (default: backups.concurrency)',
+      positiveInt('--concurrency'),
+    )
+    .action(
+      registrar.action(async (ctx, options: { site: string; concurrency?: number }) => {
+        const { createBackup, siteDatabase } = await engine();
+        const repo = await openRepo(ctx, options.site);
+        try {
+          const database = siteDatabase(repo);
+          ctx.out.info(`Backing up ${repo.site} into ${repo.store.location}`);
+          const { manifest, problems } = await createBackup(repo, database, {
+            signal: ctx.signal,
+            onProgress: progressLine(ctx.out),
+            ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+          });
+          const a = manifest.attachments;
+          ctx.out.result(
+            () =>
+              [
+                `Backup set ${manifest.id} of ${repo.site} is complete.`,
+                `  database     ${formatBytes(manifest.database.size)} encrypted (${manifest.database.rowCounts.cases ?? 0} cases), ${manifest.timings.databaseSeconds}s`,
+                `  attachments  ${a.count} (${a.uploaded} new, ${formatBytes(a.uploadedBytes)} uploaded; ${a.reused} already stored), ${manifest.timings.attachmentsSeconds}s`,
+                `  total        ${manifest.timings.totalSeconds}s`,
+                ...(problems.length > 0
+                  ? [
+                      `  problems     ${problems.length} attachment(s) missing or damaged in storage: see --json`,
+                    ]
+                  : []),
+              ].join('\n'),
+            {
+              ok: problems.length === 0,
+              id: manifest.id,
+              site: repo.site,
+              snapshotAt: manifest.snapshotAt,
+              database: {
+                bytes: manifest.database.size,
+                plainBytes: manifest.database.plainSize,
+                rowCounts: manifest.database.rowCounts,
+              },
+              attachments: {
+                count: a.count,
+                uploaded: a.uploaded,
+                uploadedBytes: a.uploadedBytes,
+                reused: a.reused,
+                storedBytes: a.storedBytes,
+              },
+              problems,
+              timings: manifest.timings,
+            },
+          );
+          if (problems.length > 0) {
+            ctx.out.warn(
+              `${problems.length} attachment(s) could not be backed up intact; the set records which.`,
+            );
+            return 1;
+          }
+          return 0;
+        } finally {
+          await repo.store.close();
+        }
+      }),
+    );
+
+  backup
+    .command('list')
+    .description('list complete backup sets: id, time, size, counts, last verified')
+    .requiredOption('-s, --site <name>', 'the site')
+    .action(
+      registrar.action(async (ctx, options: { site: string }) => {
+        const { listSets } = await engine();
+        const repo = await openRepo(ctx, options.site);
+        try {
+          const listing = await listSets(repo);
+          ctx.out.result(
+            () => {
+              if (listing.sets.length === 0)
+                return `No complete backup sets for ${repo.site} in ${repo.store.location}.`;
+              const rows = listing.sets.map((set) => [
+                set.id,
+                set.snapshotAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+                formatBytes(set.totalBytes),
+                set.rowCounts.cases ?? 0,
+                set.attachments,
+                set.lastVerified
+                  ? `${set.lastVerified.ok ? 'ok' : 'FAILED'} ${set.lastVerified.at.slice(0, 10)}${set.lastVerified.deep ? ' (deep)' : ''}`
+                  : 'never',
+              ]);
+              const lines = [table(['id', 'snapshot', 'size', 'cases', 'attachments', 'verified'], rows)];
+              if (listing.untrusted.length > 0)
+                lines.push(
+                  '',
+                  `UNTRUSTED (manifest fails its MAC): ${listing.untrusted.map((u) => u.id).join(', ')}`,
+                );
+              return lines.join('\n');
+            },
+            { site: repo.site, repository: repo.store.location, ...listing },
+          );
+          return listing.untrusted.length > 0 ? 1 : 0;
+        } finally {
+          await repo.store.close();
+        }
+      }),
+    );
+
+  backup
+    .command('verify')
+    .description('check every object of a set against its checksum; --deep also decrypts and reads the dump')
+    .argument('<id>', 'backup set id, or "latest"')
+    .requiredOption('-s, --site <name>', 'the site')
+    .option('--deep', 'decrypt the dump and read its table of contents; decrypt every attachment')
+    .option('--identity <file>', 'age identity file (default: backups.encryption.identity)')
+    .action(
+      registrar.action(
+        async (ctx, id: string, options: { site: string; deep?: boolean; identity?: string }) => {
+          const { verifySet, siteIdentities } = await engine();
+          const repo = await openRepo(ctx, options.site);
+          try {
+            const identities = options.deep ? siteIdentities(repo, options.identity) : undefined;
+            const report = await verifySet(repo, id, {
+              deep: options.deep === true,
+              ...(identities ? { identities } : {}),
+              signal: ctx.signal,
+              onProgress: progressLine(ctx.out),
+            });
+            ctx.out.result(
+              () =>
+                report.ok
+                  ? `Backup set ${report.id} verified${report.deep ? ' deeply' : ''}: ${report.objects} objects, ${formatBytes(report.bytes)}${report.toc ? `, ${report.toc.tableData} tables in the dump` : ''}.`
+                  : [
+                      `Backup set ${report.id} FAILED verification:`,
+                      ...report.failures.map((f) => `  ${f.object}: ${f.problem}`),
+                    ].join('\n'),
+              report,
+            );
+            return report.ok ? 0 : 1;
+          } finally {
+            await repo.store.close();
+          }
+        },
+      ),
+    );
+
+  backup
+    .command('prune')
+    .description('apply retention, remove incomplete sets, then sweep unreferenced attachments')
+    .requiredOption('-s, --site <name>', 'the site')
+    .option('--dry-run', 'show what would be removed, remove nothing')
+    .action(
+      registrar.action(async (ctx, options: { site: string; dryRun?: boolean }) => {
+        const { pruneRepository } = await engine();
+        const repo = await openRepo(ctx, options.site);
+        try {
+          const report = await pruneRepository(repo, { dryRun: options.dryRun === true });
+          const verb = report.dryRun ? 'would remove' : 'removed';
+          ctx.out.result(
+            () =>
+              [
+                `${repo.site}: keeping ${report.kept.length} set(s); ${verb} ${report.removed.length} set(s), ${report.incompleteRemoved.length} incomplete set(s), ${report.blobsRemoved} unreferenced attachment(s) (${formatBytes(report.blobBytesRemoved)}).`,
+                ...report.kept.map((k) => `  keep    ${k.id}  (${k.reasons.join(', ')})`),
+                ...report.removed.map((id) => `  ${report.dryRun ? 'remove' : 'removed'}  ${id}`),
+                ...(report.untrusted.length
+                  ? [`  untrusted sets left in place for inspection: ${report.untrusted.join(', ')}`]
+                  : []),
+                ...report.errors.map((e) => `  could not remove ${e.object}: ${e.error}`),
+              ].join('\n'),
+            report,
+          );
+          return report.errors.length > 0 ? 1 : 0;
+        } finally {
+          await repo.store.close();
+        }
+      }),
+    );
+
+  backup
+    .command('keygen')
+    .description('create an age identity for backups; prints its public key (the recipient) for tier4.yaml')
+    .requiredOption('-o, --out <file>', 'where to write the private identity (mode 0600); keep it offline')
+    .option('--force', 'overwrite an existing file')
+    .action(
+      registrar.action(async (ctx, options: { out: string; force?: boolean }) => {
+        const { generateIdentity } = await import('../../backups/crypto/age.js');
+        const { identity, recipient } = await generateIdentity();
+        const path = resolve(ctx.io.cwd, options.out);
+        try {
+          await writeFile(
+            path,
+            `# created by tier4 backup keygen: ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`,
+            {
+              mode: 0o600,
+              flag: options.force ? 'w' : 'wx',
+            },
+          );
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+            throw new UsageError(
+              `${path} already exists; nothing was written.`,
+              'Pass --force to overwrite it (the old identity is then lost).',
+            );
+          }
+          throw error;
+        }
+        await chmod(path, 0o600);
+        ctx.out.result(
+          `Wrote the identity to ${path} (mode 0600). Add this recipient to backups.encryption.recipients:\n${recipient}`,
+          { identityFile: path, recipient },
+        );
+      }),
+    );
 }
 
 export function registerRestore(program: Command, registrar: Registrar): void {
-  registerPending(
-    program,
-    registrar,
-    'restore',
-    'Restore a backup set into a database and attachment store',
-    3,
-  );
+  program
+    .command('restore')
+    .description('restore a backup set into a database (and attachments into a folder or the site storage)')
+    .argument('<id>', 'backup set id, or "latest"')
+    .requiredOption('-s, --site <name>', 'the site whose backup to restore')
+    .requiredOption(
+      '--target-database <url>',
+      'postgres://user@host:port/database to restore into (no password in it)',
+    )
+    .option(
+      '--target-password-env <name>',
+      "environment variable holding the target's password (default: the site's database password)",
+    )
+    .option(
+      '--attachments-to <path|url>',
+      "restore attachments into this folder, or the site's bucket/container URL",
+    )
+    .option('-j, --jobs <n>', 'parallel pg_restore jobs', positiveInt('--jobs'), 2)
+    .option('--replace', 'drop and recreate the target database if it is not empty')
+    .option('--identity <file>', 'age identity file (default: backups.encryption.identity)')
+    .option('-y, --yes', 'do not ask; needs --confirm <site>')
+    .option('--confirm <site>', 'the site name, to confirm non-interactively')
+    .action(
+      registrar.action(
+        async (
+          ctx,
+          id: string,
+          options: {
+            site: string;
+            targetDatabase: string;
+            targetPasswordEnv?: string;
+            attachmentsTo?: string;
+            jobs: number;
+            replace?: boolean;
+            identity?: string;
+            yes?: boolean;
+            confirm?: string;
+          },
+        ) => {
+          const target = parseTargetUrl(options.targetDatabase);
+          const { planRestore, runRestore, nextSteps, siteIdentities, openBlobTarget } = await engine();
+          const { resolveSecret } = await import('../../core/secrets.js');
+          const repo = await openRepo(ctx, options.site);
+          try {
+            const password = options.targetPasswordEnv
+              ? resolveSecret({ env: options.targetPasswordEnv }, ctx.io.env)
+              : resolveSecret(repo.siteConfig.database.password, ctx.io.env);
+            const identities = siteIdentities(repo, options.identity);
+            const attachmentsTo = options.attachmentsTo
+              ? await openBlobTarget(options.attachmentsTo, repo.siteConfig.attachments, ctx.io.env)
+              : undefined;
+            ctx.out.info(`Verifying backup set ${id} of ${repo.site} before restoring…`);
+            const plan = await planRestore(repo, id, { url: target, password }, identities, {
+              signal: ctx.signal,
+              onProgress: progressLine(ctx.out),
+            });
+            if (plan.targetState === 'not-empty' && !options.replace) {
+              throw new UsageError(
+                `The target database is not empty; nothing was restored.`,
+                'Restore into a new database, or pass --replace to drop and recreate it.',
+              );
+            }
+            if (repo.siteConfig.role === 'production' || plan.targetState === 'not-empty') {
+              await confirmBySiteName(
+                ctx,
+                repo.site,
+                `This restores ${plan.manifest.id} of ${repo.site} into ${target.replace(/^postgres(ql)?:\/\//, '')}${plan.targetState === 'not-empty' ? ', dropping what that database holds now' : ''}`,
+                options,
+              );
+            }
+            const result = await runRestore(repo, plan, {
+              identities,
+              replace: options.replace === true,
+              jobs: options.jobs,
+              ...(attachmentsTo ? { attachmentsTo } : {}),
+              signal: ctx.signal,
+              onProgress: progressLine(ctx.out),
+            });
+            await attachmentsTo?.close();
+            const steps = nextSteps(repo.site, repo.siteConfig.primero.solr);
+            ctx.out.result(
+              () =>
+                [
+                  `Restored ${result.id} into ${result.database}: ${result.restoredTables} tables in ${result.seconds.database.toFixed(1)}s` +
+                    (attachmentsTo
+                      ? `; ${result.attachments} attachments (${formatBytes(result.attachmentBytes)}) in ${result.seconds.attachments.toFixed(1)}s.`
+                      : '.'),
+                  '',
+                  'Next steps:',
+                  ...steps.map((step, i) => `  ${i + 1}. ${step}`),
+                ].join('\n'),
+              { ok: true, ...result, nextSteps: steps },
+            );
+          } finally {
+            await repo.store.close();
+          }
+        },
+      ),
+    );
+}
+
+function parseTargetUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError('--target-database is not a valid URL.', 'Use postgres://user@host:5432/database.');
+  }
+  if (!/^postgres(ql)?:$/.test(url.protocol))
+    throw new UsageError('--target-database must be a postgres:// URL.');
+  if (url.password) {
+    throw new UsageError(
+      '--target-database must not contain a password.',
+      'Put it in an environment variable and pass --target-password-env NAME.',
+    );
+  }
+  if (!url.username || url.pathname.length < 2) {
+    throw new UsageError(
+      '--target-database must name a user and a database, like postgres://primero@host:5432/restored.',
+    );
+  }
+  return text;
 }

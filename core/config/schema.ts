@@ -134,6 +134,11 @@ const backupsSchema = z
         identity: secretRefSchema.optional(),
       })
       .strict(),
+    /**
+     * A random secret (e.g. `openssl rand -base64 32`) the backup job and restorers share: manifests carry a MAC
+     * derived from it, so a change by anyone without it is detected. Keep a copy with the age identity.
+     */
+    integrityKey: secretRefSchema,
     retention: retentionSchema.default({ last: 7, daily: 14, weekly: 8, monthly: 12 }),
     schedule: z
       .string()

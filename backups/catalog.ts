@@ -1,0 +1,76 @@
+import { layout, SET_ID_PATTERN, setIdTime } from './layout.js';
+import { type Manifest, openManifest } from './manifest.js';
+import type { ObjectStore } from './store/types.js';
+
+export interface Verification {
+  at: string;
+  deep: boolean;
+  ok: boolean;
+}
+
+export interface CatalogEntry {
+  id: string;
+  time: Date;
+  /** Every object key stored under this set's folder. */
+  objects: string[];
+  manifest?: Manifest;
+  /** Why the manifest is missing or not trusted. */
+  problem?: string;
+  lastVerified?: Verification;
+}
+
+export interface Catalog {
+  /** Sets with a complete, authentic manifest, oldest first. */
+  complete: CatalogEntry[];
+  /** Folders without a manifest (interrupted or in progress): these sets do not exist. */
+  incomplete: CatalogEntry[];
+  /** Manifests that fail to parse or fail their MAC. */
+  invalid: CatalogEntry[];
+}
+
+export async function readCatalog(store: ObjectStore, site: string, macKey: Buffer): Promise<Catalog> {
+  const prefix = layout.setsPrefix(site);
+  const byId = new Map<string, string[]>();
+  for await (const object of store.list(prefix)) {
+    const id = object.key.slice(prefix.length).split('/')[0] ?? '';
+    if (!SET_ID_PATTERN.test(id)) continue;
+    const objects = byId.get(id) ?? [];
+    objects.push(object.key);
+    byId.set(id, objects);
+  }
+  const catalog: Catalog = { complete: [], incomplete: [], invalid: [] };
+  for (const id of [...byId.keys()].sort()) {
+    const objects = byId.get(id)!;
+    const entry: CatalogEntry = { id, time: setIdTime(id), objects };
+    if (!objects.includes(layout.manifest(site, id))) {
+      entry.problem = 'no manifest: interrupted or still running';
+      catalog.incomplete.push(entry);
+      continue;
+    }
+    const bytes = await store.getBytes(layout.manifest(site, id));
+    const opened = bytes
+      ? openManifest(bytes, macKey, id)
+      : { ok: false as const, reason: 'manifest vanished' };
+    if (!opened.ok) {
+      entry.problem = opened.reason;
+      catalog.invalid.push(entry);
+      continue;
+    }
+    entry.manifest = opened.manifest;
+    const verifications = objects
+      .filter((key) => key.startsWith(`${layout.setPrefix(site, id)}verified/`))
+      .sort();
+    const newest = verifications.at(-1);
+    if (newest) {
+      const record = await store.getBytes(newest);
+      if (record) entry.lastVerified = JSON.parse(record.toString('utf8')) as Verification;
+    }
+    catalog.complete.push(entry);
+  }
+  return catalog;
+}
+
+/** The newest set whose last verification passed, if any. */
+export function newestVerified(catalog: Catalog): CatalogEntry | undefined {
+  return [...catalog.complete].reverse().find((entry) => entry.lastVerified?.ok === true);
+}

@@ -1,0 +1,308 @@
+import { Transform } from 'node:stream';
+import { execa } from 'execa';
+import { mapLimit } from '../core/concurrency.js';
+import { OperationError } from '../core/errors.js';
+import { toolVersion } from '../core/package-info.js';
+import { redact } from '../core/redact.js';
+import { type BlobEndpoint, openSiteBlobs } from './attachments.js';
+import { readCatalog } from './catalog.js';
+import { encryptStream } from './crypto/age.js';
+import { DigestStream } from './crypto/digest.js';
+import { layout, newSetId } from './layout.js';
+import { acquireLock } from './lock.js';
+import { type BlobRecord, type Manifest, type ManifestBody, sealManifest } from './manifest.js';
+import { connectDatabase, type DatabaseTarget, databaseError, pgToolEnv } from './postgres/connection.js';
+import { assertToolCanHandle, findPgTool } from './postgres/pg-tools.js';
+import { exportSnapshot, type SourceBlob } from './postgres/snapshot.js';
+import type { ProgressListener } from './progress.js';
+import type { SiteRepository } from './site-repository.js';
+import { isNotFound, withRetry } from './store/retry.js';
+
+export interface CreateOptions {
+  signal?: AbortSignal;
+  onProgress?: ProgressListener;
+  /** Parallel blob uploads (default: backups.concurrency). */
+  concurrency?: number;
+  /** Blob upload attempts before the backup fails. */
+  attempts?: number;
+}
+
+export interface CreateResult {
+  manifest: Manifest;
+  /** Blobs that were missing from storage, or did not match their checksum, when the set was taken. */
+  problems: Manifest['attachments']['problems'];
+}
+
+/**
+ * Takes one backup set: the database from an exported snapshot, streamed through age into the repository;
+ * the attachments the repository does not have yet; then the manifest, last. Until the manifest is written
+ * the set does not exist, so a failure or a kill at any point leaves nothing that looks complete.
+ */
+export async function createBackup(
+  repo: SiteRepository,
+  database: DatabaseTarget,
+  options: CreateOptions = {},
+): Promise<CreateResult> {
+  const startedAt = new Date();
+  const progress = options.onProgress ?? (() => {});
+  const pgDump = await findPgTool('pg_dump', repo.env);
+  const blobs = await openSiteBlobs(repo.siteConfig.attachments, repo.env);
+  const client = await connectDatabase(database);
+  const lock = await acquireLock(repo.store, repo.site, 'backup').catch(async (error) => {
+    await client.end().catch(() => undefined);
+    await blobs.close();
+    throw error;
+  });
+  let setId: string | undefined;
+  try {
+    const snapshot = await exportSnapshot(client).catch((error) => {
+      throw databaseError(error, database.url);
+    });
+    const id = newSetId(snapshot.takenAt);
+    setId = id;
+    let dump: Awaited<ReturnType<typeof dumpDatabase>>;
+    try {
+      assertToolCanHandle(pgDump, snapshot.facts.serverMajor, 'pg_dump');
+      dump = await dumpDatabase(
+        repo,
+        database,
+        pgDump.path,
+        snapshot.id,
+        layout.dump(repo.site, id),
+        progress,
+        options.signal,
+      );
+    } finally {
+      await snapshot.close();
+    }
+    const databaseDone = new Date();
+
+    const attachments = await backUpBlobs(repo, blobs, snapshot.blobs, options, progress);
+    const finishedAt = new Date();
+    const body: ManifestBody = {
+      format: 'tier4-backup-set/1',
+      id,
+      site: repo.site,
+      tool: { name: 'primero-tier4', version: toolVersion() },
+      snapshotAt: snapshot.takenAt.toISOString(),
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      timings: {
+        databaseSeconds: seconds(startedAt, databaseDone),
+        attachmentsSeconds: seconds(databaseDone, finishedAt),
+        totalSeconds: seconds(startedAt, finishedAt),
+      },
+      encryption: { scheme: 'age-x25519', recipients: repo.recipients },
+      database: {
+        object: layout.dump(repo.site, id),
+        size: dump.size,
+        sha256: dump.sha256,
+        plainSize: dump.plainSize,
+        format: 'pg_dump-custom',
+        name: snapshot.facts.name,
+        serverVersion: snapshot.facts.serverVersion,
+        serverMajor: snapshot.facts.serverMajor,
+        pgDumpVersion: pgDump.version,
+        extensions: snapshot.facts.extensions,
+        rowCounts: snapshot.facts.rowCounts,
+        latestMigration: snapshot.facts.latestMigration,
+        primeroVersion: snapshot.facts.primeroVersion,
+      },
+      attachments,
+    };
+    const manifest = sealManifest(body, repo.macKey);
+    options.signal?.throwIfAborted();
+    // The manifest is the commit point: written last, atomically.
+    await withRetry(
+      () => repo.store.putBytes(layout.manifest(repo.site, id), `${JSON.stringify(manifest, null, 2)}\n`),
+      {
+        attempts: options.attempts ?? 5,
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+    );
+    return { manifest, problems: attachments.problems };
+  } catch (error) {
+    if (setId) await removeIncompleteSet(repo, setId);
+    throw error;
+  } finally {
+    await lock.release().catch(() => undefined);
+    await client.end().catch(() => undefined);
+    await blobs.close().catch(() => undefined);
+  }
+}
+
+function seconds(from: Date, to: Date): number {
+  return Math.round((to.getTime() - from.getTime()) / 10) / 100;
+}
+
+/** Best effort: objects of a set that never got its manifest. Prune removes whatever is left. */
+async function removeIncompleteSet(repo: SiteRepository, id: string): Promise<void> {
+  try {
+    const keys: string[] = [];
+    for await (const object of repo.store.list(layout.setPrefix(repo.site, id))) keys.push(object.key);
+    if (keys.includes(layout.manifest(repo.site, id))) return;
+    for (const key of keys) await repo.store.delete(key);
+  } catch {
+    // The repository may be what failed; prune cleans up later.
+  }
+}
+
+async function dumpDatabase(
+  repo: SiteRepository,
+  database: DatabaseTarget,
+  pgDumpPath: string,
+  snapshotId: string,
+  objectKey: string,
+  progress: ProgressListener,
+  signal: AbortSignal | undefined,
+): Promise<{ size: number; sha256: string; plainSize: number }> {
+  const child = execa(
+    pgDumpPath,
+    ['--format=custom', `--snapshot=${snapshotId}`, '--no-password', `--dbname=${database.url}`],
+    {
+      env: pgToolEnv(database),
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      buffer: { stdout: false, stderr: true },
+      reject: false,
+      ...(signal ? { cancelSignal: signal } : {}),
+    },
+  );
+  let plainSize = 0;
+  let lastReport = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      plainSize += chunk.length;
+      const now = Date.now();
+      if (now - lastReport > 250) {
+        lastReport = now;
+        progress({ phase: 'database', bytes: plainSize });
+      }
+      callback(null, chunk);
+    },
+  });
+  const digest = new DigestStream('sha256');
+  try {
+    const encrypted = await encryptStream(child.stdout!.pipe(counter), repo.recipients);
+    const upload = repo.store.put(objectKey, encrypted.pipe(digest));
+    const [, result] = await Promise.all([upload, child]);
+    if (result.exitCode !== 0 || result.failed) {
+      const detail = redact(
+        String(result.stderr ?? '')
+          .trim()
+          .split('\n')
+          .slice(-3)
+          .join(' '),
+      );
+      throw new OperationError(
+        `pg_dump failed${result.isCanceled ? ' (cancelled)' : ''}: ${detail || `exit code ${result.exitCode}`}`,
+        'Check the database connection and that the backup user may read every table.',
+      );
+    }
+  } catch (error) {
+    child.kill('SIGTERM');
+    throw error;
+  }
+  progress({ phase: 'database', bytes: plainSize, fraction: 1 });
+  return { size: digest.bytes, sha256: digest.digest('hex'), plainSize };
+}
+
+async function backUpBlobs(
+  repo: SiteRepository,
+  source: BlobEndpoint,
+  blobs: SourceBlob[],
+  options: CreateOptions,
+  progress: ProgressListener,
+): Promise<Manifest['attachments']> {
+  // Blobs are immutable and keyed by a random id: one already stored by an earlier complete set is reused.
+  const present = new Set<string>();
+  for await (const object of repo.store.list(layout.blobsPrefix(repo.site))) present.add(object.key);
+  const known = new Map<string, BlobRecord>();
+  if (present.size > 0) {
+    const catalog = await readCatalog(repo.store, repo.site, repo.macKey);
+    for (const entry of catalog.complete) {
+      for (const blob of entry.manifest!.attachments.blobs)
+        if (present.has(blob.object)) known.set(blob.key, blob);
+    }
+  }
+  const problems: Manifest['attachments']['problems'] = [];
+  let done = 0;
+  let uploadedBytes = 0;
+  let uploaded = 0;
+  const records = await mapLimit(
+    blobs,
+    options.concurrency ?? repo.backups.concurrency,
+    async (blob): Promise<BlobRecord | undefined> => {
+      const reused = known.get(blob.key);
+      let record: BlobRecord | undefined = reused;
+      if (!record) {
+        record = await uploadBlob(repo, source, blob, options, problems);
+        if (record) {
+          uploaded += 1;
+          uploadedBytes += record.size;
+        }
+      }
+      done += 1;
+      progress({ phase: 'attachments', done, total: blobs.length, bytes: uploadedBytes });
+      return record;
+    },
+    options.signal,
+  );
+  const stored = records.filter((record): record is BlobRecord => record !== undefined);
+  return {
+    count: stored.length,
+    plainBytes: stored.reduce((sum, record) => sum + record.plainSize, 0),
+    storedBytes: stored.reduce((sum, record) => sum + record.size, 0),
+    uploaded,
+    uploadedBytes,
+    reused: stored.length - uploaded,
+    problems,
+    blobs: stored,
+  };
+}
+
+async function uploadBlob(
+  repo: SiteRepository,
+  source: BlobEndpoint,
+  blob: SourceBlob,
+  options: CreateOptions,
+  problems: Manifest['attachments']['problems'],
+): Promise<BlobRecord | undefined> {
+  const objectKey = layout.blob(repo.site, blob.key);
+  try {
+    return await withRetry(
+      async () => {
+        const plain = new DigestStream('md5');
+        const sha = new DigestStream('sha256');
+        const encrypted = await encryptStream((await source.read(blob.key)).pipe(plain), repo.recipients);
+        await repo.store.put(objectKey, encrypted.pipe(sha));
+        const checksum = plain.digest('base64');
+        if (blob.checksum && checksum !== blob.checksum)
+          problems.push({ key: blob.key, problem: 'checksum-mismatch' });
+        return {
+          key: blob.key,
+          object: objectKey,
+          size: sha.bytes,
+          sha256: sha.digest('hex'),
+          plainSize: plain.bytes,
+          checksum: blob.checksum,
+        };
+      },
+      {
+        attempts: options.attempts ?? 5,
+        retryable: (error) => !isNotFound(error),
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+    );
+  } catch (error) {
+    if (isNotFound(error)) {
+      problems.push({ key: blob.key, problem: 'missing' });
+      return undefined;
+    }
+    throw new OperationError(
+      `Uploading attachment ${blob.key} to ${repo.store.location} failed: ${error instanceof Error ? error.message : String(error)}`,
+      'The backup was not completed; nothing that looks complete was left. Check the repository and run it again.',
+    );
+  }
+}

@@ -1,0 +1,83 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { OperationError, UsageError } from '../../core/errors.js';
+
+/**
+ * age encryption of streams (the age-encryption package: age v1 format, X25519 recipients), so the backup job
+ * holds only public keys and plaintext never leaves the site.
+ */
+
+/**
+ * A pull-based web stream over a Node stream. (Node 20's Readable.toWeb keeps pushing into a cancelled stream
+ * and raises an unhandled error when we stop reading early, e.g. after checking a header.)
+ */
+function toWebStream(source: Readable): ReadableStream<Uint8Array> {
+  const iterator = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { value, done } = await iterator.next();
+      if (done) controller.close();
+      else controller.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+    },
+    async cancel() {
+      source.destroy();
+    },
+  });
+}
+
+export async function encryptStream(source: Readable, recipients: readonly string[]): Promise<Readable> {
+  const { Encrypter } = await import('age-encryption');
+  const encrypter = new Encrypter();
+  for (const recipient of recipients) encrypter.addRecipient(recipient);
+  const encrypted = await encrypter.encrypt(toWebStream(source));
+  return Readable.fromWeb(encrypted as unknown as WebReadableStream<Uint8Array>, { highWaterMark: 1 << 20 });
+}
+
+/** Decrypts; fails fast (while reading the header) when no identity matches. */
+export async function decryptStream(
+  source: Readable,
+  identities: readonly string[],
+  what: string,
+): Promise<Readable> {
+  const { Decrypter } = await import('age-encryption');
+  const decrypter = new Decrypter();
+  for (const identity of identities) decrypter.addIdentity(identity);
+  try {
+    const plain = await decrypter.decrypt(toWebStream(source));
+    return Readable.fromWeb(plain as unknown as WebReadableStream<Uint8Array>, { highWaterMark: 1 << 20 });
+  } catch (error) {
+    source.destroy();
+    const message = error instanceof Error ? error.message : String(error);
+    if (/no identity matched/i.test(message)) {
+      throw new OperationError(
+        `The age identity cannot decrypt ${what}: it is not one of the backup's recipients.`,
+        'Use the identity whose public key is listed in backups.encryption.recipients when the backup was taken.',
+      );
+    }
+    throw new OperationError(
+      `Cannot decrypt ${what}: ${message}.`,
+      'The object may be damaged; run `tier4 backup verify`.',
+    );
+  }
+}
+
+/** The AGE-SECRET-KEY-1… lines of an identity file (comments and blank lines skipped). */
+export function parseIdentities(text: string): string[] {
+  const identities = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+  if (identities.length === 0 || identities.some((line) => !/^AGE-SECRET-KEY-(PQ-)?1[0-9A-Z]+$/.test(line))) {
+    throw new UsageError(
+      'The age identity is not valid: expected one AGE-SECRET-KEY-1… line per identity.',
+      'Point backups.encryption.identity at the file `age-keygen` wrote.',
+    );
+  }
+  return identities;
+}
+
+export async function generateIdentity(): Promise<{ identity: string; recipient: string }> {
+  const { generateX25519Identity, identityToRecipient } = await import('age-encryption');
+  const identity = await generateX25519Identity();
+  return { identity, recipient: await identityToRecipient(identity) };
+}

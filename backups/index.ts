@@ -1,0 +1,12 @@
+/** The backup engine's public surface, for the CLI and for other features (drills, promotion, doctor). */
+export { openBlobTarget, openSiteBlobs } from './attachments.js';
+export { type Catalog, type CatalogEntry, newestVerified, readCatalog } from './catalog.js';
+export { type CreateResult, createBackup } from './create.js';
+export { layout } from './layout.js';
+export { listSets, type SetSummary } from './list.js';
+export type { Manifest } from './manifest.js';
+export { connectDatabase, type DatabaseTarget, withDatabase } from './postgres/connection.js';
+export { type PruneReport, pruneRepository } from './prune.js';
+export { nextSteps, planRestore, type RestorePlan, runRestore } from './restore.js';
+export { openSiteRepository, type SiteRepository, siteDatabase, siteIdentities } from './site-repository.js';
+export { findSet, type VerifyReport, verifySet } from './verify.js';

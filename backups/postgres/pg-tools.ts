@@ -1,0 +1,53 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { OperationError, UsageError } from '../../core/errors.js';
+
+export interface PgTool {
+  path: string;
+  version: string;
+  major: number;
+}
+
+/**
+ * Finds pg_dump/pg_restore: $TIER4_PG_BIN, else the newest /usr/lib/postgresql/<major>/bin, else the PATH.
+ * A newer client can dump an older server, never the reverse, so we prefer the newest.
+ */
+export async function findPgTool(
+  name: 'pg_dump' | 'pg_restore',
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<PgTool> {
+  const candidates: string[] = [];
+  if (env.TIER4_PG_BIN) candidates.push(join(env.TIER4_PG_BIN, name));
+  if (existsSync('/usr/lib/postgresql')) {
+    const majors = readdirSync('/usr/lib/postgresql')
+      .filter((dir) => /^\d+$/.test(dir))
+      .sort((a, b) => Number(b) - Number(a));
+    for (const major of majors) candidates.push(join('/usr/lib/postgresql', major, 'bin', name));
+  }
+  candidates.push(name);
+  for (const candidate of candidates) {
+    if (candidate.includes('/') && !existsSync(candidate)) continue;
+    try {
+      const { stdout } = await execa(candidate, ['--version']);
+      const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(stdout);
+      if (match)
+        return { path: candidate, version: `${match[1]}.${match[2] ?? '0'}`, major: Number(match[1]) };
+    } catch {
+      // try the next candidate
+    }
+  }
+  throw new UsageError(
+    `${name} was not found.`,
+    'Install the PostgreSQL client of the server major version or newer (Debian: postgresql-client-15), or set TIER4_PG_BIN.',
+  );
+}
+
+export function assertToolCanHandle(tool: PgTool, serverMajor: number, name: string): void {
+  if (tool.major < serverMajor) {
+    throw new OperationError(
+      `${name} ${tool.version} is older than the database server (PostgreSQL ${serverMajor}); it cannot ${name === 'pg_dump' ? 'dump' : 'restore into'} it.`,
+      `Install postgresql-client-${serverMajor} or newer, or point TIER4_PG_BIN at it.`,
+    );
+  }
+}

@@ -1,0 +1,99 @@
+import type pg from 'pg';
+import { KEY_TABLES } from '../../core/primero/tables.js';
+
+export interface DatabaseFacts {
+  serverVersion: string;
+  serverMajor: number;
+  name: string;
+  extensions: Array<{ name: string; version: string }>;
+  rowCounts: Record<string, number>;
+  latestMigration: string | null;
+  primeroVersion: string | null;
+}
+
+export interface SourceBlob {
+  key: string;
+  checksum: string | null;
+  byteSize: number;
+}
+
+export interface ExportedSnapshot {
+  /** Give this to `pg_dump --snapshot`; valid while the transaction stays open. */
+  id: string;
+  takenAt: Date;
+  facts: DatabaseFacts;
+  blobs: SourceBlob[];
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a REPEATABLE READ transaction, exports its snapshot, and reads in that same snapshot everything the
+ * manifest records, so the facts, the blob list and the dump describe one moment.
+ */
+export async function exportSnapshot(client: pg.Client): Promise<ExportedSnapshot> {
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    const { rows } = await client.query<{ id: string; now: Date }>(
+      'SELECT pg_export_snapshot() AS id, now() AS now',
+    );
+    const snapshot = rows[0]!;
+    const facts = await readFacts(client);
+    const blobs = (await tableExists(client, 'active_storage_blobs'))
+      ? (
+          await client.query<{ key: string; checksum: string | null; byte_size: string }>(
+            'SELECT key, checksum, byte_size FROM active_storage_blobs ORDER BY id',
+          )
+        ).rows.map((row) => ({ key: row.key, checksum: row.checksum, byteSize: Number(row.byte_size) }))
+      : [];
+    return {
+      id: snapshot.id,
+      takenAt: snapshot.now,
+      facts,
+      blobs,
+      close: async () => {
+        await client.query('COMMIT').catch(() => undefined);
+      },
+    };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+async function tableExists(client: pg.Client, table: string): Promise<boolean> {
+  const { rows } = await client.query('SELECT to_regclass($1) IS NOT NULL AS present', [`public.${table}`]);
+  return rows[0].present === true;
+}
+
+/** The facts a drill compares after a restore; also read from a restored database. */
+export async function readFacts(client: pg.Client): Promise<DatabaseFacts> {
+  const server = await client.query<{ version: string; num: string; db: string }>(
+    "SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num, current_database() AS db",
+  );
+  const extensions = await client.query<{ name: string; version: string }>(
+    'SELECT extname AS name, extversion AS version FROM pg_extension ORDER BY extname',
+  );
+  const rowCounts: Record<string, number> = {};
+  for (const table of KEY_TABLES) {
+    if (!(await tableExists(client, table))) continue;
+    const { rows } = await client.query(`SELECT count(*)::bigint AS n FROM public."${table}"`);
+    rowCounts[table] = Number(rows[0].n);
+  }
+  const latestMigration = (await tableExists(client, 'schema_migrations'))
+    ? ((await client.query('SELECT max(version) AS v FROM schema_migrations')).rows[0].v as string | null)
+    : null;
+  const primeroVersion = (await tableExists(client, 'system_settings'))
+    ? (((await client.query('SELECT primero_version AS v FROM system_settings ORDER BY id LIMIT 1')).rows[0]
+        ?.v as string | undefined) ?? null)
+    : null;
+  const row = server.rows[0]!;
+  return {
+    serverVersion: row.version.split(' ')[0]!,
+    serverMajor: Math.floor(Number(row.num) / 10_000),
+    name: row.db,
+    extensions: extensions.rows,
+    rowCounts,
+    latestMigration,
+    primeroVersion,
+  };
+}

@@ -1,0 +1,84 @@
+import { readCatalog } from './catalog.js';
+import { layout } from './layout.js';
+import { acquireLock } from './lock.js';
+import { type RetentionPolicy, selectRetained } from './retention.js';
+import type { SiteRepository } from './site-repository.js';
+
+export interface PruneReport {
+  dryRun: boolean;
+  kept: Array<{ id: string; reasons: string[] }>;
+  removed: string[];
+  incompleteRemoved: string[];
+  /** Sets whose manifest fails its MAC: never removed automatically; they may be evidence. */
+  untrusted: string[];
+  blobsRemoved: number;
+  blobBytesRemoved: number;
+  errors: Array<{ object: string; error: string }>;
+}
+
+/**
+ * Applies retention, removes incomplete sets, then sweeps blobs that no kept set references. Holds the
+ * repository lock throughout, so no backup can be adding a set or blobs meanwhile.
+ */
+export async function pruneRepository(
+  repo: SiteRepository,
+  options: { dryRun?: boolean; policy?: RetentionPolicy } = {},
+): Promise<PruneReport> {
+  const dryRun = options.dryRun === true;
+  const lock = dryRun ? undefined : await acquireLock(repo.store, repo.site, 'prune');
+  try {
+    const catalog = await readCatalog(repo.store, repo.site, repo.macKey);
+    const decision = selectRetained(
+      catalog.complete.map((entry) => ({
+        id: entry.id,
+        time: entry.time,
+        verified: entry.lastVerified?.ok === true,
+      })),
+      options.policy ?? repo.backups.retention,
+    );
+    const report: PruneReport = {
+      dryRun,
+      kept: [...decision.keep]
+        .map(([id, reasons]) => ({ id, reasons }))
+        .sort((a, b) => (a.id < b.id ? 1 : -1)),
+      removed: decision.remove,
+      incompleteRemoved: catalog.incomplete.map((entry) => entry.id),
+      untrusted: catalog.invalid.map((entry) => entry.id),
+      blobsRemoved: 0,
+      blobBytesRemoved: 0,
+      errors: [],
+    };
+    const referenced = new Set<string>();
+    for (const entry of catalog.complete) {
+      if (decision.keep.has(entry.id))
+        for (const blob of entry.manifest!.attachments.blobs) referenced.add(blob.object);
+    }
+    const unreferenced: Array<{ key: string; size: number }> = [];
+    for await (const object of repo.store.list(layout.blobsPrefix(repo.site))) {
+      if (!referenced.has(object.key)) unreferenced.push(object);
+    }
+    report.blobsRemoved = unreferenced.length;
+    report.blobBytesRemoved = unreferenced.reduce((sum, object) => sum + object.size, 0);
+    if (dryRun) return report;
+
+    const remove = async (key: string) => {
+      try {
+        await repo.store.delete(key);
+      } catch (error) {
+        // e.g. a time-based immutability policy still protects it; the next prune tries again
+        report.errors.push({ object: key, error: error instanceof Error ? error.message : String(error) });
+      }
+    };
+    const doomed = new Set(decision.remove);
+    for (const entry of [...catalog.complete.filter((e) => doomed.has(e.id)), ...catalog.incomplete]) {
+      // The manifest goes first: from then on the set no longer exists, even if the rest fails.
+      const manifest = layout.manifest(repo.site, entry.id);
+      if (entry.objects.includes(manifest)) await remove(manifest);
+      for (const key of entry.objects) if (key !== manifest) await remove(key);
+    }
+    for (const object of unreferenced) await remove(object.key);
+    return report;
+  } finally {
+    await lock?.release();
+  }
+}

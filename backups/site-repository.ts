@@ -1,0 +1,71 @@
+import type { LoadedConfig } from '../core/config/load.js';
+import { getSite } from '../core/config/load.js';
+import type { BackupsConfig, SiteConfig } from '../core/config/schema.js';
+import { UsageError } from '../core/errors.js';
+import { resolveSecret } from '../core/secrets.js';
+import { parseIdentities } from './crypto/age.js';
+import { deriveMacKey } from './crypto/mac.js';
+import type { DatabaseTarget } from './postgres/connection.js';
+import { openRepositoryStore } from './store/open-store.js';
+import type { ObjectStore } from './store/types.js';
+
+/** A site's backup repository, opened: the store, the MAC key, the recipients. */
+export interface SiteRepository {
+  site: string;
+  siteConfig: SiteConfig;
+  backups: BackupsConfig;
+  store: ObjectStore;
+  macKey: Buffer;
+  recipients: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+export function backupsOf(siteName: string, site: SiteConfig): BackupsConfig {
+  if (!site.backups) {
+    throw new UsageError(
+      `Site ${siteName} has no backups configured.`,
+      `Add sites.${siteName}.backups to tier4.yaml.`,
+    );
+  }
+  return site.backups;
+}
+
+/** Resolves every secret the operation needs before anything is touched, then opens the store. */
+export async function openSiteRepository(
+  loaded: LoadedConfig,
+  siteName: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<SiteRepository> {
+  const { name, site } = getSite(loaded.config, siteName);
+  const backups = backupsOf(name, site);
+  const macKey = deriveMacKey(resolveSecret(backups.integrityKey, env), name);
+  const store = await openRepositoryStore(backups, env);
+  return {
+    site: name,
+    siteConfig: site,
+    backups,
+    store,
+    macKey,
+    recipients: backups.encryption.recipients,
+    env,
+  };
+}
+
+export function siteDatabase(repo: SiteRepository): DatabaseTarget {
+  return {
+    url: repo.siteConfig.database.url,
+    password: resolveSecret(repo.siteConfig.database.password, repo.env),
+  };
+}
+
+/** The private age identities, for restores, deep verification and drills. */
+export function siteIdentities(repo: SiteRepository, override?: string): string[] {
+  const ref = override ? { file: override } : repo.backups.encryption.identity;
+  if (!ref) {
+    throw new UsageError(
+      `No age identity is configured for site ${repo.site}; it is needed to decrypt.`,
+      `Set sites.${repo.site}.backups.encryption.identity, or pass --identity FILE.`,
+    );
+  }
+  return parseIdentities(resolveSecret(ref, repo.env));
+}

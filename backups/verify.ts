@@ -1,0 +1,183 @@
+import { execa } from 'execa';
+import { mapLimit } from '../core/concurrency.js';
+import { OperationError, UsageError } from '../core/errors.js';
+import { type CatalogEntry, readCatalog } from './catalog.js';
+import { decryptStream } from './crypto/age.js';
+import { digestOf } from './crypto/digest.js';
+import { layout } from './layout.js';
+import { type Manifest, manifestObjects } from './manifest.js';
+import { findPgTool } from './postgres/pg-tools.js';
+import type { ProgressListener } from './progress.js';
+import type { SiteRepository } from './site-repository.js';
+
+export interface VerifyFailure {
+  object: string;
+  problem: string;
+}
+
+export interface VerifyReport {
+  id: string;
+  ok: boolean;
+  deep: boolean;
+  objects: number;
+  bytes: number;
+  failures: VerifyFailure[];
+  /** With --deep: entries in the dump's table of contents, and its TABLE DATA entries. */
+  toc?: { entries: number; tableData: number };
+  seconds: number;
+}
+
+/** The complete, authentic set with this id (or the newest when id is "latest"); a clear error otherwise. */
+export async function findSet(
+  repo: SiteRepository,
+  id: string,
+): Promise<CatalogEntry & { manifest: Manifest }> {
+  const catalog = await readCatalog(repo.store, repo.site, repo.macKey);
+  const entry =
+    id === 'latest' ? catalog.complete.at(-1) : catalog.complete.find((candidate) => candidate.id === id);
+  if (entry?.manifest) return entry as CatalogEntry & { manifest: Manifest };
+  const invalid = catalog.invalid.find((candidate) => candidate.id === id);
+  if (invalid) {
+    throw new OperationError(
+      `Backup set ${id} cannot be trusted: ${invalid.problem}.`,
+      'Do not restore it. Check backups.integrityKey, and who has write access to the repository.',
+    );
+  }
+  if (catalog.incomplete.some((candidate) => candidate.id === id)) {
+    throw new UsageError(
+      `Backup set ${id} is incomplete (it has no manifest) and cannot be used.`,
+      'Pick a complete set from `tier4 backup list`.',
+    );
+  }
+  throw new UsageError(
+    id === 'latest'
+      ? `Site ${repo.site} has no complete backup set yet.`
+      : `No backup set ${id} for site ${repo.site}.`,
+    'Run `tier4 backup list` to see the sets.',
+  );
+}
+
+/**
+ * Checks every object's size and SHA-256 against the manifest. Deep: also decrypts the dump and reads its
+ * table of contents with pg_restore, and decrypts every attachment against its MD5 checksum.
+ */
+export async function verifySet(
+  repo: SiteRepository,
+  id: string,
+  options: {
+    deep?: boolean;
+    identities?: string[];
+    signal?: AbortSignal;
+    onProgress?: ProgressListener;
+    record?: boolean;
+  } = {},
+): Promise<VerifyReport> {
+  const started = Date.now();
+  const entry = await findSet(repo, id);
+  const manifest = entry.manifest;
+  const deep = options.deep === true;
+  if (deep && !options.identities) throw new UsageError('Deep verification needs the age identity.');
+  const objects = manifestObjects(manifest);
+  const failures: VerifyFailure[] = [];
+  let done = 0;
+  let bytes = 0;
+  await mapLimit(
+    objects,
+    4,
+    async (object) => {
+      try {
+        const { bytes: size, digest } = await digestOf(await repo.store.get(object.object));
+        bytes += size;
+        if (size !== object.size)
+          failures.push({ object: object.object, problem: `size ${size}, expected ${object.size}` });
+        else if (digest !== object.sha256)
+          failures.push({ object: object.object, problem: 'SHA-256 does not match the manifest' });
+      } catch (error) {
+        failures.push({
+          object: object.object,
+          problem: `cannot be read: ${error instanceof Error ? error.message : String(error)}`,
+        });
+      }
+      done += 1;
+      options.onProgress?.({ phase: 'verify', done, total: objects.length, bytes });
+    },
+    options.signal,
+  );
+  let toc: VerifyReport['toc'];
+  if (deep && failures.length === 0) {
+    toc = await readDumpToc(repo, manifest, options.identities!, failures);
+    await mapLimit(
+      manifest.attachments.blobs,
+      4,
+      async (blob) => {
+        const plain = await decryptStream(
+          await repo.store.get(blob.object),
+          options.identities!,
+          blob.object,
+        );
+        const { bytes: size, digest } = await digestOf(plain, 'md5', 'base64');
+        if (size !== blob.plainSize || (blob.checksum && digest !== blob.checksum)) {
+          failures.push({
+            object: blob.object,
+            problem: 'decrypted content does not match active_storage_blobs.checksum',
+          });
+        }
+      },
+      options.signal,
+    );
+  }
+  const report: VerifyReport = {
+    id: manifest.id,
+    ok: failures.length === 0,
+    deep,
+    objects: objects.length,
+    bytes,
+    failures,
+    ...(toc ? { toc } : {}),
+    seconds: Math.round((Date.now() - started) / 100) / 10,
+  };
+  if (options.record !== false) {
+    const at = new Date();
+    await repo.store
+      .putBytes(
+        layout.verification(repo.site, manifest.id, at),
+        JSON.stringify({ at: at.toISOString(), deep, ok: report.ok, failures: failures.length }),
+      )
+      .catch(() => undefined); // an immutable or read-only repository still verifies
+  }
+  return report;
+}
+
+async function readDumpToc(
+  repo: SiteRepository,
+  manifest: Manifest,
+  identities: string[],
+  failures: VerifyFailure[],
+): Promise<{ entries: number; tableData: number }> {
+  const pgRestore = await findPgTool('pg_restore', repo.env);
+  const plain = await decryptStream(
+    await repo.store.get(manifest.database.object),
+    identities,
+    manifest.database.object,
+  );
+  const child = execa(pgRestore.path, ['--list'], {
+    stdin: 'pipe',
+    reject: false,
+    buffer: true,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  plain.pipe(child.stdin!);
+  child.stdin!.on('error', () => {}); // pg_restore may stop reading once it has the TOC
+  const result = await child;
+  if (result.exitCode !== 0) {
+    failures.push({
+      object: manifest.database.object,
+      problem: `pg_restore cannot read the dump: ${String(result.stderr).trim().split('\n').at(-1)}`,
+    });
+    return { entries: 0, tableData: 0 };
+  }
+  const lines = String(result.stdout)
+    .split('\n')
+    .filter((line) => /^\d+;/.test(line));
+  return { entries: lines.length, tableData: lines.filter((line) => line.includes(' TABLE DATA ')).length };
+}

@@ -1,0 +1,41 @@
+import type { ProgressEvent } from '../backups/progress.js';
+import { formatSeconds } from '../core/duration.js';
+import { formatBytes, type Output } from './output.js';
+
+/** Renders progress events as one status line on a terminal: bytes, rate and, where the total is known, ETA. */
+export function progressLine(out: Output): (event: ProgressEvent) => void {
+  const started = Date.now();
+  let phaseStarted = started;
+  let phase = '';
+  return (event) => {
+    if (event.phase !== phase) {
+      phase = event.phase;
+      phaseStarted = Date.now();
+    }
+    const elapsed = Math.max(0.001, (Date.now() - phaseStarted) / 1000);
+    switch (event.phase) {
+      case 'database': {
+        out.progress(
+          `database: ${formatBytes(event.bytes)} dumped (${formatBytes(event.bytes / elapsed)}/s)`,
+        );
+        break;
+      }
+      case 'attachments':
+      case 'verify': {
+        const fraction = event.total === 0 ? 1 : event.done / event.total;
+        const eta =
+          fraction > 0 && fraction < 1 ? `, ETA ${formatSeconds((elapsed * (1 - fraction)) / fraction)}` : '';
+        out.progress(
+          `${event.phase}: ${event.done}/${event.total} (${Math.round(fraction * 100)}%), ${formatBytes(event.bytes)} at ${formatBytes(event.bytes / elapsed)}/s${eta}`,
+        );
+        break;
+      }
+      case 'restore':
+        out.progress(`restore: ${event.step}`);
+        break;
+      case 'note':
+        out.info(event.message);
+        break;
+    }
+  };
+}
