@@ -59,7 +59,7 @@ export async function acquireLock(
       );
     }
     const existing = await readLock(store, site);
-    if (existing && new Date(existing.expiresAt) > now()) {
+    if (existing && new Date(existing.expiresAt) > now() && !holderIsGone(existing)) {
       throw new OperationError(
         `The ${site} repository is locked by a ${existing.operation} on ${existing.host} (pid ${existing.pid}) since ${existing.acquiredAt}.`,
         `Wait for it to finish. If that process is gone, the lock expires at ${existing.expiresAt}.`,
@@ -70,6 +70,17 @@ export async function acquireLock(
     record = makeRecord(token, now().toISOString());
   }
   throw new OperationError(`Could not take the ${site} repository lock: another process keeps taking it.`);
+}
+
+/** A holder on this same host whose process no longer exists (killed, crashed) will never release its lock. */
+function holderIsGone(record: LockRecord): boolean {
+  if (record.host !== hostname() || record.pid === process.pid) return false;
+  try {
+    process.kill(record.pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 export async function readLock(store: ObjectStore, site: string): Promise<LockRecord | undefined> {

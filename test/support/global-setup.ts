@@ -1,4 +1,6 @@
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
 import type { TestProject } from 'vitest/node';
 import { startPostgres } from '../../rehearsal/postgres-server.js';
 import { CAPTURE_DIR } from './capture.js';
@@ -18,9 +20,49 @@ declare module 'vitest' {
   }
 }
 
+const ROOT = join(import.meta.dirname, '..', '..');
+const SOURCE_DIRS = [
+  'cli',
+  'core',
+  'backups',
+  'drills',
+  'certs',
+  'promotion',
+  'primero-api',
+  'stacks',
+  'charts',
+  'rehearsal',
+  'runbooks',
+];
+
+function newestSourceTime(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSourceTime(path));
+    else if (entry.name.endsWith('.ts') || entry.name.endsWith('.md'))
+      newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Tests that spawn bin/tier4.js run dist/: rebuild it when a source file is newer (e.g. vitest run on its own). */
+async function ensureFreshBuild(): Promise<void> {
+  const built = join(ROOT, 'dist', 'cli', 'main.js');
+  const builtAt = existsSync(built) ? statSync(built).mtimeMs : 0;
+  const sourcesAt = Math.max(...SOURCE_DIRS.map((dir) => newestSourceTime(join(ROOT, dir))));
+  if (sourcesAt > builtAt)
+    await execa(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], {
+      cwd: ROOT,
+      reject: false,
+    });
+}
+
 /** One throwaway PostgreSQL 15 for the whole run; tests create their own databases in it. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   rmSync(CAPTURE_DIR, { recursive: true, force: true });
+  await ensureFreshBuild();
   const server = await startPostgres({ password: testSecret('pg-superuser') });
   project.provide('pg', {
     host: server.host,

@@ -1,0 +1,97 @@
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, test } from 'vitest';
+import {
+  createBackup,
+  openSiteRepository,
+  pruneRepository,
+  readCatalog,
+  siteDatabase,
+  verifySet,
+} from '../../backups/index.js';
+import { layout } from '../../backups/layout.js';
+import { acquireLock } from '../../backups/lock.js';
+import { loadConfig } from '../../core/config/load.js';
+import { backupSite } from '../support/backup-site.js';
+import { captureOutput } from '../support/capture.js';
+import { REPO_ROOT, tier4 } from '../support/cli.js';
+
+describe('a backup killed with SIGKILL at random points', () => {
+  test('leaves the repository consistent, and the next backup succeeds', async () => {
+    const site = await backupSite({ cases: 3000, blobs: 200 });
+    const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
+    const run = () =>
+      execa(
+        process.execPath,
+        [join(REPO_ROOT, 'bin/tier4.js'), '-c', site.configPath, 'backup', 'create', '--site', site.site],
+        {
+          env: { ...process.env, ...site.env },
+          reject: false,
+        },
+      );
+    const timed = Date.now();
+    const full = await run();
+    expect(full.exitCode, full.stderr).toBe(0);
+    const duration = Date.now() - timed;
+
+    const trials = 8;
+    let killed = 0;
+    for (let trial = 0; trial < trials; trial += 1) {
+      const child = run();
+      const at = Math.round(duration * (0.15 + (0.8 * trial) / trials) * (0.9 + Math.random() * 0.2));
+      const timer = setTimeout(() => child.kill('SIGKILL'), at);
+      const result = await child;
+      clearTimeout(timer);
+      captureOutput('cli.log', `${result.stdout}${result.stderr}\n`);
+      if (result.signal === 'SIGKILL') killed += 1;
+      // After every kill: whatever looks complete is complete and sound.
+      const catalog = await readCatalog(repo.store, repo.site, repo.macKey);
+      expect(catalog.invalid).toEqual([]);
+      for (const entry of catalog.complete)
+        expect((await verifySet(repo, entry.id, { record: false })).ok, entry.id).toBe(true);
+    }
+    expect(killed).toBeGreaterThanOrEqual(trials / 2);
+
+    // The killed holders' locks are stale; the next backup takes over and succeeds.
+    const next = await run();
+    expect(next.exitCode, next.stderr).toBe(0);
+    const report = await pruneRepository(repo, { policy: { last: 100, daily: 0, weekly: 0, monthly: 0 } });
+    const after = await readCatalog(repo.store, repo.site, repo.macKey);
+    expect(after.incomplete).toEqual([]);
+    expect(report.removed).toEqual([]);
+    for (const entry of after.complete)
+      expect((await verifySet(repo, entry.id, { record: false })).ok).toBe(true);
+    await repo.store.close();
+  }, 240_000);
+});
+
+describe('the repository lock', () => {
+  test('stops a second backup while one holds it, and expires when its holder is gone', async () => {
+    const site = await backupSite({ blobs: 2 });
+    const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
+    const held = await acquireLock(repo.store, repo.site, 'prune');
+    const blocked = await tier4(['-c', site.configPath, 'backup', 'create', '--site', site.site], {
+      env: site.env,
+    });
+    expect(blocked.code).toBe(1);
+    expect(blocked.stderr).toMatch(/locked by a prune/);
+    await held.release();
+
+    // A lock whose time ran out (its holder died elsewhere) is taken over.
+    await repo.store.putBytes(
+      layout.lock(repo.site),
+      JSON.stringify({
+        token: 'x',
+        operation: 'backup',
+        host: 'elsewhere',
+        pid: 1,
+        acquiredAt: '2026-01-01T00:00:00Z',
+        expiresAt: '2026-01-01T00:15:00Z',
+      }),
+    );
+    const { manifest } = await createBackup(repo, siteDatabase(repo));
+    expect(manifest.id).toBeTruthy();
+    expect(await repo.store.getBytes(layout.lock(repo.site))).toBeUndefined();
+    await repo.store.close();
+  });
+});

@@ -1,0 +1,314 @@
+import { randomBytes } from 'node:crypto';
+import { open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
+import { describe, expect, test } from 'vitest';
+import { generateIdentity } from '../../backups/crypto/age.js';
+import { type BackupSite, backupSite, scratchDatabaseUrl } from '../support/backup-site.js';
+import { tier4 } from '../support/cli.js';
+import { pgInfo } from '../support/pg.js';
+import { testSecret } from '../support/secrets.js';
+
+async function create(site: BackupSite, extraEnv: NodeJS.ProcessEnv = {}) {
+  return tier4(['--json', '-c', site.configPath, 'backup', 'create', '--site', site.site], {
+    env: { ...site.env, ...extraEnv },
+  });
+}
+
+async function repositoryFiles(site: BackupSite): Promise<string[]> {
+  const root = site.repository.replace('file://', '');
+  const out: string[] = [];
+  const walk = async (dir: string) => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) await walk(join(dir, entry.name));
+      else out.push(join(dir, entry.name));
+    }
+  };
+  await walk(root);
+  return out;
+}
+
+async function databaseExists(url: string): Promise<boolean> {
+  const info = pgInfo();
+  const client = new pg.Client({
+    host: info.host,
+    port: info.port,
+    user: info.user,
+    password: info.password,
+    database: 'postgres',
+  });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [
+      new URL(url).pathname.slice(1),
+    ]);
+    return rowCount === 1;
+  } finally {
+    await client.end();
+  }
+}
+
+async function flipByte(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    const { size } = await handle.stat();
+    const at = Math.floor(size / 2);
+    const byte = Buffer.alloc(1);
+    await handle.read(byte, 0, 1, at);
+    byte[0] = byte[0]! ^ 0x01;
+    await handle.write(byte, 0, 1, at);
+  } finally {
+    await handle.close();
+  }
+}
+
+describe('nothing personal leaves the site in plain text', () => {
+  test('sentinel strings in case records and attachment files appear in no repository object', async () => {
+    const sentinel = `SENTINEL-${randomBytes(8).toString('hex')}`;
+    const site = await backupSite({ sentinel, blobs: 6 });
+    // The source really holds it, in the database and in files:
+    const blob = await readFile(site.db.blobs[0]!.path);
+    expect(blob.includes(sentinel)).toBe(true);
+    expect((await create(site)).code).toBe(0);
+    const files = await repositoryFiles(site);
+    expect(files.length).toBeGreaterThan(7);
+    for (const file of files) {
+      const content = await readFile(file);
+      expect(content.includes(sentinel), file).toBe(false);
+      expect(content.includes(Buffer.from(sentinel, 'utf16le')), file).toBe(false);
+    }
+    // Manifests hold ids, counts, sizes and digests: no names, no file names.
+    const manifest = files.find((file) => file.endsWith('manifest.json'))!;
+    const text = await readFile(manifest, 'utf8');
+    expect(text).not.toMatch(/Amina|Otieno|\.pdf|\.jpg|worker\d/);
+  });
+});
+
+describe('incremental attachments', () => {
+  test('a second backup with nothing changed uploads no blob; a new blob is the only upload', async () => {
+    const site = await backupSite({ blobs: 12 });
+    const first = JSON.parse((await create(site)).stdout);
+    expect(first.attachments.uploaded).toBe(12);
+    const second = JSON.parse((await create(site)).stdout);
+    expect(second.attachments).toMatchObject({ count: 12, uploaded: 0, uploadedBytes: 0, reused: 12 });
+
+    const key = 'newblobkey0000000000000000001';
+    const content = randomBytes(5000);
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(site.blobRoot, key.slice(0, 2), key.slice(2, 4)), { recursive: true });
+    await writeFile(join(site.blobRoot, key.slice(0, 2), key.slice(2, 4), key), content);
+    const info = pgInfo();
+    const db = new pg.Client({ ...info, database: site.db.database });
+    await db.connect();
+    const { createHash } = await import('node:crypto');
+    await db.query(
+      "INSERT INTO active_storage_blobs (key, filename, service_name, byte_size, checksum, created_at) VALUES ($1, 'x.pdf', 'local', $2, $3, now())",
+      [key, content.length, createHash('md5').update(content).digest('base64')],
+    );
+    await db.end();
+    const third = JSON.parse((await create(site)).stdout);
+    expect(third.attachments).toMatchObject({ count: 13, uploaded: 1, reused: 12 });
+  });
+});
+
+describe('damaged objects are found and named', () => {
+  for (const which of ['database dump', 'attachment', 'manifest'] as const) {
+    test(`one flipped byte in the ${which}: verify and restore fail, naming it; nothing is restored`, async () => {
+      const site = await backupSite({ blobs: 4 });
+      const set = JSON.parse((await create(site)).stdout);
+      const files = await repositoryFiles(site);
+      const victim =
+        which === 'database dump'
+          ? files.find((f) => f.endsWith('database.dump.age'))!
+          : which === 'attachment'
+            ? files.find((f) => f.includes('/blobs/'))!
+            : files.find((f) => f.endsWith('manifest.json'))!;
+      await flipByte(victim);
+      const objectName = victim.slice(site.repository.replace('file://', '').length + 1);
+
+      const verify = await tier4(['-c', site.configPath, 'backup', 'verify', set.id, '--site', site.site], {
+        env: site.env,
+      });
+      expect(verify.code).toBe(1);
+      const named = which === 'manifest' ? /cannot be trusted|MAC|manifest/ : objectName;
+      expect(verify.stdout + verify.stderr).toMatch(named);
+
+      const target = scratchDatabaseUrl();
+      const restore = await tier4(
+        [
+          '-c',
+          site.configPath,
+          'restore',
+          set.id,
+          '--site',
+          site.site,
+          '--target-database',
+          target,
+          '--yes',
+          '--confirm',
+          site.site,
+        ],
+        { env: site.env },
+      );
+      expect(restore.code).toBe(1);
+      expect(restore.stderr).toMatch(named);
+      expect(await databaseExists(target)).toBe(false);
+    });
+  }
+});
+
+describe('keys', () => {
+  test('a wrong identity: a clear error, and nothing is written', async () => {
+    const site = await backupSite({ blobs: 2 });
+    const set = JSON.parse((await create(site)).stdout);
+    const other = await generateIdentity();
+    const otherFile = join(site.dir, 'other-identity.txt');
+    await writeFile(otherFile, other.identity, { mode: 0o600 });
+    const target = scratchDatabaseUrl();
+    const restore = await tier4(
+      [
+        '-c',
+        site.configPath,
+        'restore',
+        set.id,
+        '--site',
+        site.site,
+        '--target-database',
+        target,
+        '--identity',
+        otherFile,
+        '--yes',
+        '--confirm',
+        site.site,
+      ],
+      { env: site.env },
+    );
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toContain('cannot decrypt');
+    expect(restore.stderr).not.toContain('AGE-SECRET-KEY');
+    expect(await databaseExists(target)).toBe(false);
+    const deep = await tier4(
+      [
+        '-c',
+        site.configPath,
+        'backup',
+        'verify',
+        set.id,
+        '--site',
+        site.site,
+        '--deep',
+        '--identity',
+        otherFile,
+      ],
+      {
+        env: site.env,
+      },
+    );
+    expect(deep.code).toBe(1);
+  });
+
+  test('a missing identity file: a usage error naming it, nothing written', async () => {
+    const site = await backupSite({ blobs: 1 });
+    const set = JSON.parse((await create(site)).stdout);
+    const target = scratchDatabaseUrl();
+    const restore = await tier4(
+      [
+        '-c',
+        site.configPath,
+        'restore',
+        set.id,
+        '--site',
+        site.site,
+        '--target-database',
+        target,
+        '--identity',
+        '/nonexistent/id.txt',
+        '--yes',
+        '--confirm',
+        site.site,
+      ],
+      { env: site.env },
+    );
+    expect(restore.code).toBe(2);
+    expect(restore.stderr).toContain('/nonexistent/id.txt cannot be read');
+    expect(await databaseExists(target)).toBe(false);
+  });
+
+  test('a different integrity key: every manifest is untrusted', async () => {
+    const site = await backupSite({ blobs: 1 });
+    const set = JSON.parse((await create(site)).stdout);
+    const env = { ...site.env, T4_INTEGRITY_KEY: testSecret('other-integrity') };
+    const listed = await tier4(['--json', '-c', site.configPath, 'backup', 'list', '--site', site.site], {
+      env,
+    });
+    expect(listed.code).toBe(1);
+    expect(JSON.parse(listed.stdout).untrusted.map((u: { id: string }) => u.id)).toEqual([set.id]);
+  });
+});
+
+describe('database problems', () => {
+  test('a wrong password: a clear error that does not show it', async () => {
+    const site = await backupSite({ blobs: 1 });
+    const wrong = testSecret('wrong-db-password');
+    const result = await create(site, { T4_DB_PASSWORD: wrong });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('refused the credentials');
+    expect(result.stderr + result.stdout).not.toContain(wrong);
+  });
+
+  test('a database that is down: connection refused, and no set', async () => {
+    const site = await backupSite({ blobs: 1 });
+    const text = await readFile(site.configPath, 'utf8');
+    await writeFile(site.configPath, text.replace(/127\.0\.0\.1:\d+/, '127.0.0.1:9'));
+    const result = await create(site);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('connection refused');
+    const listed = await tier4(['--json', '-c', site.configPath, 'backup', 'list', '--site', site.site], {
+      env: site.env,
+    });
+    expect(JSON.parse(listed.stdout).sets).toEqual([]);
+  });
+});
+
+describe('bad input changes nothing', () => {
+  test('restore refuses a password in the target URL, without echoing it', async () => {
+    const site = await backupSite({ blobs: 1 });
+    const secret = testSecret('target-url');
+    const result = await tier4(
+      [
+        '-c',
+        site.configPath,
+        'restore',
+        'latest',
+        '--site',
+        site.site,
+        '--target-database',
+        `postgres://u:${secret}@127.0.0.1/x`,
+      ],
+      { env: site.env },
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('must not contain a password');
+    expect(result.stderr).not.toContain(secret);
+  });
+
+  test('a production restore without a terminal needs --yes --confirm <site>; a non-empty target needs --replace', async () => {
+    const site = await backupSite({ blobs: 1 });
+    const set = JSON.parse((await create(site)).stdout);
+    const target = scratchDatabaseUrl();
+    const base = ['-c', site.configPath, 'restore', set.id, '--site', site.site, '--target-database', target];
+    const unconfirmed = await tier4(base, { env: site.env });
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toContain('--yes --confirm production');
+    expect(await databaseExists(target)).toBe(false);
+    const wrongName = await tier4([...base, '--yes', '--confirm', 'demo'], { env: site.env });
+    expect(wrongName.code).toBe(2);
+    expect((await tier4([...base, '--yes', '--confirm', 'production'], { env: site.env })).code).toBe(0);
+    const again = await tier4([...base, '--yes', '--confirm', 'production'], { env: site.env });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('not empty');
+    expect(
+      (await tier4([...base, '--replace', '--yes', '--confirm', 'production'], { env: site.env })).code,
+    ).toBe(0);
+  });
+});
