@@ -1,21 +1,298 @@
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
+import type { LoadedConfig } from '../../core/config/load.js';
 import { UsageError } from '../../core/errors.js';
+import type { PolicyReport } from '../../stacks/azure-demo/policy.js';
+import type { AzureDemoSynthesis } from '../../stacks/azure-demo/synth.js';
+import type { TerraformRunner } from '../../stacks/azure-demo/terraform.js';
+import type { CommandContext } from '../context.js';
+import { table } from '../output.js';
 import type { Registrar } from '../program.js';
 
+/**
+ * `tier4 site synth|plan|apply|destroy`: the Azure demo site's infrastructure as a CDK for Terraform
+ * stack. The library is stacks/azure-demo/; cdktf and the provider bindings load only inside the actions.
+ */
+
+interface OutOption {
+  out?: string;
+}
+
+const PLAN_FILE = 'tier4.tfplan';
+
 export function registerAzureSiteCommands(site: Command, registrar: Registrar): void {
-  for (const name of 'synth plan apply destroy'.split(' ')) {
-    site
-      .command(name)
-      .description('The Azure demo stack (Terraform): not available yet')
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .argument('[args...]')
-      .action(
-        registrar.action(async () => {
+  site
+    .command('synth')
+    .description('write the Azure demo stack as Terraform JSON and run the policy checks (no cloud access)')
+    .argument('[site]', 'a site with platform: azure (default: the only one)')
+    .option('-o, --out <dir>', 'output folder (default: cdktf.out/ beside the configuration file)')
+    .action(
+      registrar.action(async (ctx, siteArg: string | undefined, options: OutOption) => {
+        const result = await synth(ctx, siteArg, options);
+        ctx.out.result(
+          () =>
+            [
+              `Wrote ${result.file}: ${result.resourceCount} resources.`,
+              renderPolicy(result.policy),
+              result.policy.failed > 0
+                ? 'Fix the settings named above, or record an exception in azure.policyExceptions.'
+                : `Next: tier4 site plan ${result.model.site}`,
+            ].join('\n\n'),
+          synthJson(result),
+        );
+        return result.policy.failed > 0 ? 1 : 0;
+      }),
+    );
+
+  site
+    .command('plan')
+    .description('synthesize, then show what terraform (or tofu) would change on Azure')
+    .argument('[site]', 'a site with platform: azure (default: the only one)')
+    .option('-o, --out <dir>', 'output folder (default: cdktf.out/ beside the configuration file)')
+    .action(
+      registrar.action(async (ctx, siteArg: string | undefined, options: OutOption) => {
+        const prepared = await prepare(ctx, siteArg, options);
+        if (!prepared) return 1;
+        const { result, terraform } = prepared;
+        await terraform.init();
+        const changes = await terraform.plan(PLAN_FILE);
+        ctx.out.result(
+          changes
+            ? `The plan for ${result.model.site} has changes. Apply them with: tier4 site apply ${result.model.site}`
+            : `${result.model.site} is up to date: nothing to change.`,
+          {
+            ok: true,
+            site: result.model.site,
+            changes,
+            stackDir: result.stackDir,
+            terraform: terraform.binary.name,
+          },
+        );
+      }),
+    );
+
+  site
+    .command('apply')
+    .description('synthesize, plan, confirm, then apply the plan with terraform (or tofu)')
+    .argument('[site]', 'a site with platform: azure (default: the only one)')
+    .option('-o, --out <dir>', 'output folder (default: cdktf.out/ beside the configuration file)')
+    .option('-y, --yes', 'apply without asking (needed when not on a terminal)')
+    .action(
+      registrar.action(async (ctx, siteArg: string | undefined, options: OutOption & { yes?: boolean }) => {
+        if (!options.yes && !interactive(ctx)) {
           throw new UsageError(
-            `tier4 site ${name} is not available in this version yet (tracked in issue #5).`,
+            'tier4 site apply changes Azure resources and needs a confirmation; this is not a terminal.',
+            'Run `tier4 site plan` to review, then pass --yes.',
           );
-        }),
-      );
+        }
+        const prepared = await prepare(ctx, siteArg, options);
+        if (!prepared) return 1;
+        const { result, terraform } = prepared;
+        const site = result.model.site;
+        await terraform.init();
+        const changes = await terraform.plan(PLAN_FILE);
+        if (changes) {
+          if (!options.yes) {
+            const answer = await ask(ctx, `Apply the plan above to site ${site}? Type yes to continue: `);
+            if (answer !== 'yes') {
+              ctx.out.result('Nothing was changed.', { ok: false, site, applied: false });
+              return 1;
+            }
+          }
+          await terraform.apply(PLAN_FILE);
+        }
+        const outputs = await terraform.outputs();
+        ctx.out.result(
+          () =>
+            [
+              changes ? `Applied the plan to ${site}.` : `${site} was already up to date.`,
+              '',
+              table(
+                ['output', 'value'],
+                Object.entries(outputs).map(([name, value]) => [
+                  name,
+                  typeof value === 'string' ? value : JSON.stringify(value),
+                ]),
+              ),
+              '',
+              `Next: deploy Primero onto the cluster with tier4 site deploy ${site}`,
+            ].join('\n'),
+          { ok: true, site, applied: changes, outputs },
+        );
+      }),
+    );
+
+  site
+    .command('destroy')
+    .description('delete every Azure resource of the demo site (asks for the site name first)')
+    .argument('[site]', 'a site with platform: azure (default: the only one)')
+    .option('-o, --out <dir>', 'output folder (default: cdktf.out/ beside the configuration file)')
+    .option('-y, --yes', 'do not prompt; needs --confirm <site> too')
+    .option('--confirm <site>', 'the site name, typed out, for non-interactive use')
+    .action(
+      registrar.action(
+        async (
+          ctx,
+          siteArg: string | undefined,
+          options: OutOption & { yes?: boolean; confirm?: string },
+        ) => {
+          const loaded = ctx.config();
+          const siteName = azureSiteName(loaded, siteArg);
+          const prompted = !(options.yes && options.confirm !== undefined);
+          if (prompted && !interactive(ctx)) {
+            throw new UsageError(
+              `tier4 site destroy deletes every resource of ${siteName}; this is not a terminal to confirm on.`,
+              `Pass --yes --confirm ${siteName} to confirm without a prompt.`,
+            );
+          }
+          if (!prompted && options.confirm !== siteName) {
+            throw new UsageError(
+              `--confirm ${options.confirm} does not match the site name ${siteName}. Nothing was changed.`,
+              `Pass --confirm ${siteName}.`,
+            );
+          }
+          const prepared = await prepare(ctx, siteName, options, 'report-policy');
+          if (!prepared) return 1;
+          const { result, terraform } = prepared;
+          if (prompted) {
+            ctx.out.warn(
+              `This deletes the ${siteName} site on Azure: cluster, database and its backups, storage with every attachment and backup, Key Vault and its secrets.`,
+            );
+            const answer = await ask(ctx, `Type the site name (${siteName}) to destroy it: `);
+            if (answer !== siteName) {
+              ctx.out.result('The name did not match. Nothing was changed.', {
+                ok: false,
+                site: siteName,
+                destroyed: false,
+              });
+              return 1;
+            }
+          }
+          await terraform.init();
+          const changes = await terraform.plan(PLAN_FILE, { destroy: true });
+          if (changes) await terraform.apply(PLAN_FILE);
+          const keyVault = result.model.azure.keyVault;
+          if (keyVault.purgeProtection) {
+            ctx.out.warn(
+              `Key Vault ${result.model.names.keyVault} stays soft-deleted with purge protection for ${keyVault.softDeleteRetentionDays} days: its name cannot be reused until then.`,
+            );
+          }
+          ctx.out.result(
+            changes ? `Destroyed the ${siteName} site.` : `${siteName} had nothing left to destroy.`,
+            { ok: true, site: siteName, destroyed: changes },
+          );
+        },
+      ),
+    );
+}
+
+/** The Azure site to act on: the one named, or the only site with platform: azure. */
+function azureSiteName(loaded: LoadedConfig, name: string | undefined): string {
+  if (name !== undefined) return name;
+  const azureSites = Object.entries(loaded.config.sites)
+    .filter(([, site]) => site.platform === 'azure')
+    .map(([siteName]) => siteName);
+  if (azureSites.length === 1) return azureSites[0]!;
+  throw new UsageError(
+    azureSites.length === 0
+      ? 'This configuration has no site with platform: azure.'
+      : `Which site? These run on Azure: ${azureSites.join(', ')}.`,
+    'Name the site, like `tier4 site synth demo`.',
+  );
+}
+
+async function synth(
+  ctx: CommandContext,
+  siteArg: string | undefined,
+  options: OutOption,
+): Promise<AzureDemoSynthesis> {
+  const loaded = ctx.config();
+  const siteName = azureSiteName(loaded, siteArg);
+  const { defaultOutDir, synthesizeAzureDemo } = await import('../../stacks/azure-demo/synth.js');
+  const outDir = options.out ? resolve(ctx.io.cwd, options.out) : defaultOutDir(loaded);
+  ctx.out.progress(`Synthesizing ${siteName}…`);
+  return synthesizeAzureDemo(loaded, siteName, outDir);
+}
+
+/**
+ * Finds terraform first (so a missing one fails before anything is written), synthesizes, and stops
+ * when a policy check fails: nothing goes to Azure that the checks reject (destroy only reports them).
+ * Undefined means "stop, exit 1".
+ */
+async function prepare(
+  ctx: CommandContext,
+  siteArg: string | undefined,
+  options: OutOption,
+  gate: 'enforce-policy' | 'report-policy' = 'enforce-policy',
+): Promise<{ result: AzureDemoSynthesis; terraform: TerraformRunner } | undefined> {
+  const { findTerraform, TerraformRunner } = await import('../../stacks/azure-demo/terraform.js');
+  const binary = findTerraform(ctx.io.env);
+  const result = await synth(ctx, siteArg, options);
+  if (result.policy.failed > 0 && gate === 'report-policy') {
+    // Taking a site down must never be blocked by the checks that guard building it.
+    ctx.out.warn(renderPolicy(result.policy));
+  } else if (result.policy.failed > 0) {
+    ctx.out.error(
+      renderPolicy(result.policy),
+      'Fix the settings named above, or record an exception in azure.policyExceptions.',
+    );
+    ctx.out.result('', { ok: false, site: result.model.site, policy: result.policy });
+    return undefined;
+  }
+  ctx.out.info(
+    `Synthesized ${result.resourceCount} resources into ${result.stackDir}; running ${binary.name}.`,
+  );
+  const terraform = new TerraformRunner(binary, {
+    cwd: result.stackDir,
+    env: ctx.io.env,
+    signal: ctx.signal,
+    color: ctx.out.options.color,
+    onLine: (line) => ctx.out.info(line),
+  });
+  return { result, terraform };
+}
+
+function renderPolicy(policy: PolicyReport): string {
+  const lines = [
+    `Policy checks: ${policy.passed} passed, ${policy.failed} failed${policy.waived ? `, ${policy.waived} waived` : ''}.`,
+  ];
+  for (const finding of policy.findings) {
+    if (finding.status === 'pass') continue;
+    lines.push(`  ${finding.status === 'fail' ? 'FAIL' : 'WAIVED'} ${finding.check}: ${finding.title}`);
+    for (const problem of finding.problems) lines.push(`    ${problem.resource}: ${problem.problem}`);
+    if (finding.reason) lines.push(`    reason: ${finding.reason}`);
+  }
+  return lines.join('\n');
+}
+
+function synthJson(result: AzureDemoSynthesis) {
+  return {
+    ok: result.policy.failed === 0,
+    site: result.model.site,
+    outDir: result.outDir,
+    stackDir: result.stackDir,
+    file: result.file,
+    resourceCount: result.resourceCount,
+    resourceTypes: result.resourceTypes,
+    policy: result.policy,
+  };
+}
+
+function interactive(ctx: CommandContext): boolean {
+  return ctx.io.stdin?.isTTY === true && ctx.io.stderr.isTTY === true;
+}
+
+/** One line from the operator's terminal. */
+async function ask(ctx: CommandContext, question: string): Promise<string> {
+  const input = ctx.io.stdin;
+  if (!input) return '';
+  ctx.io.stderr.write(question);
+  const lines = createInterface({ input, terminal: false });
+  try {
+    for await (const line of lines) return line.trim();
+    return '';
+  } finally {
+    lines.close();
   }
 }

@@ -9,6 +9,46 @@ const cidr = z
   .string()
   .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 CIDR such as 203.0.113.0/24');
 
+const networkDefaults = {
+  vnetCidr: '10.40.0.0/16',
+  aksSubnetCidr: '10.40.0.0/20',
+  postgresSubnetCidr: '10.40.16.0/24',
+  endpointsSubnetCidr: '10.40.17.0/24',
+  podCidr: '10.244.0.0/16',
+  serviceCidr: '10.41.0.0/16',
+};
+
+const postgresDefaults = { skuName: 'B_Standard_B1ms', storageMb: 32_768, backupRetentionDays: 7 };
+const storageDefaults = { backupImmutabilityDays: 30, softDeleteDays: 14 };
+const keyVaultDefaults = { purgeProtection: true, softDeleteRetentionDays: 90, allowedIpRanges: [] };
+const monitoringDefaults = { retentionDays: 30, dailyQuotaGb: 1 };
+
+/** Check ids the policy module knows; an exception for any other id is a typo. */
+export const POLICY_CHECK_IDS = [
+  'CKV_AZURE_3',
+  'CKV_AZURE_44',
+  'CKV_AZURE_59',
+  'CKV_AZURE_190',
+  'CKV2_AZURE_38',
+  'CKV_AZURE_34',
+  'CKV_AZURE_42',
+  'CKV_AZURE_110',
+  'CKV_AZURE_109',
+  'TIER4_PG_NO_OPEN_FIREWALL',
+  'TIER4_PG_PRIVATE_ACCESS',
+  'TIER4_PG_SECURE_TRANSPORT',
+  'TIER4_PG_TLS_MIN',
+  'CKV_AZURE_4',
+  'CKV_AZURE_5',
+  'CKV_AZURE_6',
+  'CKV_AZURE_7',
+  'CKV_AZURE_141',
+  'CKV_AZURE_143',
+  'CKV_AZURE_171',
+  'TIER4_DIAGNOSTICS',
+  'TIER4_TAGS',
+] as const;
+
 export const azureSettingsSchema = z
   .object({
     subscriptionId: uuid,
@@ -18,16 +58,17 @@ export const azureSettingsSchema = z
     resourceGroup: z.string().optional(),
     network: z
       .object({
-        vnetCidr: cidr.default('10.40.0.0/16'),
-        aksSubnetCidr: cidr.default('10.40.0.0/20'),
-        postgresSubnetCidr: cidr.default('10.40.16.0/24'),
+        vnetCidr: cidr.default(networkDefaults.vnetCidr),
+        aksSubnetCidr: cidr.default(networkDefaults.aksSubnetCidr),
+        postgresSubnetCidr: cidr.default(networkDefaults.postgresSubnetCidr),
+        /** Private endpoints (blob storage). */
+        endpointsSubnetCidr: cidr.default(networkDefaults.endpointsSubnetCidr),
+        /** Azure CNI overlay: pod and service ranges live outside the VNet and must not overlap it. */
+        podCidr: cidr.default(networkDefaults.podCidr),
+        serviceCidr: cidr.default(networkDefaults.serviceCidr),
       })
       .strict()
-      .default({
-        vnetCidr: '10.40.0.0/16',
-        aksSubnetCidr: '10.40.0.0/20',
-        postgresSubnetCidr: '10.40.16.0/24',
-      }),
+      .default(networkDefaults),
     aks: z
       .object({
         vmSize: z.string().default('Standard_B2s_v2'),
@@ -41,32 +82,56 @@ export const azureSettingsSchema = z
           .min(1, 'needs at least one CIDR allowed to reach the AKS API server'),
         /** Entra ID groups that get cluster-admin. */
         adminGroupObjectIds: z.array(uuid).default([]),
+        /** The Kubernetes service account Primero runs as; it gets a workload identity that may read Key Vault. */
+        workloadServiceAccount: z
+          .string()
+          .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a Kubernetes name')
+          .default('primero'),
       })
       .strict(),
     postgres: z
       .object({
-        skuName: z.string().default('B_Standard_B1ms'),
-        storageMb: z.number().int().min(32_768).default(32_768),
-        backupRetentionDays: z.number().int().min(7).max(35).default(7),
+        skuName: z.string().default(postgresDefaults.skuName),
+        storageMb: z.number().int().min(32_768).default(postgresDefaults.storageMb),
+        backupRetentionDays: z.number().int().min(7).max(35).default(postgresDefaults.backupRetentionDays),
       })
       .strict()
-      .default({ skuName: 'B_Standard_B1ms', storageMb: 32_768, backupRetentionDays: 7 }),
+      .default(postgresDefaults),
     storage: z
       .object({
-        backupImmutabilityDays: z.number().int().min(1).default(30),
-        softDeleteDays: z.number().int().min(1).max(365).default(14),
+        /** Default: st<deployment><site>, letters and digits only, at most 24. */
+        accountName: z
+          .string()
+          .regex(/^[a-z0-9]{3,24}$/, 'must be 3-24 lowercase letters and digits')
+          .optional(),
+        backupImmutabilityDays: z.number().int().min(1).default(storageDefaults.backupImmutabilityDays),
+        softDeleteDays: z.number().int().min(1).max(365).default(storageDefaults.softDeleteDays),
       })
       .strict()
-      .default({ backupImmutabilityDays: 30, softDeleteDays: 14 }),
+      .default(storageDefaults),
     keyVault: z
       .object({
         /** On by default. It blocks deleting the vault for the retention period: a quick tear-down is not possible. */
-        purgeProtection: z.boolean().default(true),
-        softDeleteRetentionDays: z.number().int().min(7).max(90).default(90),
+        purgeProtection: z.boolean().default(keyVaultDefaults.purgeProtection),
+        softDeleteRetentionDays: z
+          .number()
+          .int()
+          .min(7)
+          .max(90)
+          .default(keyVaultDefaults.softDeleteRetentionDays),
+        /** Admitted through the vault firewall, besides aks.authorizedIpRanges and the AKS subnet. */
         allowedIpRanges: z.array(cidr).default([]),
       })
       .strict()
-      .default({ purgeProtection: true, softDeleteRetentionDays: 90, allowedIpRanges: [] }),
+      .default(keyVaultDefaults),
+    monitoring: z
+      .object({
+        retentionDays: z.number().int().min(30).max(730).default(monitoringDefaults.retentionDays),
+        /** A cap on ingestion, so a noisy cluster cannot run up the bill. */
+        dailyQuotaGb: z.number().min(0.1).default(monitoringDefaults.dailyQuotaGb),
+      })
+      .strict()
+      .default(monitoringDefaults),
     dns: z
       .object({ zone: z.string().min(3) })
       .strict()
@@ -86,6 +151,17 @@ export const azureSettingsSchema = z
           .strict(),
       ])
       .default({ backend: 'local' }),
+    /** Policy checks you accept failing, each with the reason (shown on every synth). */
+    policyExceptions: z
+      .array(
+        z
+          .object({
+            check: z.enum(POLICY_CHECK_IDS, { error: `must be one of ${POLICY_CHECK_IDS.join(', ')}` }),
+            reason: z.string().min(10, 'say why, in a sentence'),
+          })
+          .strict(),
+      )
+      .default([]),
   })
   .strict()
   .superRefine((azure, ctx) => {

@@ -237,7 +237,7 @@ describe('keys', () => {
   test('a different integrity key: every manifest is untrusted', async () => {
     const site = await backupSite({ blobs: 1 });
     const set = JSON.parse((await create(site)).stdout);
-    const env = { ...site.env, T4_INTEGRITY_KEY: testSecret('other-integrity') };
+    const env = { ...site.env, TIER4_LOCAL_INTEGRITY_KEY: testSecret('other-integrity') };
     const listed = await tier4(['--json', '-c', site.configPath, 'backup', 'list', '--site', site.site], {
       env,
     });
@@ -250,7 +250,7 @@ describe('database problems', () => {
   test('a wrong password: a clear error that does not show it', async () => {
     const site = await backupSite({ blobs: 1 });
     const wrong = testSecret('wrong-db-password');
-    const result = await create(site, { T4_DB_PASSWORD: wrong });
+    const result = await create(site, { TIER4_LOCAL_DB_PASSWORD: wrong });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('refused the credentials');
     expect(result.stderr + result.stdout).not.toContain(wrong);

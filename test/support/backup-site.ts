@@ -1,9 +1,8 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { stringify } from 'yaml';
-import { generateIdentity } from '../../backups/crypto/age.js';
+import { type LocalRepository, type LocalSite, writeLocalSite } from '../../rehearsal/local-site.js';
 import type { PrimeroDbResult } from '../../rehearsal/primero-db.js';
 import { pgInfo, primeroDatabase, uniqueDatabaseName } from './pg.js';
 import { testSecret } from './secrets.js';
@@ -13,16 +12,10 @@ export type RepositorySpec =
   | { kind: 's3'; endpoint: string; bucket: string }
   | { kind: 'azblob'; endpoint: string; account: string; key: string; container: string };
 
-export interface BackupSite {
+export interface BackupSite extends LocalSite {
   dir: string;
-  configPath: string;
-  env: NodeJS.ProcessEnv;
-  site: string;
   db: PrimeroDbResult;
   blobRoot: string;
-  identityFile: string;
-  recipient: string;
-  repository: string;
 }
 
 /**
@@ -45,61 +38,23 @@ export async function backupSite(
     attachments: { root: blobRoot, count: options.blobs ?? 20 },
     ...(options.sentinel ? { sentinel: options.sentinel } : {}),
   });
-  const { identity, recipient } = await generateIdentity();
-  const identityFile = join(dir, 'age-identity.txt');
-  await writeFile(identityFile, `${identity}\n`, { mode: 0o600 });
-  const info = pgInfo();
   const spec = options.repository ?? { kind: 'file' };
-  const env: NodeJS.ProcessEnv = {
-    T4_DB_PASSWORD: info.password,
-    T4_INTEGRITY_KEY: testSecret('integrity'),
-  };
-  const backups: Record<string, unknown> = {
-    integrityKey: { env: 'T4_INTEGRITY_KEY' },
-    encryption: { recipients: [recipient], identity: { file: identityFile } },
-    retention: { last: 3, daily: 2, weekly: 1, monthly: 1 },
-    rpo: '24h',
-  };
-  let repository: string;
-  if (spec.kind === 'file') {
-    repository = `file://${join(dir, 'repository')}`;
-  } else if (spec.kind === 's3') {
-    repository = `s3://${spec.bucket}/sites`;
-    env.T4_S3_KEY_ID = 'S3RVER';
-    env.T4_S3_SECRET = 'S3RVER';
-    backups.s3 = {
-      endpoint: spec.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: { env: 'T4_S3_KEY_ID' }, secretAccessKey: { env: 'T4_S3_SECRET' } },
-    };
-  } else {
-    repository = `azblob://${spec.account}/${spec.container}/sites`;
-    env.T4_AZ_KEY = spec.key;
-    backups.azure = { key: { env: 'T4_AZ_KEY' }, endpoint: spec.endpoint };
-  }
-  backups.repository = repository;
-  const config = {
-    version: 1,
-    deployment: { name: 'test-deployment' },
-    sites: {
-      production: {
-        role: options.role ?? 'production',
-        platform: 'kubernetes',
-        primero: { url: 'https://primero.test.invalid', version: 'v2.15.2' },
-        database: {
-          url: `postgres://${info.user}@${info.host}:${info.port}/${db.database}`,
-          password: { env: 'T4_DB_PASSWORD' },
-        },
-        attachments: { type: 'local', path: blobRoot },
-        backups,
-        drills: { interval: '30d', attachmentSample: 10 },
-      },
-    },
-  };
-  const configPath = join(dir, 'tier4.yaml');
-  await writeFile(configPath, stringify(config));
-  return { dir, configPath, env, site: 'production', db, blobRoot, identityFile, recipient, repository };
+  const repository: LocalRepository =
+    spec.kind === 'file'
+      ? { kind: 'file', path: join(dir, 'repository') }
+      : spec.kind === 's3'
+        ? { ...spec, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
+        : spec;
+  const local = await writeLocalSite({
+    dir,
+    server: pgInfo(),
+    database: db.database,
+    blobRoot,
+    repository,
+    integrityKey: testSecret('integrity'),
+    ...(options.role ? { role: options.role } : {}),
+  });
+  return { ...local, dir, db, blobRoot };
 }
 
 /** postgres://… of a new database name on the suite's server. */

@@ -1,0 +1,180 @@
+import { isAbsolute, join, resolve } from 'node:path';
+import type { AzureSettings } from '../../core/config/azure.js';
+import type { LoadedConfig } from '../../core/config/load.js';
+import { getSite } from '../../core/config/load.js';
+import { parseRepositoryUrl } from '../../core/config/repository-url.js';
+import { UsageError } from '../../core/errors.js';
+
+/**
+ * Everything the stack needs, worked out from tier4.yaml before any construct exists: names, sizes and
+ * the settings the workload depends on. Every inconsistency is a UsageError here, so nothing half-synthesizes.
+ */
+export interface DemoSiteModel {
+  deployment: string;
+  site: string;
+  role: 'demo' | 'production';
+  azure: AzureSettings;
+  tags: Record<string, string>;
+  names: {
+    resourceGroup: string;
+    vnet: string;
+    aksSubnet: string;
+    postgresSubnet: string;
+    endpointsSubnet: string;
+    aks: string;
+    aksDnsPrefix: string;
+    postgres: string;
+    postgresDnsZone: string;
+    storageAccount: string;
+    keyVault: string;
+    logAnalytics: string;
+    workloadIdentity: string;
+    ingressIp: string;
+  };
+  database: { name: string; adminLogin: string };
+  containers: { attachments: string; backups: string };
+  /** The Kubernetes namespace and service account Primero runs as (for the federated credential). */
+  workload: { namespace: string; serviceAccount: string };
+  /** Host name of the site and, when azure.dns is set, the record in that zone ('@' at the apex). */
+  host: string;
+  dnsRecord: { zone: string; name: string } | undefined;
+  /** Where Terraform state lives when the backend is local (absolute). */
+  localStatePath: string;
+}
+
+/** Key Vault secret names (letters, digits, hyphens), keyed by the environment variable Primero reads. */
+export const KEY_VAULT_SECRETS = {
+  PRIMERO_SECRET_KEY_BASE: 'primero-secret-key-base',
+  DEVISE_SECRET_KEY: 'devise-secret-key',
+  PRIMERO_MESSAGE_SECRET: 'primero-message-secret',
+  POSTGRES_PASSWORD: 'postgres-password',
+  PRIMERO_STORAGE_AZ_KEY: 'storage-account-key',
+} as const;
+
+// Azure reserves these PostgreSQL administrator names.
+const RESERVED_PG_LOGINS = new Set([
+  'azure_superuser',
+  'azure_pg_admin',
+  'admin',
+  'administrator',
+  'root',
+  'guest',
+  'public',
+]);
+
+function trimName(text: string, max: number): string {
+  return text.slice(0, max).replace(/-+$/, '');
+}
+
+export function buildModel(loaded: LoadedConfig, siteName: string): DemoSiteModel {
+  const { config } = loaded;
+  const { name: site, site: siteConfig } = getSite(config, siteName);
+  if (siteConfig.platform !== 'azure') {
+    throw new UsageError(
+      `Site "${site}" runs on ${siteConfig.platform}, not azure: it has no Terraform stack.`,
+      `The Azure stack is for a site with platform: azure. For "${site}" use \`tier4 site render|preview|deploy ${site}\`.`,
+    );
+  }
+  const azure = siteConfig.azure;
+  if (!azure) {
+    throw new UsageError(`sites.${site}.azure is missing.`, 'Add an azure: block (see the example file).');
+  }
+  const deployment = config.deployment.name;
+  const prefix = `${deployment}-${site}`;
+  const compact = prefix.replace(/[^a-z0-9]/g, '');
+  const postgres = trimName(`psql-${prefix}`, 63);
+  const storageAccount = azure.storage.accountName ?? `st${compact}`.slice(0, 24);
+  const keyVault = trimName(`kv-${prefix}`, 24).replace(/--+/g, '-');
+
+  const containers = { attachments: 'primero-attachments', backups: 'tier4-backups' };
+  const attachments = siteConfig.attachments;
+  if (attachments.type === 'azure') {
+    if (attachments.account !== storageAccount) {
+      throw new UsageError(
+        `sites.${site}.attachments.account is "${attachments.account}", but the stack creates storage account "${storageAccount}".`,
+        `Set attachments.account to ${storageAccount}, or azure.storage.accountName to ${attachments.account}.`,
+      );
+    }
+    containers.attachments = attachments.container;
+  }
+  const repository = siteConfig.backups ? parseRepositoryUrl(siteConfig.backups.repository) : undefined;
+  if (repository && typeof repository !== 'string' && repository.kind === 'azblob') {
+    if (repository.account !== storageAccount) {
+      throw new UsageError(
+        `sites.${site}.backups.repository names storage account "${repository.account}", but the stack creates "${storageAccount}".`,
+        `Use azblob://${storageAccount}/<container>/<prefix>, or set azure.storage.accountName.`,
+      );
+    }
+    containers.backups = repository.container;
+  }
+  if (containers.backups === containers.attachments) {
+    throw new UsageError(
+      `Backups and attachments share the container "${containers.backups}".`,
+      'Backups need their own container: it carries an immutability policy.',
+    );
+  }
+
+  const dbUrl = new URL(siteConfig.database.url);
+  const adminLogin = decodeURIComponent(dbUrl.username);
+  if (
+    RESERVED_PG_LOGINS.has(adminLogin) ||
+    adminLogin.startsWith('pg_') ||
+    !/^[a-z][a-z0-9_]{0,62}$/.test(adminLogin)
+  ) {
+    throw new UsageError(
+      `sites.${site}.database.url user "${adminLogin}" cannot be an Azure PostgreSQL administrator name.`,
+      'Use a lowercase name that is not admin, root, azure_superuser or pg_*, such as "primero".',
+    );
+  }
+  const databaseName = decodeURIComponent(dbUrl.pathname.replace(/^\//, '')) || 'primero_production';
+
+  const host = new URL(siteConfig.primero.url).hostname;
+  let dnsRecord: DemoSiteModel['dnsRecord'];
+  if (azure.dns) {
+    const zone = azure.dns.zone.replace(/\.$/, '');
+    if (host !== zone && !host.endsWith(`.${zone}`)) {
+      throw new UsageError(
+        `The site's host ${host} (primero.url) is not in the DNS zone ${zone} (azure.dns.zone).`,
+        'Set azure.dns.zone to the zone that holds the host name, or remove azure.dns.',
+      );
+    }
+    dnsRecord = { zone, name: host === zone ? '@' : host.slice(0, -(zone.length + 1)) };
+  }
+
+  const statePath =
+    azure.state.backend === 'local' && azure.state.path
+      ? azure.state.path
+      : join('.tier4', 'terraform', `${prefix}.tfstate`);
+  return {
+    deployment,
+    site,
+    role: siteConfig.role,
+    azure,
+    tags: { site, role: siteConfig.role, deployment, 'managed-by': 'tier4' },
+    names: {
+      resourceGroup: azure.resourceGroup ?? `rg-${prefix}`,
+      vnet: `vnet-${prefix}`,
+      aksSubnet: 'snet-aks',
+      postgresSubnet: 'snet-postgres',
+      endpointsSubnet: 'snet-endpoints',
+      aks: trimName(`aks-${prefix}`, 63),
+      aksDnsPrefix: trimName(prefix, 54),
+      postgres,
+      postgresDnsZone: `${postgres}.private.postgres.database.azure.com`,
+      storageAccount,
+      keyVault,
+      logAnalytics: `log-${prefix}`,
+      workloadIdentity: `id-${prefix}-primero`,
+      ingressIp: `pip-${prefix}-ingress`,
+    },
+    database: { name: databaseName, adminLogin },
+    containers,
+    workload: {
+      namespace: siteConfig.kubernetes?.namespace ?? 'primero',
+      serviceAccount: azure.aks.workloadServiceAccount,
+    },
+    host,
+    dnsRecord,
+    localStatePath: isAbsolute(statePath) ? statePath : resolve(loaded.baseDir, statePath),
+  };
+}

@@ -1,0 +1,49 @@
+import { Readable } from 'node:stream';
+import { describe, expect, test } from 'vitest';
+import { runCli } from '../../cli/main.js';
+import { captureOutput } from '../support/capture.js';
+import { REPO_ROOT } from '../support/cli.js';
+import { calls, FIXTURE, fakeTerraform, tempDir } from './helpers.js';
+
+/** The real CLI in-process, as on a terminal: stdin and stderr are TTYs and the operator types `typed`. */
+async function onTerminal(args: string[], typed: string, env: NodeJS.ProcessEnv) {
+  let stdout = '';
+  let stderr = '';
+  const stdin = Object.assign(Readable.from([`${typed}\n`]), { isTTY: true });
+  const code = await runCli(args, {
+    stdout: { write: (text: string) => (stdout += text), isTTY: false },
+    stderr: { write: (text: string) => (stderr += text), isTTY: true },
+    stdin,
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    cwd: REPO_ROOT,
+  });
+  captureOutput('cli.log', `$ tier4 ${args.join(' ')} (typed ${typed})\n${stdout}${stderr}\n`);
+  return { code, stdout, stderr };
+}
+
+describe('confirmation on a terminal', () => {
+  test('destroy asks for the site name; a wrong answer changes nothing', async () => {
+    const fake = await fakeTerraform({ changes: true });
+    const env = { PATH: fake.dir, TIER4_TERRAFORM: '' };
+    const args = ['site', 'destroy', 'demo', '-c', FIXTURE, '--out', await tempDir('confirm')];
+    const wrong = await onTerminal(args, 'dmeo', env);
+    expect(wrong.stderr).toContain('Type the site name (demo) to destroy it');
+    expect(wrong.code).toBe(1);
+    expect(await calls(fake.log)).toEqual([]);
+
+    const right = await onTerminal(args, 'demo', env);
+    expect(right.code).toBe(0);
+    expect((await calls(fake.log)).map((line) => line.split(' ')[1])).toEqual(['init', 'plan', 'apply']);
+  });
+
+  test('apply shows the plan, then asks; anything but yes changes nothing', async () => {
+    const fake = await fakeTerraform({ changes: true });
+    const env = { PATH: fake.dir, TIER4_TERRAFORM: '' };
+    const args = ['site', 'apply', 'demo', '-c', FIXTURE, '--out', await tempDir('confirm')];
+    const declined = await onTerminal(args, 'no', env);
+    expect(declined.code).toBe(1);
+    expect(declined.stderr).toContain('Plan: 54 to add');
+    expect(declined.stdout).toContain('Nothing was changed.');
+    expect((await calls(fake.log)).map((line) => line.split(' ')[1])).toEqual(['init', 'plan']);
+  });
+});
