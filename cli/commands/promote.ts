@@ -1,13 +1,358 @@
 import type { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import type { CommandContext } from '../context.js';
+import { table } from '../output.js';
 import type { Registrar } from '../program.js';
-import { registerPending } from './pending.js';
+
+/**
+ * tier4 promote: configuration from demo to production, with a diff, a confirmation, a verified apply and
+ * a rollback. The library (promotion/) is imported inside the actions so `tier4 --help` stays light.
+ */
+
+interface SiteOptions {
+  from?: string;
+  to?: string;
+}
+
+interface ApplyFlags extends SiteOptions {
+  yes?: boolean;
+  confirm?: string;
+  allowDeletions?: boolean;
+  backup?: boolean;
+  operator?: string;
+}
+
+interface RollbackFlags {
+  to?: string;
+  site?: string;
+  yes?: boolean;
+  confirm?: string;
+  operator?: string;
+}
+
+/** The backup engine, for preflight's "newest backup within RPO" check and `apply --backup`. */
+async function backupHooks(
+  ctx: CommandContext,
+): Promise<import('../../promotion/session.js').PromotionHooks> {
+  const { openSiteRepository, listSets, createBackup, siteDatabase } = await import('../../backups/index.js');
+  return {
+    newestBackupAt: async (site) => {
+      const repo = await openSiteRepository(ctx.config(), site, ctx.io.env);
+      try {
+        const newest = (await listSets(repo)).sets.at(-1);
+        return newest ? new Date(newest.snapshotAt) : undefined;
+      } finally {
+        await repo.store.close();
+      }
+    },
+    takeBackup: async (site) => {
+      const repo = await openSiteRepository(ctx.config(), site, ctx.io.env);
+      try {
+        const { manifest } = await createBackup(repo, siteDatabase(repo), { signal: ctx.signal });
+        return { id: manifest.id };
+      } finally {
+        await repo.store.close();
+      }
+    },
+  };
+}
+
+async function promotionContext(ctx: CommandContext) {
+  const loaded = ctx.config();
+  return {
+    loaded,
+    env: ctx.io.env,
+    signal: ctx.signal,
+    hooks: await backupHooks(ctx),
+    onProgress: (message: string) => {
+      ctx.out.progress(message);
+      ctx.out.debug(message);
+    },
+  };
+}
+
+function isInteractive(ctx: CommandContext): boolean {
+  return ctx.io.stdin?.isTTY === true && ctx.io.stderr.isTTY === true;
+}
+
+/** Asks for the site name on a terminal; true when typed exactly. */
+async function askForSiteName(ctx: CommandContext, site: string, what: string): Promise<boolean> {
+  const stdin = ctx.io.stdin;
+  if (!stdin) return false;
+  ctx.io.stderr.write(`${what}\nType the site name (${site}) to go ahead, anything else to stop: `);
+  const { createInterface } = await import('node:readline');
+  const rl = createInterface({ input: stdin, terminal: false });
+  try {
+    const answer = await new Promise<string>((resolve) => {
+      rl.once('line', resolve);
+      rl.once('close', () => resolve(''));
+    });
+    return answer.trim() === site;
+  } finally {
+    rl.close();
+  }
+}
+
+/** Validates the confirmation flags before anything runs; returns how to confirm later. */
+function confirmationMode(
+  ctx: CommandContext,
+  site: string,
+  flags: { yes?: boolean; confirm?: string },
+): 'flags' | 'prompt' {
+  if (flags.yes) {
+    if (isInteractive(ctx) && flags.confirm === undefined) return 'flags';
+    if (flags.confirm !== site) {
+      throw new UsageError(
+        flags.confirm === undefined
+          ? `Not a terminal: pass --yes --confirm ${site} to change ${site}.`
+          : `--confirm ${flags.confirm} does not name the target site (${site}); nothing was changed.`,
+      );
+    }
+    return 'flags';
+  }
+  if (!isInteractive(ctx)) {
+    throw new UsageError(
+      `Not a terminal, so tier4 cannot ask: pass --yes --confirm ${site} to change ${site}; nothing was changed.`,
+    );
+  }
+  return 'prompt';
+}
+
+function targetSite(ctx: CommandContext, explicit: string | undefined): string {
+  const site = explicit ?? ctx.config().config.promotion?.to;
+  if (!site) {
+    throw new UsageError(
+      'Which site? tier4.yaml has no `promotion:` block.',
+      'Add `promotion: {from: demo, to: production}` to tier4.yaml, or pass the site.',
+    );
+  }
+  return site;
+}
 
 export function registerPromote(program: Command, registrar: Registrar): void {
-  registerPending(
-    program,
-    registrar,
-    'promote',
-    'Promote configuration from demo to production, with a diff and rollback',
-    8,
-  );
+  const promote = program
+    .command('promote')
+    .description('Promote configuration from demo to production, with a diff and rollback');
+
+  promote
+    .command('plan')
+    .description('preflight both sites, then show what promoting would add, change and delete')
+    .option('--from <site>', 'the site to promote from (default: promotion.from)')
+    .option('--to <site>', 'the site to promote to (default: promotion.to)')
+    .action(
+      registrar.action(async (ctx, options: SiteOptions) => {
+        const { planPromotion, renderDiff, renderPreflight, renderSummary } = await import(
+          '../../promotion/index.js'
+        );
+        const plan = await planPromotion(await promotionContext(ctx), options);
+        const style = ctx.out.style.bind(ctx.out);
+        ctx.out.result(
+          () => {
+            const lines = [
+              style(
+                `Promotion plan: ${plan.from} (${plan.fromVersion ?? '?'}) → ${plan.to} (${plan.toVersion ?? '?'})`,
+                'bold',
+              ),
+              '',
+              'Preflight',
+              renderPreflight(plan.preflight.checks, style),
+            ];
+            if (plan.diff)
+              lines.push('', renderDiff(plan.diff, style, plan), '', renderSummary(plan.diff, style, plan));
+            if (plan.blocked)
+              lines.push('', style('Blocked: a preflight check failed; apply would refuse.', 'red'));
+            else if (plan.diff && plan.diff.summary.destructive > 0)
+              lines.push(style('apply needs --allow-deletions for this plan.', 'yellow'));
+            return lines.join('\n');
+          },
+          { ok: !plan.blocked, ...plan },
+        );
+        return plan.blocked ? 1 : 0;
+      }),
+    );
+
+  promote
+    .command('apply')
+    .description('plan, confirm, save a rollback point, promote, apply, wait and verify')
+    .option('--from <site>', 'the site to promote from (default: promotion.from)')
+    .option('--to <site>', 'the site to promote to (default: promotion.to)')
+    .option('-y, --yes', 'do not ask (not on a terminal, also pass --confirm <site>)')
+    .option('--confirm <site>', 'the target site name, to confirm without a terminal')
+    .option(
+      '--allow-deletions',
+      'let the apply delete forms, lookups and reports production has and demo lacks',
+    )
+    .option('--backup', 'take a production backup first')
+    .option('--operator <name>', 'who is promoting, for the audit log (default: the OS user)')
+    .action(
+      registrar.action(async (ctx, options: ApplyFlags) => {
+        const to = targetSite(ctx, options.to);
+        const mode = confirmationMode(ctx, to, options);
+        const promotion = await import('../../promotion/index.js');
+        const context = await promotionContext(ctx);
+        if (options.backup && !context.hooks.takeBackup) {
+          throw new UsageError(
+            `--backup cannot run: ${promotion.BACKUPS_UNAVAILABLE.replace('skipped: ', '')}.`,
+            'Take a database backup by your usual means first, then run apply without --backup.',
+          );
+        }
+        const style = ctx.out.style.bind(ctx.out);
+        const result = await promotion.applyPromotion(context, {
+          ...options,
+          onPlan: (plan) => {
+            ctx.out.info(
+              [
+                style(
+                  `Promotion plan: ${plan.from} (${plan.fromVersion ?? '?'}) → ${plan.to} (${plan.toVersion ?? '?'})`,
+                  'bold',
+                ),
+                promotion.renderPreflight(plan.preflight.checks, style),
+                ...(plan.diff
+                  ? [
+                      '',
+                      promotion.renderDiff(plan.diff, style, plan),
+                      '',
+                      promotion.renderSummary(plan.diff, style, plan),
+                    ]
+                  : []),
+              ].join('\n'),
+            );
+          },
+          confirm: async (plan) =>
+            mode === 'flags' ||
+            askForSiteName(
+              ctx,
+              plan.to,
+              `This applies ${plan.from}'s configuration to ${plan.to}${plan.diff?.summary.destructive ? ` and DELETES ${plan.diff.summary.destructive} item(s)` : ''}.`,
+            ),
+        });
+        const json = {
+          ok: result.status !== 'cancelled',
+          id: result.id,
+          status: result.status,
+          from: result.plan.from,
+          to: result.plan.to,
+          rollbackPoint: result.rollbackPoint ?? null,
+          configurationId: result.configurationId ?? null,
+          configurationVersion: result.configurationVersion ?? null,
+          backupId: result.backupId ?? null,
+          verified: result.verified,
+          summary: result.plan.diff?.summary ?? null,
+        };
+        if (result.status === 'nothing-to-do') {
+          ctx.out.result(
+            `Nothing to promote: ${result.plan.to} already has ${result.plan.from}'s configuration.`,
+            json,
+          );
+          return 0;
+        }
+        if (result.status === 'cancelled') {
+          ctx.out.result('Cancelled; nothing was changed.', json);
+          return 1;
+        }
+        ctx.out.result(
+          () =>
+            [
+              style(
+                `Promotion ${result.id} applied and verified: ${result.plan.to} now has ${result.plan.from}'s configuration (${result.configurationVersion}).`,
+                'green',
+              ),
+              `Rollback point on ${result.plan.to}: ${result.rollbackPoint}`,
+              `Undo with: tier4 -c ${context.loaded.path} promote rollback --site ${result.plan.to} --to ${result.rollbackPoint}`,
+            ].join('\n'),
+          json,
+        );
+        return 0;
+      }),
+    );
+
+  promote
+    .command('rollback')
+    .description("apply production's configuration from before the last promotion again, and verify")
+    .option(
+      '--to <configuration-id>',
+      'the configuration state to apply (default: the newest promotion’s rollback point)',
+    )
+    .option('--site <site>', 'the production site (default: promotion.to)')
+    .option('-y, --yes', 'do not ask (not on a terminal, also pass --confirm <site>)')
+    .option('--confirm <site>', 'the site name, to confirm without a terminal')
+    .option('--operator <name>', 'who is rolling back, for the audit log (default: the OS user)')
+    .action(
+      registrar.action(async (ctx, options: RollbackFlags) => {
+        const site = targetSite(ctx, options.site);
+        const mode = confirmationMode(ctx, site, options);
+        if (mode === 'prompt') {
+          const ok = await askForSiteName(
+            ctx,
+            site,
+            `This applies configuration ${options.to ?? '(the newest rollback point)'} on ${site}, replacing its forms, lookups and reports.`,
+          );
+          if (!ok) {
+            ctx.out.result('Cancelled; nothing was changed.', { ok: false, status: 'cancelled' });
+            return 1;
+          }
+        }
+        const { rollbackPromotion } = await import('../../promotion/index.js');
+        const result = await rollbackPromotion(await promotionContext(ctx), {
+          site,
+          ...(options.to ? { configurationId: options.to } : {}),
+          ...(options.operator ? { operator: options.operator } : {}),
+        });
+        for (const item of result.remaining) {
+          ctx.out.warn(
+            `${item} was added by the promotion and remains: Primero never deletes agencies, roles or user groups.`,
+          );
+        }
+        ctx.out.result(
+          result.verified
+            ? `Rolled back ${result.site} to configuration ${result.configurationId}${result.promotionId ? ` (before promotion ${result.promotionId})` : ''}, and verified it.`
+            : `Applied configuration ${result.configurationId} on ${result.site}. No fingerprint of it is recorded, so it was not compared item by item.`,
+          { ok: true, ...result },
+        );
+        return 0;
+      }),
+    );
+
+  promote
+    .command('history')
+    .description('past promotions and rollbacks, from the audit log tier4 keeps')
+    .option('-n, --limit <n>', 'how many runs to show, newest first', '20')
+    .action(
+      registrar.action(async (ctx, options: { limit: string }) => {
+        const limit = Number(options.limit);
+        if (!Number.isInteger(limit) || limit < 1)
+          throw new UsageError('--limit must be a whole number of at least 1.');
+        const { auditHistory, auditLogPathFor, readAudit } = await import('../../promotion/index.js');
+        const path = auditLogPathFor(ctx.config());
+        const { records, skipped } = readAudit(path);
+        if (skipped > 0) ctx.out.warn(`${skipped} unreadable line(s) in ${path} were skipped.`);
+        const runs = auditHistory(records)
+          .slice(0, limit)
+          .map(({ before: _before, ...run }) => run);
+        ctx.out.result(
+          () =>
+            runs.length === 0
+              ? `No promotions recorded yet (${path}).`
+              : table(
+                  ['started', 'kind', 'result', 'operator', 'sites', 'versions', 'changes', 'rollback point'],
+                  runs.map((run) => [
+                    run.at.replace(/\.\d+Z$/, 'Z'),
+                    run.kind,
+                    run.failedStep ? `${run.result} (${run.failedStep})` : run.result,
+                    run.operator,
+                    run.from ? `${run.from} → ${run.to}` : run.to,
+                    run.fromVersion
+                      ? `${run.fromVersion} → ${run.toVersion ?? '?'}`
+                      : (run.configurationVersion ?? ''),
+                    run.summary
+                      ? `+${run.summary.added} ~${run.summary.changed} -${run.summary.removed}`
+                      : '',
+                    run.rollbackPoint ?? '',
+                  ]),
+                ),
+          { ok: true, log: path, runs },
+        );
+        return 0;
+      }),
+    );
 }

@@ -1,0 +1,244 @@
+/**
+ * Backup and restore benchmark, against baselines measured in the same run:
+ *   backup:  tier4 backup create (file:// repository)  vs  pg_dump -Fc | age -r <recipient> > file
+ *   restore: tier4 restore --jobs 2                     vs  age -d > file && pg_restore -j2
+ *   memory:  tier4's peak RSS at two database sizes (it must stay flat)
+ *   attachments: 10,000 blobs; a second backup with nothing changed must upload nothing, in under 5 s
+ * Sizes: BENCH_GB (default "0.25,1"). Run with `npm run bench`.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import pg from 'pg';
+import { packageRoot } from '../core/package-info.js';
+import { writeLocalSite } from '../rehearsal/local-site.js';
+import { startPostgres } from '../rehearsal/postgres-server.js';
+import { buildPrimeroDatabase, quoteIdent } from '../rehearsal/primero-db.js';
+
+const ROOT = packageRoot();
+const GB = 1024 ** 3;
+const sizes = (process.env.BENCH_GB ?? '0.25,1').split(',').map(Number);
+const runs = Number(process.env.BENCH_RUNS ?? 2);
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<{ seconds: number; value: T }> {
+  const start = process.hrtime.bigint();
+  const value = await work();
+  return { seconds: Number(process.hrtime.bigint() - start) / 1e9, value };
+}
+
+async function tier4(args: string[], env: NodeJS.ProcessEnv, rssFile: string) {
+  const result = await execa(
+    process.execPath,
+    ['--import', join(ROOT, 'bench', 'rss-probe.mjs'), join(ROOT, 'bin', 'tier4.js'), ...args],
+    { env: { ...process.env, ...env, TIER4_RSS_OUT: rssFile }, reject: false },
+  );
+  if (result.exitCode !== 0) throw new Error(`tier4 ${args.join(' ')} failed: ${result.stderr}`);
+  return { stdout: result.stdout, rssKiB: Number(await readFile(rssFile, 'utf8')) };
+}
+
+const best = (values: number[]) => Math.min(...values);
+
+async function main(): Promise<void> {
+  const server = await startPostgres({ password: `bench-${Date.now()}` });
+  const work = await mkdtemp(join(tmpdir(), 'tier4-bench-'));
+  const admin = new pg.Client({
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    database: 'postgres',
+  });
+  await admin.connect();
+  const results: Array<Record<string, number>> = [];
+  try {
+    for (const size of sizes) {
+      log(`\n== ${size} GB database`);
+      const database = `bench_${String(size).replace('.', '_')}`;
+      const built = await timed(() =>
+        buildPrimeroDatabase({
+          connection: server,
+          database,
+          targetBytes: size * GB,
+          onProgress: (m) => log(`  building: ${m}`),
+        }),
+      );
+      log(
+        `  built ${(built.value.bytes / GB).toFixed(2)} GB (${built.value.counts.cases} cases) in ${built.seconds.toFixed(0)}s`,
+      );
+      const dir = await mkdtemp(join(work, 'site-'));
+      const site = await writeLocalSite({
+        dir,
+        server,
+        database,
+        blobRoot: join(dir, 'storage'),
+        repository: { kind: 'file', path: join(dir, 'repository') },
+      });
+      const c = ['-c', site.configPath];
+      const url = server.url(database);
+      const env = { PGPASSWORD: server.password };
+      const baselineBackup: number[] = [];
+      const tier4Backup: number[] = [];
+      let backupRss = 0;
+      for (let run = 0; run < runs; run += 1) {
+        const out = join(dir, 'baseline.dump.age');
+        baselineBackup.push(
+          (
+            await timed(() =>
+              execa(
+                'sh',
+                ['-c', `pg_dump -Fc --no-password --dbname='${url}' | age -r ${site.recipient} > '${out}'`],
+                { env },
+              ),
+            )
+          ).seconds,
+        );
+        await rm(out);
+        const t = await timed(() =>
+          tier4([...c, 'backup', 'create', '--site', site.site], site.env, join(dir, 'rss')),
+        );
+        tier4Backup.push(t.seconds);
+        backupRss = Math.max(backupRss, t.value.rssKiB);
+      }
+      // Restore: the newest set, and the same bytes through the plain tools.
+      const encrypted = join(dir, 'baseline.dump.age');
+      await execa(
+        'sh',
+        ['-c', `pg_dump -Fc --no-password --dbname='${url}' | age -r ${site.recipient} > '${encrypted}'`],
+        { env },
+      );
+      const baselineRestore: number[] = [];
+      const tier4Restore: number[] = [];
+      let restoreRss = 0;
+      for (let run = 0; run < runs; run += 1) {
+        const target = `${database}_base_${run}`;
+        await admin.query(`CREATE DATABASE ${quoteIdent(target)}`);
+        const plain = join(dir, 'plain.dump');
+        baselineRestore.push(
+          (
+            await timed(() =>
+              execa(
+                'sh',
+                [
+                  '-c',
+                  `age -d -i '${site.identityFile}' -o '${plain}' '${encrypted}' && pg_restore -j2 --no-owner --no-acl --no-password --dbname='${server.url(target)}' '${plain}'`,
+                ],
+                { env },
+              ),
+            )
+          ).seconds,
+        );
+        await rm(plain);
+        const ours = `${database}_tier4_${run}`;
+        const t = await timed(() =>
+          tier4(
+            [
+              ...c,
+              'restore',
+              'latest',
+              '--site',
+              site.site,
+              '--target-database',
+              server.url(ours),
+              '--jobs',
+              '2',
+              '--yes',
+              '--confirm',
+              site.site,
+            ],
+            site.env,
+            join(dir, 'rss'),
+          ),
+        );
+        tier4Restore.push(t.seconds);
+        restoreRss = Math.max(restoreRss, t.value.rssKiB);
+        await admin.query(`DROP DATABASE ${quoteIdent(target)}`);
+        await admin.query(`DROP DATABASE ${quoteIdent(ours)}`);
+      }
+      const row = {
+        gb: size,
+        databaseBytes: built.value.bytes,
+        baselineBackupS: best(baselineBackup),
+        tier4BackupS: best(tier4Backup),
+        backupRatio: best(tier4Backup) / best(baselineBackup),
+        baselineRestoreS: best(baselineRestore),
+        tier4RestoreS: best(tier4Restore),
+        restoreRatio: best(tier4Restore) / best(baselineRestore),
+        backupPeakRssMiB: backupRss / 1024,
+        restorePeakRssMiB: restoreRss / 1024,
+      };
+      results.push(row);
+      log(
+        `  backup  ${row.tier4BackupS.toFixed(1)}s vs ${row.baselineBackupS.toFixed(1)}s   restore ${row.tier4RestoreS.toFixed(1)}s vs ${row.baselineRestoreS.toFixed(1)}s`,
+      );
+      await admin.query(`DROP DATABASE ${quoteIdent(database)}`);
+      await rm(dir, { recursive: true, force: true });
+    }
+
+    log('\n== 10,000 attachments');
+    const blobDir = await mkdtemp(join(work, 'blobs-'));
+    const blobDb = 'bench_blobs';
+    await buildPrimeroDatabase({
+      connection: server,
+      database: blobDb,
+      cases: 500,
+      attachments: { root: join(blobDir, 'storage'), count: 10_000, minBytes: 1024, maxBytes: 8192 },
+      onProgress: (m) => log(`  building: ${m}`),
+    });
+    const blobSite = await writeLocalSite({
+      dir: blobDir,
+      server,
+      database: blobDb,
+      blobRoot: join(blobDir, 'storage'),
+      repository: { kind: 'file', path: join(blobDir, 'repository') },
+    });
+    const args = ['--json', '-c', blobSite.configPath, 'backup', 'create', '--site', blobSite.site];
+    const first = await timed(() => tier4(args, blobSite.env, join(blobDir, 'rss')));
+    const second = await timed(() => tier4(args, blobSite.env, join(blobDir, 'rss')));
+    const secondSet = JSON.parse(second.value.stdout);
+
+    // The report: ratios against the baselines measured above.
+    const out = (line: string) => process.stdout.write(`${line}\n`);
+    out('\ntier4 backup benchmark (ratios against the plain pipelines, same run)');
+    out(
+      'size_gb  backup_s  baseline_s  backup_ratio  restore_s  baseline_s  restore_ratio  backup_rss_mib  restore_rss_mib',
+    );
+    for (const r of results) {
+      out(
+        [
+          r.gb!.toFixed(2).padEnd(7),
+          r.tier4BackupS!.toFixed(1).padStart(8),
+          r.baselineBackupS!.toFixed(1).padStart(10),
+          `${r.backupRatio!.toFixed(3)}x`.padStart(12),
+          r.tier4RestoreS!.toFixed(1).padStart(9),
+          r.baselineRestoreS!.toFixed(1).padStart(10),
+          `${r.restoreRatio!.toFixed(3)}x`.padStart(13),
+          r.backupPeakRssMiB!.toFixed(0).padStart(14),
+          r.restorePeakRssMiB!.toFixed(0).padStart(15),
+        ].join('  '),
+      );
+    }
+    if (results.length >= 2) {
+      const [small, large] = [results[0]!, results.at(-1)!];
+      out(
+        `peak RSS growth from ${small.gb} GB to ${large.gb} GB: ${(large.backupPeakRssMiB! / small.backupPeakRssMiB!).toFixed(2)}x (backup), ${(large.restorePeakRssMiB! / small.restorePeakRssMiB!).toFixed(2)}x (restore)`,
+      );
+    }
+    out(
+      `attachments: first backup of 10,000 blobs ${first.seconds.toFixed(1)}s; second backup ${second.seconds.toFixed(2)}s, uploaded ${secondSet.attachments.uploaded} blobs / ${secondSet.attachments.uploadedBytes} bytes`,
+    );
+    out(
+      'targets: backup_ratio <= 1.10, restore_ratio <= 1.10, peak RSS < 200 MiB and flat, second attachment backup < 5 s with 0 bytes uploaded',
+    );
+  } finally {
+    await admin.end();
+    await server.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,359 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import pg from 'pg';
+import { afterEach, describe, expect, test } from 'vitest';
+import { loadConfig } from '../../core/config/load.js';
+import { PrimeroClient } from '../../primero-api/client.js';
+import { compareVersions } from '../../primero-api/version.js';
+import { applyPromotion } from '../../promotion/apply.js';
+import { configurationDrift } from '../../promotion/drift.js';
+import { planPromotion } from '../../promotion/plan.js';
+import { tier4 } from '../support/cli.js';
+import { primeroDatabase } from '../support/pg.js';
+import { PrimeroSimulator } from '../support/primero-simulator.js';
+import {
+  additiveConfiguration,
+  baselineConfiguration,
+  comparable,
+  type PromotionSites,
+  type SiteSetup,
+  startPromotionSites,
+} from '../support/primero-simulator-sites.js';
+import { testSecret } from '../support/secrets.js';
+
+let sites: PromotionSites | undefined;
+const simulators: PrimeroSimulator[] = [];
+
+afterEach(async () => {
+  await sites?.stop();
+  sites = undefined;
+  for (const simulator of simulators.splice(0)) await simulator.stop();
+});
+
+async function start(setup: SiteSetup = {}): Promise<PromotionSites> {
+  sites = await startPromotionSites(setup);
+  return sites;
+}
+
+async function simulator(options: Partial<ConstructorParameters<typeof PrimeroSimulator>[0]> = {}) {
+  const password = testSecret('sim-api');
+  const sim = new PrimeroSimulator({
+    name: 'sim',
+    version: '2.15.2',
+    users: [{ username: 'svc', password, token: testSecret('sim-token'), manageConfiguration: true }],
+    configuration: baselineConfiguration(),
+    ...options,
+  });
+  await sim.start();
+  simulators.push(sim);
+  return { sim, password };
+}
+
+describe('Primero API client', () => {
+  test('follows pagination until metadata.total', async () => {
+    const config = baselineConfiguration();
+    for (let i = 0; i < 7; i += 1)
+      config.Lookup.push({ unique_id: `lookup-extra-${i}`, name: { en: `Extra ${i}` }, values: [] });
+    const { sim, password } = await simulator({ configuration: config, maxPer: 2 });
+    const client = new PrimeroClient({ site: 'sim', baseUrl: sim.url, auth: { username: 'svc', password } });
+    const lookups = await client.list<{ unique_id: string }>('lookups');
+    expect(lookups).toHaveLength(10);
+    expect(new Set(lookups.map((lookup) => lookup.unique_id)).size).toBe(10);
+    expect(sim.requests.filter((line) => line === 'GET /api/v2/lookups')).toHaveLength(5);
+  });
+
+  test('waits out 503 + Retry-After while a configuration is applied, within its bound', async () => {
+    const { sim, password } = await simulator();
+    const retries: number[] = [];
+    const client = new PrimeroClient({
+      site: 'sim',
+      baseUrl: sim.url,
+      auth: { username: 'svc', password },
+      retry: { retries: 5, maxDelayMs: 40 },
+      onRetry: ({ waitMs }) => retries.push(waitMs),
+    });
+    sim.locked = true;
+    setTimeout(() => {
+      sim.locked = false;
+    }, 100);
+    const roles = await client.list('roles');
+    expect(roles).toHaveLength(2);
+    expect(retries.length).toBeGreaterThan(0);
+    // Retry-After says 60 s; the cap keeps each wait at 40 ms.
+    expect(Math.max(...retries)).toBe(40);
+
+    sim.locked = true;
+    const impatient = new PrimeroClient({
+      site: 'sim',
+      baseUrl: sim.url,
+      auth: { username: 'svc', password },
+      retry: { retries: 1, maxDelayMs: 10 },
+    });
+    await expect(impatient.get('roles')).rejects.toThrow('Primero stayed unavailable (503) after 2 attempts');
+    sim.locked = false;
+  });
+
+  test('a bearer token works; a wrong one is a clear 401', async () => {
+    const { sim } = await simulator();
+    const token = sim.users[0]!.token!;
+    const client = new PrimeroClient({ site: 'sim', baseUrl: sim.url, auth: { token } });
+    expect(await client.list('agencies')).toHaveLength(1);
+    const wrong = new PrimeroClient({ site: 'sim', baseUrl: sim.url, auth: { token: `${token}x` } });
+    const error = await wrong.get('agencies').catch((caught: Error) => caught);
+    expect(String(error)).toContain('the credentials were not accepted (401)');
+    expect(String(error)).not.toContain(token);
+  });
+
+  test('connection errors are retried a bounded number of times, then named', async () => {
+    const { sim, password } = await simulator();
+    const url = sim.url;
+    await sim.stop();
+    const attempts: string[] = [];
+    const client = new PrimeroClient({
+      site: 'gone',
+      baseUrl: url,
+      auth: { username: 'svc', password },
+      retry: { retries: 2, baseDelayMs: 5, maxDelayMs: 10 },
+      onRetry: ({ reason }) => attempts.push(reason),
+    });
+    await expect(client.get('roles')).rejects.toThrow(
+      /gone: cannot reach Primero at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\) after 3 attempts/,
+    );
+    expect(attempts).toEqual(['ECONNREFUSED', 'ECONNREFUSED']);
+  });
+
+  test('TLS is verified: an unknown CA fails at once with the way out; caFile adds trust', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tier4-tls-'));
+    const openssl = (...args: string[]) => execa('openssl', args, { cwd: dir });
+    await openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=Test National CA',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+    );
+    await openssl(
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+    );
+    await writeFile(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+    await openssl(
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      'ext.cnf',
+      '-out',
+      'server.pem',
+    );
+    const server = createHttpsServer(
+      { key: await readFile(join(dir, 'server.key')), cert: await readFile(join(dir, 'server.pem')) },
+      (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({ data: [{ unique_id: 'role-a' }], metadata: { total: 1, per: 20, page: 1 } }),
+        );
+      },
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const retries: string[] = [];
+      const untrusted = new PrimeroClient({
+        site: 'prod',
+        baseUrl: url,
+        auth: { username: 'svc', password: 'x' },
+        retry: { retries: 3, baseDelayMs: 5 },
+        onRetry: ({ reason }) => retries.push(reason),
+      });
+      const error = await untrusted.get('roles').catch((caught: Error & { hint?: string }) => caught);
+      expect(String(error)).toMatch(/prod: the TLS certificate of https:\/\/127\.0\.0\.1:\d+ is not trusted/);
+      expect((error as { hint?: string }).hint).toContain('sites.prod.primero.caFile');
+      expect(retries).toEqual([]);
+      const trusted = new PrimeroClient({
+        site: 'prod',
+        baseUrl: url,
+        auth: { username: 'svc', password: 'x' },
+        ca: await readFile(join(dir, 'ca.pem'), 'utf8'),
+      });
+      expect(await trusted.list('roles')).toEqual([{ unique_id: 'role-a' }]);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('versions compare like releases, with or without the v', () => {
+    expect(compareVersions('v2.15.2', '2.15.2')).toBe(0);
+    expect(compareVersions('2.16.0', 'v2.15.10')).toBeGreaterThan(0);
+    expect(compareVersions('2.15.2', '2.15.10')).toBeLessThan(0);
+    expect(compareVersions('2.0.0.1', '2.0.0')).toBeGreaterThan(0);
+    expect(compareVersions('develop', '2.15.2')).toBeUndefined();
+  });
+});
+
+describe('promotion library', () => {
+  test('the backup hooks: an old backup warns, --backup runs takeBackup and records its id', async () => {
+    const s = await start({ demoConfiguration: additiveConfiguration() });
+    const loaded = loadConfig(s.configFile);
+    const now = new Date('2026-11-21T12:00:00Z');
+    const taken: string[] = [];
+    const hooks = {
+      newestBackupAt: async () => new Date('2026-11-19T12:00:00Z'),
+      takeBackup: async (site: string) => {
+        taken.push(site);
+        return { id: 'backup-42' };
+      },
+    };
+    const plan = await planPromotion({ loaded, env: s.env, hooks, now: () => now });
+    const backup = plan.preflight.checks.find((check) => check.name === 'production backup');
+    expect(backup).toMatchObject({ status: 'warn' });
+    expect(backup!.detail).toContain('older than the RPO (24h)');
+    expect(plan.blocked).toBe(false);
+
+    const fresh = await planPromotion({
+      loaded,
+      env: s.env,
+      hooks: { newestBackupAt: async () => now },
+      now: () => now,
+    });
+    expect(fresh.preflight.checks.find((check) => check.name === 'production backup')?.status).toBe('ok');
+
+    const result = await applyPromotion(
+      { loaded, env: s.env, hooks },
+      { backup: true, operator: 'lib-test' },
+    );
+    expect(result).toMatchObject({ status: 'applied', backupId: 'backup-42', verified: true });
+    expect(taken).toEqual(['production']);
+  });
+
+  test('demo edited between the plan and the snapshot: stops before production receives anything', async () => {
+    const s = await start({ demoConfiguration: additiveConfiguration() });
+    const loaded = loadConfig(s.configFile);
+    const attempt = applyPromotion(
+      { loaded, env: s.env },
+      {
+        confirm: async () => {
+          // Someone renames a form on demo while the operator reads the plan.
+          (s.demo.state.FormSection[0]!.name as Record<string, string>).en = 'Identity (edited)';
+          return true;
+        },
+      },
+    );
+    await expect(attempt).rejects.toThrow(
+      "demo's configuration changed after the plan was computed (FormSection:basic_identity)",
+    );
+    expect(s.production.configurations.size).toBe(1); // only the rollback point
+    expect(s.production.writes().filter((line) => line.startsWith('PATCH'))).toEqual([]);
+    await expect(attempt).rejects.toMatchObject({
+      hint: expect.stringContaining('promote rollback --site production --to'),
+    });
+  });
+
+  test('configurationDrift: out of sync, then in sync after a promotion; undefined without promotion', async () => {
+    const s = await start();
+    const loaded = loadConfig(s.configFile);
+    expect(await configurationDrift(loaded, { env: s.env })).toEqual({
+      from: 'demo',
+      to: 'production',
+      inSync: false,
+      changes: 9,
+      destructive: 3,
+    });
+    await applyPromotion({ loaded, env: s.env }, { allowDeletions: true });
+    expect(await configurationDrift(loaded, { env: s.env })).toMatchObject({
+      inSync: true,
+      changes: 0,
+      destructive: 0,
+    });
+    const { promotion: _promotion, ...rest } = loaded.config;
+    expect(await configurationDrift({ ...loaded, config: rest }, { env: s.env })).toBeUndefined();
+  });
+
+  test('transfer: database — reads demo’s snapshot from its database and posts it to production as is', async () => {
+    const built = await primeroDatabase({ cases: 2 });
+    const { pgInfo } = await import('../support/pg.js');
+    const info = pgInfo();
+    const writer = new pg.Client({
+      host: info.host,
+      port: info.port,
+      user: info.user,
+      password: info.password,
+      database: built.database,
+    });
+    await writer.connect();
+    try {
+      const s = await start({
+        transfer: 'database',
+        demoReachesProduction: false,
+        demoDatabase: {
+          url: `postgres://${info.user}@${info.host}:${info.port}/${built.database}`,
+          passwordEnv: 'DEMO_DB_PASSWORD',
+          password: info.password,
+          onStore: async (stored) => {
+            await writer.query(
+              `INSERT INTO primero_configurations (id, name, description, version, primero_version, data, created_on, created_by)
+               VALUES ($1, $2, $3, $4, $5, $6, now(), $7)`,
+              [
+                stored.id,
+                stored.name,
+                stored.description,
+                stored.version,
+                stored.primero_version,
+                JSON.stringify(stored.data),
+                stored.created_by,
+              ],
+            );
+          },
+        },
+      });
+      const result = await tier4(
+        s.args('--json', 'promote', 'apply', '--yes', '--confirm', 'production', '--allow-deletions'),
+        { env: s.env, cwd: s.dir },
+      );
+      expect(result.stderr).not.toContain('error:');
+      expect(result.code).toBe(0);
+      const done = JSON.parse(result.stdout);
+      expect(done).toMatchObject({ status: 'applied', verified: true });
+      expect(comparable(s.production)).toEqual(comparable(s.demo));
+      // Production holds demo's configuration under demo's id and version: stored as is.
+      const onProduction = s.production.configurations.get(done.configurationId)!;
+      expect(onProduction.version).toBe(s.demo.configurations.get(done.configurationId)!.version);
+      expect(s.demo.log.join('\n')).not.toContain('sync');
+      expect(s.demo.writes().some((line) => line.startsWith('PATCH'))).toBe(false);
+    } finally {
+      await writer.end();
+    }
+  });
+});
