@@ -2,23 +2,47 @@ import { z } from 'zod';
 
 /** Where and how a site's Primero runs on Kubernetes (the on-prem production cluster, or AKS for demo). */
 
+const dnsName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a Kubernetes name (lowercase letters, digits, hyphens)');
+const cidr = z
+  .string()
+  .regex(
+    /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-f:]+\/\d{1,3})$/i,
+    'must be a CIDR such as 10.0.0.0/8 or 203.0.113.0/24',
+  );
+const quantity = z
+  .string()
+  .regex(/^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'must be a quantity like 500m or 1Gi');
+
+const resources = z
+  .object({
+    requests: z.object({ cpu: quantity, memory: quantity }).strict(),
+    limits: z.object({ cpu: quantity, memory: quantity }).strict(),
+  })
+  .strict();
+
+const DEFAULT_REPLICAS = { application: 2, worker: 1, nginx: 2 };
+
 export const kubernetesSettingsSchema = z
   .object({
     /** kubeconfig context; default: the current context. */
     context: z.string().optional(),
-    namespace: z
-      .string()
-      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a Kubernetes namespace name')
-      .default('primero'),
+    namespace: dnsName.default('primero'),
     /** A ReadWriteMany storage class for attachments when they are stored locally. */
     storageClass: z.string().optional(),
+    /** Size of the attachments volume when attachments are local. */
+    attachmentsSize: quantity.default('100Gi'),
     exposure: z
       .object({
         type: z.enum(['LoadBalancer', 'NodePort']).default('LoadBalancer'),
         loadBalancerIP: z.string().optional(),
         nodePort: z.number().int().min(30_000).max(32_767).optional(),
         /** Attach an HTTPRoute to this Gateway API gateway (namespace/name). */
-        gateway: z.string().optional(),
+        gateway: z
+          .string()
+          .regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, 'must be namespace/name of a Gateway')
+          .optional(),
       })
       .strict()
       .default({ type: 'LoadBalancer' }),
@@ -30,11 +54,109 @@ export const kubernetesSettingsSchema = z
             instances: z.number().int().min(1).default(3),
             storageSize: z.string().default('50Gi'),
             storageClass: z.string().optional(),
+            /** The CloudNativePG Cluster name; its read-write service is <name>-rw. */
+            clusterName: dnsName.default('primero-db'),
+            /** PostgreSQL 15 operand image, pinned. */
+            imageName: z.string().default('ghcr.io/cloudnative-pg/postgresql:15.14'),
+            /**
+             * WAL archive and base backups for point-in-time recovery (Barman Cloud plugin). Default: beside
+             * the site's backup repository, under <prefix>/cnpg-wal.
+             */
+            walArchive: z
+              .object({
+                destinationPath: z
+                  .string()
+                  .regex(/^(s3|azure|gs|https?):\/\//, 'must be an object store URL'),
+                endpointURL: z.string().url().optional(),
+                /** Secret with ACCESS_KEY_ID / ACCESS_SECRET_KEY (S3) or AZURE_STORAGE_KEY (Azure). */
+                credentialsSecret: dnsName.default('primero-db-objectstore'),
+                retention: z
+                  .string()
+                  .regex(/^\d+[dwm]$/, 'must be like 30d')
+                  .default('30d'),
+              })
+              .strict()
+              .optional(),
+            /** Base backups, six-field cron (seconds first) as CloudNativePG expects. */
+            baseBackupSchedule: z.string().default('0 0 2 * * *'),
+            /** Where the CloudNativePG operator and its Barman Cloud plugin run (for NetworkPolicy). */
+            operatorNamespace: dnsName.default('cnpg-system'),
           })
           .strict(),
-        z.object({ mode: z.literal('external') }).strict(),
+        z
+          .object({
+            mode: z.literal('external'),
+            /** Secret holding the server's CA certificate (key ca.crt) for sslmode verify-full. */
+            caSecret: dnsName.optional(),
+            /** Where the server lives, for the egress NetworkPolicy; default: anywhere on port 5432. */
+            cidrs: z.array(cidr).default([]),
+          })
+          .strict(),
       ])
-      .default({ mode: 'cloudnativepg', instances: 3, storageSize: '50Gi' }),
+      .default({
+        mode: 'cloudnativepg',
+        instances: 3,
+        storageSize: '50Gi',
+        clusterName: 'primero-db',
+        imageName: 'ghcr.io/cloudnative-pg/postgresql:15.14',
+        baseBackupSchedule: '0 0 2 * * *',
+        operatorNamespace: 'cnpg-system',
+      }),
+    /** Names of the Secrets the operator (or, on demo, Key Vault sync) creates. Values never appear here. */
+    secrets: z
+      .object({
+        /** PRIMERO_SECRET_KEY_BASE, DEVISE_SECRET_KEY, PRIMERO_MESSAGE_SECRET, storage and promotion keys. */
+        app: dnsName.default('primero-app'),
+        /** Database password (key `password`). Default: CloudNativePG's <cluster>-app, else primero-database. */
+        database: dnsName.optional(),
+        /** Environment secrets ({env: NAME} references) for the ops CronJobs: one key per variable name. */
+        opsEnv: dnsName.default('tier4-ops-env'),
+        /** File secrets ({file: /path} references) for the ops CronJobs: one key per file name. */
+        opsFiles: dnsName.default('tier4-ops-files'),
+        /** The age identity: mounted into the restore-drill job only. */
+        drillIdentity: dnsName.default('tier4-drill-identity'),
+      })
+      .strict()
+      .default({
+        app: 'primero-app',
+        opsEnv: 'tier4-ops-env',
+        opsFiles: 'tier4-ops-files',
+        drillIdentity: 'tier4-drill-identity',
+      }),
+    replicas: z
+      .object({
+        application: z.number().int().min(1).default(DEFAULT_REPLICAS.application),
+        worker: z.number().int().min(1).default(DEFAULT_REPLICAS.worker),
+        nginx: z.number().int().min(1).default(DEFAULT_REPLICAS.nginx),
+      })
+      .strict()
+      .default(DEFAULT_REPLICAS),
+    /** Override requests/limits per component (application, worker, nginx, solr, migrate, ops). */
+    resources: z
+      .partialRecord(z.enum(['application', 'worker', 'nginx', 'solr', 'migrate', 'ops']), resources)
+      .default({}),
+    network: z
+      .object({
+        /** Who may reach Primero's nginx. */
+        clientCidrs: z.array(cidr).min(1).default(['0.0.0.0/0']),
+        /** Object storage (attachments, backups) reached over HTTPS; default: anywhere on 443. */
+        storageCidrs: z.array(cidr).default([]),
+        /** The Kubernetes API server, which CloudNativePG instances call; default: anywhere on 443/6443. */
+        apiServerCidrs: z.array(cidr).default([]),
+        /** The SMTP relay Primero sends mail through, if any. */
+        smtp: z
+          .object({ cidrs: z.array(cidr).min(1), port: z.number().int().min(1).max(65_535).default(587) })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({ clientCidrs: ['0.0.0.0/0'], storageCidrs: [], apiServerCidrs: [] }),
+    solr: z
+      .object({ storageSize: quantity.default('10Gi'), storageClass: z.string().optional() })
+      .strict()
+      .default({ storageSize: '10Gi' }),
+    /** How often the doctor CronJob checks the site. */
+    doctorSchedule: z.string().default('*/30 * * * *'),
     /** The tier4 CLI image for the ops CronJobs. */
     opsImage: z.string().default('ghcr.io/primero-tier4/tier4:0.1.0'),
     /** Pulumi state; default: a local file backend beside tier4.yaml, so no SaaS account is needed. */

@@ -1,0 +1,336 @@
+import { posix } from 'node:path';
+import { type KubernetesSettings, kubernetesSettingsSchema } from '../../core/config/kubernetes.js';
+import { formatIssues, getSite } from '../../core/config/load.js';
+import { parseRepositoryUrl } from '../../core/config/repository-url.js';
+import type { SiteConfig, Tier4Config } from '../../core/config/schema.js';
+import { UsageError } from '../../core/errors.js';
+import { DEFAULT_DATABASE } from '../../core/primero/tables.js';
+import { type Component, type PrimeroValues, primeroValuesSchema, type ValuesResources } from './values.js';
+
+/** Requests and limits per component; sized for a small country office, raise them in tier4.yaml. */
+export const DEFAULT_RESOURCES: Record<Component, ValuesResources> = {
+  application: { requests: { cpu: '500m', memory: '1536Mi' }, limits: { cpu: '2', memory: '3Gi' } },
+  worker: { requests: { cpu: '250m', memory: '1Gi' }, limits: { cpu: '1', memory: '2Gi' } },
+  nginx: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
+  solr: { requests: { cpu: '250m', memory: '1Gi' }, limits: { cpu: '1', memory: '2Gi' } },
+  migrate: { requests: { cpu: '250m', memory: '1Gi' }, limits: { cpu: '1', memory: '2Gi' } },
+  ops: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } },
+};
+
+export const DEFAULT_DRILL_SCHEDULE = '0 3 * * 0';
+const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
+
+export interface ValuesOptions {
+  /** The text of tier4.yaml, mounted into the ops CronJobs. */
+  configText: string;
+  /** Run primero-bootstrap instead of primero-migrate. */
+  firstInstall?: boolean;
+}
+
+/** The site's kubernetes block with every default filled in (a site without one gets the defaults). */
+export function kubernetesSettings(site: SiteConfig): KubernetesSettings {
+  return site.kubernetes ?? kubernetesSettingsSchema.parse({});
+}
+
+/** Name of the Secret (key `password`) that holds the database password. */
+export function databaseSecretName(k: KubernetesSettings): string {
+  if (k.secrets.database) return k.secrets.database;
+  return k.postgres.mode === 'cloudnativepg' ? `${k.postgres.clusterName}-app` : 'primero-database';
+}
+
+/**
+ * Derives the chart values for one site. Throws UsageError when the site cannot run on Kubernetes as
+ * configured, naming the setting to change.
+ */
+export function valuesFromSite(config: Tier4Config, siteName: string, options: ValuesOptions): PrimeroValues {
+  const { site } = getSite(config, siteName);
+  const k = kubernetesSettings(site);
+  const url = new URL(site.primero.url);
+  const version = site.primero.version;
+  const appSecret = k.secrets.app;
+  const database = databaseValues(siteName, site, k);
+
+  const values = {
+    deployment: config.deployment.name,
+    site: siteName,
+    role: site.role,
+    namespace: k.namespace,
+    version,
+    images: {
+      application: `primeroims/application:${version}`,
+      worker: `primeroims/worker:${version}`,
+      nginx: `primeroims/nginx:${version}`,
+      solr: `primeroims/solr:${version}`,
+      ops: k.opsImage,
+    },
+    host: url.hostname,
+    replicas: k.replicas,
+    resources: { ...DEFAULT_RESOURCES, ...k.resources },
+    solr: { enabled: site.primero.solr, storageSize: k.solr.storageSize, storageClass: k.solr.storageClass },
+    database,
+    storage: storageValues(site, k),
+    appSecret,
+    tls: tlsValues(config, siteName, site, k),
+    exposure: {
+      type: k.exposure.type,
+      loadBalancerIP: k.exposure.loadBalancerIP,
+      nodePort: k.exposure.nodePort,
+      gateway: k.exposure.gateway ? splitRef(k.exposure.gateway) : undefined,
+    },
+    network: k.network,
+    promotion: promotionValues(config, siteName, appSecret),
+    migration: { bootstrap: options.firstInstall === true },
+    ops: opsValues(site, k, options.configText),
+  };
+  const parsed = primeroValuesSchema.safeParse(values);
+  if (!parsed.success) {
+    throw new UsageError(
+      `The site "${siteName}" cannot be rendered for Kubernetes:\n  ${formatIssues(parsed.error.issues).join('\n  ')}`,
+      'Fix the matching settings under sites.<name>.kubernetes in tier4.yaml.',
+    );
+  }
+  return parsed.data;
+}
+
+function splitRef(ref: string): { namespace: string; name: string } {
+  const [namespace = '', name = ''] = ref.split('/');
+  return { namespace, name };
+}
+
+function databaseValues(
+  siteName: string,
+  site: SiteConfig,
+  k: KubernetesSettings,
+): PrimeroValues['database'] {
+  const url = new URL(site.database.url);
+  const sslMode = (url.searchParams.get('sslmode') ?? 'verify-full') as PrimeroValues['database']['sslMode'];
+  const common = {
+    host: url.hostname,
+    port: Number(url.port || 5432),
+    name: decodeURIComponent(url.pathname.replace(/^\//, '')) || DEFAULT_DATABASE,
+    user: decodeURIComponent(url.username),
+    sslMode,
+    password: { name: databaseSecretName(k), key: 'password' },
+  };
+  if (k.postgres.mode === 'cloudnativepg') {
+    const cluster = k.postgres.clusterName;
+    return {
+      ...common,
+      // CloudNativePG's own CA signs the server certificate for <cluster>-rw.<namespace>.svc.
+      ca: { name: `${cluster}-ca`, key: 'ca.crt' },
+      podSelector: { 'cnpg.io/cluster': cluster },
+      operatorNamespace: k.postgres.operatorNamespace,
+      cidrs: [],
+    };
+  }
+  if ((sslMode === 'verify-full' || sslMode === 'verify-ca') && !k.postgres.caSecret) {
+    throw new UsageError(
+      `sites.${siteName}.database.url asks for sslmode ${sslMode}, which needs the server's CA certificate, but kubernetes.postgres.caSecret is not set.`,
+      'Create a Secret with key ca.crt (the CA that signed the PostgreSQL server certificate) and name it in kubernetes.postgres.caSecret.',
+    );
+  }
+  return {
+    ...common,
+    ca: k.postgres.caSecret ? { name: k.postgres.caSecret, key: 'ca.crt' } : undefined,
+    cidrs: k.postgres.cidrs,
+  };
+}
+
+function storageValues(site: SiteConfig, k: KubernetesSettings): PrimeroValues['storage'] {
+  const attachments = site.attachments;
+  const app = k.secrets.app;
+  if (attachments.type === 'local') {
+    return { type: 'local', path: attachments.path, size: k.attachmentsSize, storageClass: k.storageClass };
+  }
+  if (attachments.type === 'azure') {
+    return {
+      type: 'microsoft',
+      account: attachments.account,
+      container: attachments.container,
+      key: { name: app, key: 'PRIMERO_STORAGE_AZ_KEY' },
+    };
+  }
+  // Primero's `minio` service is S3 with a custom endpoint and path-style addressing; `amazon` is AWS itself.
+  const type = attachments.endpoint ? 'minio' : 'amazon';
+  const prefix = type === 'minio' ? 'PRIMERO_STORAGE_MINIO' : 'PRIMERO_STORAGE_AWS';
+  return {
+    type,
+    bucket: attachments.bucket,
+    region: attachments.region,
+    endpoint: attachments.endpoint,
+    accessKey: { name: app, key: `${prefix}_ACCESS_KEY` },
+    secretAccessKey: { name: app, key: `${prefix}_SECRET_ACCESS_KEY` },
+  };
+}
+
+function tlsValues(
+  config: Tier4Config,
+  siteName: string,
+  site: SiteConfig,
+  k: KubernetesSettings,
+): PrimeroValues['tls'] {
+  const source = site.tls?.source ?? { type: 'kubernetes-secret' as const, secret: 'primero-tls' };
+  const host = site.tls?.host ?? new URL(site.primero.url).hostname;
+  const dnsNames = [...new Set([host, ...(site.tls?.altNames ?? [])])];
+  if (source.type === 'files') {
+    throw new UsageError(
+      `sites.${siteName}.tls.source is "files", which is for VM installs; on Kubernetes nginx reads a Secret.`,
+      'Use tls.source {type: kubernetes-secret, secret: NAME} or {type: cert-manager, ...}.',
+    );
+  }
+  if (source.type === 'kubernetes-secret') return { secretName: source.secret, dnsNames };
+  const issuer = source.issuer;
+  if (issuer.kind !== 'acme') return { secretName: source.secret, dnsNames, certManager: { issuer } };
+  // HTTP-01 needs a route to cert-manager's solver: a Gateway when there is one; else DNS-01 on Azure DNS.
+  let solver: { type: 'gateway'; namespace: string; name: string } | undefined;
+  if (k.exposure.gateway) solver = { type: 'gateway', ...splitRef(k.exposure.gateway) };
+  const azure = site.azure;
+  const solverOrDns =
+    solver ??
+    (azure?.dns
+      ? {
+          type: 'azure-dns' as const,
+          subscriptionId: azure.subscriptionId,
+          resourceGroup: azure.resourceGroup ?? `rg-${config.deployment.name}-${siteName}`,
+          zone: azure.dns.zone,
+        }
+      : undefined);
+  if (!solverOrDns) {
+    throw new UsageError(
+      `sites.${siteName}.tls.source asks for an ACME certificate, but there is no way to answer the challenge.`,
+      'Set kubernetes.exposure.gateway (HTTP-01 through Gateway API), azure.dns.zone (DNS-01), or use an existing ClusterIssuer ({kind: existing, name}).',
+    );
+  }
+  return {
+    secretName: source.secret,
+    dnsNames,
+    certManager: {
+      issuer: {
+        kind: 'acme',
+        email: issuer.email,
+        server: issuer.server ?? LETS_ENCRYPT,
+        solver: solverOrDns,
+      },
+    },
+  };
+}
+
+function promotionValues(
+  config: Tier4Config,
+  siteName: string,
+  appSecret: string,
+): PrimeroValues['promotion'] {
+  if (config.promotion?.from !== siteName) return undefined;
+  // With `transfer: database`, tier4 moves the snapshot itself: demo's Primero needs no route to production.
+  if ((config.promotion as { transfer?: string }).transfer === 'database') return undefined;
+  const target = config.sites[config.promotion.to];
+  if (!target) return undefined;
+  const url = new URL(target.primero.url);
+  const tls = url.protocol === 'https:';
+  return {
+    host: url.hostname,
+    port: Number(url.port || (tls ? 443 : 80)),
+    tls,
+    basicAuth: { name: appSecret, key: 'PRIMERO_PROMOTE_CONFIG_PROD_BASIC_AUTH' },
+  };
+}
+
+interface SecretRefAt {
+  path: string[];
+  ref: { env: string } | { file: string };
+}
+
+/** Every secret reference in a site's configuration, with where it sits. */
+export function secretRefsIn(value: unknown, path: string[] = []): SecretRefAt[] {
+  if (value === null || typeof value !== 'object') return [];
+  if (Array.isArray(value))
+    return value.flatMap((item, index) => secretRefsIn(item, [...path, String(index)]));
+  const keys = Object.keys(value);
+  const record = value as Record<string, unknown>;
+  if (keys.length === 1 && keys[0] === 'env' && typeof record.env === 'string') {
+    return [{ path, ref: { env: record.env } }];
+  }
+  if (keys.length === 1 && keys[0] === 'file' && typeof record.file === 'string') {
+    return [{ path, ref: { file: record.file } }];
+  }
+  return keys.flatMap((key) => secretRefsIn(record[key], [...path, key]));
+}
+
+function opsValues(site: SiteConfig, k: KubernetesSettings, configText: string): PrimeroValues['ops'] {
+  const identityRef = site.backups?.encryption.identity;
+  const databaseSecret = { name: databaseSecretName(k), key: 'password' };
+  const env = new Map<string, { name: string; from: { name: string; key: string } }>();
+  const files = new Map<string, { path: string; from: { name: string; key: string } }>();
+  const keysUsed = new Map<string, string>();
+
+  for (const { path, ref } of secretRefsIn(site)) {
+    if (path.join('.') === 'backups.encryption.identity') continue; // only the drill job gets it
+    // The database password comes from the same Secret the application uses.
+    const isDatabasePassword = path.join('.') === 'database.password';
+    if ('env' in ref) {
+      env.set(ref.env, {
+        name: ref.env,
+        from: isDatabasePassword ? databaseSecret : { name: k.secrets.opsEnv, key: ref.env },
+      });
+      continue;
+    }
+    const key = posix.basename(ref.file);
+    const clash = keysUsed.get(key);
+    if (clash !== undefined && clash !== ref.file) {
+      throw new UsageError(
+        `Two secret files share the name ${key} (${clash} and ${ref.file}); the ops jobs mount them from one Secret.`,
+        'Give the files different names in tier4.yaml.',
+      );
+    }
+    keysUsed.set(key, ref.file);
+    files.set(ref.file, {
+      path: ref.file,
+      from: isDatabasePassword ? databaseSecret : { name: k.secrets.opsFiles, key },
+    });
+  }
+
+  let drill: PrimeroValues['ops']['drill'];
+  if (site.backups && identityRef) {
+    const schedule = site.drills?.schedule ?? DEFAULT_DRILL_SCHEDULE;
+    drill =
+      'file' in identityRef
+        ? {
+            schedule,
+            identity: {
+              secret: k.secrets.drillIdentity,
+              key: posix.basename(identityRef.file),
+              path: identityRef.file,
+            },
+          }
+        : {
+            schedule,
+            identity: { secret: k.secrets.drillIdentity, key: identityRef.env, env: identityRef.env },
+          };
+  }
+  return {
+    configYaml: configText,
+    backup: site.backups ? { schedule: site.backups.schedule } : undefined,
+    drill,
+    doctor: { schedule: k.doctorSchedule },
+    env: [...env.values()],
+    files: [...files.values()],
+  };
+}
+
+/** For the WAL archive default: the backup repository as an object-store URL CloudNativePG understands. */
+export function walArchiveDefault(
+  site: SiteConfig,
+): { destinationPath: string; endpointURL?: string } | undefined {
+  const repository = site.backups?.repository;
+  if (!repository) return undefined;
+  const location = parseRepositoryUrl(repository);
+  if (typeof location === 'string' || location.kind === 'file') return undefined;
+  if (location.kind === 's3') {
+    const prefix = [location.prefix, 'cnpg-wal'].filter(Boolean).join('/');
+    return { destinationPath: `s3://${location.bucket}/${prefix}`, endpointURL: site.backups?.s3?.endpoint };
+  }
+  const prefix = [location.prefix, 'cnpg-wal'].filter(Boolean).join('/');
+  return {
+    destinationPath: `https://${location.account}.blob.core.windows.net/${location.container}/${prefix}`,
+  };
+}

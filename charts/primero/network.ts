@@ -1,0 +1,172 @@
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import type { INetworkPolicyIngressRule } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyIngressRule';
+import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
+import type { INetworkPolicyPort } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort';
+import { metadata, selectorLabels } from './common.js';
+import type { PrimeroValues } from './values.js';
+
+/**
+ * Default deny in both directions for every pod in the namespace, then exactly the flows Primero needs.
+ * Where a peer outside the cluster has no configured CIDR (object storage, an external database), the
+ * rule allows its port to any address; set kubernetes.network.* in tier4.yaml to narrow it.
+ */
+
+type EgressRule = { to: INetworkPolicyPeer[]; ports?: INetworkPolicyPort[] };
+
+const ANYWHERE = ['0.0.0.0/0', '::/0'];
+
+function tcp(...ports: number[]): INetworkPolicyPort[] {
+  return ports.map((port) => ({ protocol: 'TCP', port }));
+}
+
+function pods(values: PrimeroValues, ...components: string[]): INetworkPolicyPeer[] {
+  return components.map((component) => ({ podSelector: { matchLabels: selectorLabels(values, component) } }));
+}
+
+function cidrs(list: string[]): INetworkPolicyPeer[] {
+  return (list.length > 0 ? list : ANYWHERE).map((cidr) => ({ ipBlock: { cidr } }));
+}
+
+function policy(
+  values: PrimeroValues,
+  name: string,
+  podSelector: Record<string, string>,
+  rules: { ingress?: INetworkPolicyIngressRule[]; egress?: EgressRule[] },
+): INetworkPolicy {
+  const policyTypes: Array<'Ingress' | 'Egress'> = [];
+  if (rules.ingress) policyTypes.push('Ingress');
+  if (rules.egress) policyTypes.push('Egress');
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: metadata(values, name, 'network'),
+    spec: {
+      podSelector: { matchLabels: podSelector },
+      policyTypes,
+      ...(rules.ingress ? { ingress: rules.ingress } : {}),
+      ...(rules.egress ? { egress: rules.egress } : {}),
+    },
+  };
+}
+
+function databaseEgress(values: PrimeroValues): EgressRule {
+  const db = values.database;
+  const to = db.podSelector ? [{ podSelector: { matchLabels: db.podSelector } }] : cidrs(db.cidrs);
+  return { to, ports: tcp(db.port) };
+}
+
+/** Where Rails-side pods (application, worker) may go besides the database. */
+function railsEgress(values: PrimeroValues): EgressRule[] {
+  const rules: EgressRule[] = [databaseEgress(values)];
+  if (values.solr.enabled) rules.push({ to: pods(values, 'solr'), ports: tcp(8983) });
+  if (values.storage.type !== 'local')
+    rules.push({ to: cidrs(values.network.storageCidrs), ports: tcp(443) });
+  if (values.network.smtp)
+    rules.push({ to: cidrs(values.network.smtp.cidrs), ports: tcp(values.network.smtp.port) });
+  if (values.promotion) rules.push({ to: cidrs([]), ports: tcp(values.promotion.port) });
+  return rules;
+}
+
+export function networkPolicies(values: PrimeroValues): INetworkPolicy[] {
+  const policies: INetworkPolicy[] = [
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: metadata(values, 'default-deny', 'network'),
+      spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+    },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: metadata(values, 'allow-dns', 'network'),
+      spec: {
+        podSelector: {},
+        policyTypes: ['Egress'],
+        egress: [
+          {
+            to: [
+              {
+                namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+                podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+              },
+            ],
+            ports: [
+              { protocol: 'UDP', port: 53 },
+              { protocol: 'TCP', port: 53 },
+            ],
+          },
+        ],
+      },
+    },
+  ];
+
+  const clients: INetworkPolicyPeer[] = cidrs(values.network.clientCidrs);
+  if (values.exposure.gateway) {
+    clients.push({
+      namespaceSelector: {
+        matchLabels: { 'kubernetes.io/metadata.name': values.exposure.gateway.namespace },
+      },
+    });
+  }
+  policies.push(
+    policy(values, 'primero-nginx', selectorLabels(values, 'nginx'), {
+      ingress: [{ from: clients, ports: tcp(80, 443) }],
+      egress: [{ to: pods(values, 'application'), ports: tcp(3000) }],
+    }),
+    policy(values, 'primero-application', selectorLabels(values, 'application'), {
+      ingress: [{ from: pods(values, 'nginx'), ports: tcp(3000) }],
+      egress: railsEgress(values),
+    }),
+    policy(values, 'primero-worker', selectorLabels(values, 'worker'), {
+      ingress: [],
+      egress: railsEgress(values),
+    }),
+    policy(values, 'primero-migrate', selectorLabels(values, 'migrate'), {
+      ingress: [],
+      egress: [
+        databaseEgress(values),
+        ...(values.solr.enabled ? [{ to: pods(values, 'solr'), ports: tcp(8983) }] : []),
+      ],
+    }),
+    // Backups, drills and the doctor: the database, object storage and Primero's own HTTPS endpoint.
+    policy(values, 'tier4-ops', selectorLabels(values, 'ops'), {
+      ingress: [],
+      egress: [
+        databaseEgress(values),
+        { to: [...cidrs(values.network.storageCidrs), ...pods(values, 'nginx')], ports: tcp(443) },
+      ],
+    }),
+  );
+  if (values.solr.enabled) {
+    policies.push(
+      policy(values, 'primero-solr', selectorLabels(values, 'solr'), {
+        ingress: [{ from: pods(values, 'application', 'worker', 'migrate'), ports: tcp(8983) }],
+        egress: [],
+      }),
+    );
+  }
+  const db = values.database;
+  if (db.podSelector) {
+    // CloudNativePG instances: clients, replication between instances, the operator, the API server,
+    // and the object store that receives the WAL archive.
+    const instances = [{ podSelector: { matchLabels: db.podSelector } }];
+    const operator = db.operatorNamespace
+      ? [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': db.operatorNamespace } } }]
+      : [];
+    policies.push(
+      policy(values, 'primero-db', db.podSelector, {
+        ingress: [
+          { from: pods(values, 'application', 'worker', 'migrate', 'ops'), ports: tcp(db.port) },
+          { from: [...instances, ...operator], ports: tcp(db.port, 8000) },
+        ],
+        egress: [
+          { to: instances, ports: tcp(db.port, 8000) },
+          { to: cidrs(values.network.apiServerCidrs), ports: tcp(443, 6443) },
+          { to: cidrs(values.network.storageCidrs), ports: tcp(443) },
+          ...(operator.length > 0 ? [{ to: operator }] : []),
+        ],
+      }),
+    );
+  }
+  return policies;
+}

@@ -1,0 +1,219 @@
+import { posix } from 'node:path';
+import type { ICronJob } from 'kubernetes-models/batch/v1/CronJob';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
+import type { IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
+import type { IVolume } from 'kubernetes-models/v1/Volume';
+import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
+import {
+  containerSecurityContext,
+  emptyDir,
+  labels,
+  metadata,
+  NAMES,
+  podSecurityContext,
+  resourcesFor,
+  UIDS,
+} from './common.js';
+import type { PrimeroValues } from './values.js';
+
+/**
+ * The ops CronJobs run the tier4 CLI image against this site: backup, restore drill, doctor.
+ * They read the same tier4.yaml (a ConfigMap: it holds no secret values) and get each secret it
+ * references from a named Secret key. The age identity, which can decrypt every backup, is mounted
+ * into the drill job only.
+ */
+
+const CONFIG_DIR = '/etc/tier4';
+export const REPORTS_DIR = '/reports';
+
+export function opsConfigMap(values: PrimeroValues): IConfigMap {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: metadata(values, NAMES.opsConfig, 'ops'),
+    data: { 'tier4.yaml': values.ops.configYaml },
+  };
+}
+
+export function drillReportsClaim(values: PrimeroValues): IPersistentVolumeClaim | undefined {
+  if (!values.ops.drill) return undefined;
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: metadata(values, 'tier4-drill-reports', 'ops'),
+    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+  };
+}
+
+interface FileSecret {
+  path: string;
+  from: { name: string; key: string };
+}
+
+/** One projected volume per directory, so each secret file appears at exactly the path tier4.yaml names. */
+function secretFileVolumes(
+  files: FileSecret[],
+  prefix: string,
+): { volumes: IVolume[]; mounts: IVolumeMount[] } {
+  const byDir = new Map<string, FileSecret[]>();
+  for (const file of files) {
+    const dir = posix.dirname(file.path);
+    byDir.set(dir, [...(byDir.get(dir) ?? []), file]);
+  }
+  const volumes: IVolume[] = [];
+  const mounts: IVolumeMount[] = [];
+  [...byDir.entries()].forEach(([dir, inDir], index) => {
+    const name = `${prefix}-${index}`;
+    volumes.push({
+      name,
+      projected: {
+        defaultMode: 0o400,
+        sources: inDir.map((file) => ({
+          secret: { name: file.from.name, items: [{ key: file.from.key, path: posix.basename(file.path) }] },
+        })),
+      },
+    });
+    mounts.push({ name, mountPath: dir, readOnly: true });
+  });
+  return { volumes, mounts };
+}
+
+function opsCronJob(
+  values: PrimeroValues,
+  options: {
+    name: string;
+    serviceAccount: string;
+    schedule: string;
+    args: string[];
+    deadlineSeconds: number;
+    backoffLimit: number;
+    extraEnv?: IEnvVar[];
+    extraFiles?: FileSecret[];
+    extraVolumes?: IVolume[];
+    extraMounts?: IVolumeMount[];
+  },
+): ICronJob {
+  const env: IEnvVar[] = [
+    { name: 'TIER4_CONFIG', value: `${CONFIG_DIR}/tier4.yaml` },
+    { name: 'HOME', value: '/tmp' },
+    { name: 'NO_COLOR', value: '1' },
+    ...values.ops.env.map((item) => ({
+      name: item.name,
+      valueFrom: { secretKeyRef: { name: item.from.name, key: item.from.key } },
+    })),
+    ...(options.extraEnv ?? []),
+  ];
+  const files = secretFileVolumes([...values.ops.files, ...(options.extraFiles ?? [])], 'secret-files');
+  const container: IContainer = {
+    name: options.name.replace(/^tier4-/, ''),
+    image: values.images.ops,
+    command: ['tier4'],
+    args: options.args,
+    env,
+    volumeMounts: [
+      { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+      { name: 'tmp', mountPath: '/tmp' },
+      ...files.mounts,
+      ...(options.extraMounts ?? []),
+    ],
+    resources: resourcesFor(values, 'ops'),
+    securityContext: containerSecurityContext(UIDS.ops),
+  };
+  const podLabels = { ...labels(values, 'ops'), 'tier4.primero.org/job': options.name };
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: metadata(values, options.name, 'ops'),
+    spec: {
+      schedule: options.schedule,
+      timeZone: 'Etc/UTC',
+      // Never two runs at once (a backup overlapping a backup); a missed run is skipped after the deadline.
+      concurrencyPolicy: 'Forbid',
+      startingDeadlineSeconds: 600,
+      successfulJobsHistoryLimit: 3,
+      failedJobsHistoryLimit: 3,
+      jobTemplate: {
+        metadata: { labels: podLabels },
+        spec: {
+          backoffLimit: options.backoffLimit,
+          activeDeadlineSeconds: options.deadlineSeconds,
+          ttlSecondsAfterFinished: 3 * 86_400,
+          template: {
+            metadata: { labels: podLabels },
+            spec: {
+              serviceAccountName: options.serviceAccount,
+              automountServiceAccountToken: false,
+              enableServiceLinks: false,
+              restartPolicy: 'Never',
+              securityContext: podSecurityContext(UIDS.ops),
+              containers: [container],
+              volumes: [
+                { name: 'config', configMap: { name: NAMES.opsConfig } },
+                emptyDir('tmp', '10Gi'),
+                ...files.volumes,
+                ...(options.extraVolumes ?? []),
+              ],
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+export function opsCronJobs(values: PrimeroValues): ICronJob[] {
+  const site = values.site;
+  const jobs: ICronJob[] = [];
+  const backup = values.ops.backup;
+  if (backup) {
+    jobs.push(
+      opsCronJob(values, {
+        name: NAMES.backup,
+        serviceAccount: NAMES.backup,
+        schedule: backup.schedule,
+        args: ['backup', 'create', '--site', site, '--json'],
+        deadlineSeconds: 6 * 3600,
+        backoffLimit: 2,
+      }),
+    );
+  }
+  const drill = values.ops.drill;
+  if (drill) {
+    const identity = drill.identity;
+    jobs.push(
+      opsCronJob(values, {
+        name: NAMES.drill,
+        serviceAccount: NAMES.drill,
+        schedule: drill.schedule,
+        args: ['drill', '--site', site, '--report-dir', REPORTS_DIR],
+        deadlineSeconds: 12 * 3600,
+        backoffLimit: 1,
+        ...(identity.path
+          ? { extraFiles: [{ path: identity.path, from: { name: identity.secret, key: identity.key } }] }
+          : {
+              extraEnv: [
+                {
+                  name: identity.env!,
+                  valueFrom: { secretKeyRef: { name: identity.secret, key: identity.key } },
+                },
+              ],
+            }),
+        extraVolumes: [{ name: 'reports', persistentVolumeClaim: { claimName: 'tier4-drill-reports' } }],
+        extraMounts: [{ name: 'reports', mountPath: REPORTS_DIR }],
+      }),
+    );
+  }
+  jobs.push(
+    opsCronJob(values, {
+      name: NAMES.doctor,
+      serviceAccount: NAMES.doctor,
+      schedule: values.ops.doctor.schedule,
+      args: ['doctor', '--site', site, '--format', 'prometheus'],
+      deadlineSeconds: 600,
+      backoffLimit: 0,
+    }),
+  );
+  return jobs;
+}

@@ -1,0 +1,80 @@
+import { type KubeObject, metadata } from './common.js';
+import type { PrimeroValues } from './values.js';
+
+/**
+ * cert-manager resources for nginx's certificate: an Issuer (ACME or CA) and a Certificate, or a
+ * Certificate against an existing (Cluster)Issuer. With a partner-provided Secret, nothing is rendered:
+ * the Secret is created by the partner (see docs/kubernetes.md).
+ */
+export function tlsResources(values: PrimeroValues): KubeObject[] {
+  const certManager = values.tls.certManager;
+  if (!certManager) return [];
+  const issuer = certManager.issuer;
+  const out: KubeObject[] = [];
+  let issuerRef: { name: string; kind: string; group: string };
+  if (issuer.kind === 'existing') {
+    issuerRef = {
+      name: issuer.name,
+      kind: issuer.clusterIssuer ? 'ClusterIssuer' : 'Issuer',
+      group: 'cert-manager.io',
+    };
+  } else {
+    const name = issuer.kind === 'acme' ? 'primero-acme' : 'primero-ca';
+    issuerRef = { name, kind: 'Issuer', group: 'cert-manager.io' };
+    const spec =
+      issuer.kind === 'ca'
+        ? { ca: { secretName: issuer.caSecret } }
+        : {
+            acme: {
+              email: issuer.email,
+              server: issuer.server,
+              privateKeySecretRef: { name: 'primero-acme-account' },
+              solvers: [
+                issuer.solver.type === 'gateway'
+                  ? {
+                      http01: {
+                        gatewayHTTPRoute: {
+                          parentRefs: [
+                            { kind: 'Gateway', namespace: issuer.solver.namespace, name: issuer.solver.name },
+                          ],
+                        },
+                      },
+                    }
+                  : {
+                      // Workload identity: cert-manager's ServiceAccount is federated with an identity that
+                      // may write TXT records in this zone (set up by the Azure demo stack).
+                      dns01: {
+                        azureDNS: {
+                          subscriptionID: issuer.solver.subscriptionId,
+                          resourceGroupName: issuer.solver.resourceGroup,
+                          hostedZoneName: issuer.solver.zone,
+                          environment: 'AzurePublicCloud',
+                        },
+                      },
+                    },
+              ],
+            },
+          };
+    out.push({
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'Issuer',
+      metadata: metadata(values, name, 'tls'),
+      spec,
+    });
+  }
+  out.push({
+    apiVersion: 'cert-manager.io/v1',
+    kind: 'Certificate',
+    // `tier4 certs` expects this name (tls.source.certificate defaults to it).
+    metadata: metadata(values, 'primero', 'tls'),
+    spec: {
+      secretName: values.tls.secretName,
+      dnsNames: values.tls.dnsNames,
+      issuerRef,
+      privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
+      duration: '2160h',
+      renewBefore: '720h',
+    },
+  });
+  return out;
+}

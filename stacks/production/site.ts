@@ -1,0 +1,176 @@
+import type { INamespace } from 'kubernetes-models/v1/Namespace';
+import { labels } from '../../charts/primero/common.js';
+import {
+  kubernetesSettings,
+  type ValuesOptions,
+  valuesFromSite,
+  walArchiveDefault,
+} from '../../charts/primero/from-site.js';
+import { type KubeObject, renderPrimero } from '../../charts/primero/index.js';
+import type { PrimeroValues } from '../../charts/primero/values.js';
+import { getSite } from '../../core/config/load.js';
+import type { Tier4Config } from '../../core/config/schema.js';
+import { REQUIRED_EXTENSIONS } from '../../core/primero/tables.js';
+
+/**
+ * Everything one site needs on its cluster, in the order it must be applied. The Pulumi program
+ * (program.ts) and `tier4 site render` both use this list: one definition for both paths.
+ */
+
+export const STAGES = ['namespace', 'database', 'config', 'migrate', 'workload', 'ops'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface SiteManifest {
+  stage: Stage;
+  object: KubeObject;
+}
+
+export interface SitePlan {
+  values: PrimeroValues;
+  manifests: SiteManifest[];
+  /** Things the operator should know that are not errors (e.g. no WAL archive). */
+  notes: string[];
+  /** The kubeconfig context to deploy with; undefined means the current context. */
+  context: string | undefined;
+}
+
+const BARMAN_PLUGIN = 'barman-cloud.cloudnative-pg.io';
+
+export function namespaceManifest(values: PrimeroValues): INamespace {
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: {
+      name: values.namespace,
+      labels: {
+        ...labels(values, 'namespace'),
+        // Pod Security admission rejects any pod in this namespace that is not "restricted".
+        'pod-security.kubernetes.io/enforce': 'restricted',
+        'pod-security.kubernetes.io/enforce-version': 'latest',
+        'pod-security.kubernetes.io/audit': 'restricted',
+        'pod-security.kubernetes.io/warn': 'restricted',
+      },
+    },
+  };
+}
+
+/** CloudNativePG: a Cluster, and when there is an object store, its WAL archive and scheduled base backups. */
+function databaseManifests(
+  config: Tier4Config,
+  siteName: string,
+  values: PrimeroValues,
+  notes: string[],
+): KubeObject[] {
+  const { site } = getSite(config, siteName);
+  const k = kubernetesSettings(site);
+  if (k.postgres.mode !== 'cloudnativepg') return [];
+  const pg = k.postgres;
+  const meta = (name: string) => ({ name, namespace: values.namespace, labels: labels(values, 'database') });
+  const archive = pg.walArchive ?? walArchiveDefault(site);
+  const storeName = `${pg.clusterName}-store`;
+  const out: KubeObject[] = [];
+
+  if (archive) {
+    const credentials = 'credentialsSecret' in archive ? archive.credentialsSecret : 'primero-db-objectstore';
+    const retention = 'retention' in archive ? archive.retention : '30d';
+    const azure =
+      archive.destinationPath.startsWith('https://') && archive.destinationPath.includes('.blob.core.');
+    out.push({
+      apiVersion: 'barmancloud.cnpg.io/v1',
+      kind: 'ObjectStore',
+      metadata: meta(storeName),
+      spec: {
+        retentionPolicy: retention,
+        configuration: {
+          destinationPath: archive.destinationPath,
+          ...(archive.endpointURL ? { endpointURL: archive.endpointURL } : {}),
+          ...(azure
+            ? {
+                azureCredentials: {
+                  storageAccount: { name: credentials, key: 'AZURE_STORAGE_ACCOUNT' },
+                  storageKey: { name: credentials, key: 'AZURE_STORAGE_KEY' },
+                },
+              }
+            : {
+                s3Credentials: {
+                  accessKeyId: { name: credentials, key: 'ACCESS_KEY_ID' },
+                  secretAccessKey: { name: credentials, key: 'ACCESS_SECRET_KEY' },
+                },
+              }),
+          wal: { compression: 'gzip', maxParallel: 2 },
+          data: { compression: 'gzip', jobs: 2 },
+        },
+      },
+    });
+  } else {
+    notes.push(
+      `sites.${siteName}: no object store for the PostgreSQL WAL archive (the backup repository is not s3:// or azblob://), so point-in-time recovery is off. Set kubernetes.postgres.walArchive.`,
+    );
+  }
+
+  out.push({
+    apiVersion: 'postgresql.cnpg.io/v1',
+    kind: 'Cluster',
+    metadata: meta(pg.clusterName),
+    spec: {
+      instances: pg.instances,
+      imageName: pg.imageName,
+      primaryUpdateStrategy: 'unsupervised',
+      enablePDB: true,
+      storage: { size: pg.storageSize, ...(pg.storageClass ? { storageClass: pg.storageClass } : {}) },
+      affinity: {
+        enablePodAntiAffinity: true,
+        topologyKey: 'kubernetes.io/hostname',
+        podAntiAffinityType: 'preferred',
+      },
+      resources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } },
+      bootstrap: {
+        initdb: {
+          database: values.database.name,
+          owner: values.database.user,
+          // Primero's extensions, created by the superuser so the application role needs no extra rights.
+          postInitApplicationSQL: REQUIRED_EXTENSIONS.map((name) => `CREATE EXTENSION IF NOT EXISTS ${name}`),
+        },
+      },
+      ...(archive
+        ? {
+            plugins: [
+              { name: BARMAN_PLUGIN, isWALArchiver: true, parameters: { barmanObjectName: storeName } },
+            ],
+          }
+        : {}),
+    },
+  });
+
+  if (archive) {
+    out.push({
+      apiVersion: 'postgresql.cnpg.io/v1',
+      kind: 'ScheduledBackup',
+      metadata: meta(`${pg.clusterName}-base`),
+      spec: {
+        schedule: pg.baseBackupSchedule,
+        immediate: true,
+        backupOwnerReference: 'self',
+        cluster: { name: pg.clusterName },
+        method: 'plugin',
+        pluginConfiguration: { name: BARMAN_PLUGIN },
+      },
+    });
+  }
+  return out;
+}
+
+export function planSite(config: Tier4Config, siteName: string, options: ValuesOptions): SitePlan {
+  const values = valuesFromSite(config, siteName, options);
+  const { site } = getSite(config, siteName);
+  const notes: string[] = [];
+  const manifests: SiteManifest[] = [
+    { stage: 'namespace', object: namespaceManifest(values) as KubeObject },
+    ...databaseManifests(config, siteName, values, notes).map((object) => ({
+      stage: 'database' as const,
+      object,
+    })),
+    ...renderPrimero(values),
+  ];
+  return { values, manifests, notes, context: kubernetesSettings(site).context };
+}

@@ -1,0 +1,104 @@
+import { chmod, copyFile, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { REPO_ROOT, tier4 } from '../support/cli.js';
+import { testSecret } from '../support/secrets.js';
+
+/**
+ * `tier4 site preview|deploy` drive the pulumi CLI, which is not installed here. A stand-in `pulumi`
+ * script records each call (arguments and the variables tier4 sets) and succeeds, the way the real CLI
+ * does for `stack select --create`, `preview` and `up`.
+ */
+
+let dir: string;
+let config: string;
+let fakeBin: string;
+let calls: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tier4-pulumi-'));
+  config = join(dir, 'tier4.yaml');
+  await copyFile(join(REPO_ROOT, 'examples', 'tier4.example.yaml'), config);
+  fakeBin = join(dir, 'bin');
+  calls = join(dir, 'calls.log');
+  await (await import('node:fs/promises')).mkdir(fakeBin);
+  const script = [
+    '#!/bin/sh',
+    `echo "$* | backend=$PULUMI_BACKEND_URL site=$TIER4_SITE config=$TIER4_CONFIG first=$TIER4_FIRST_INSTALL" >> "${calls}"`,
+    'exit 0',
+  ].join('\n');
+  await writeFile(join(fakeBin, 'pulumi'), `${script}\n`);
+  await chmod(join(fakeBin, 'pulumi'), 0o755);
+});
+
+const withFakePulumi = (extra: NodeJS.ProcessEnv = {}) => ({
+  PATH: `${fakeBin}${delimiter}${process.env.PATH}`,
+  PULUMI_CONFIG_PASSPHRASE: testSecret('pulumi-passphrase'),
+  ...extra,
+});
+
+describe('tier4 site preview|deploy', () => {
+  test('without the pulumi CLI: exit 2, saying what to install', async () => {
+    for (const verb of ['preview', 'deploy']) {
+      const result = await tier4(['site', verb, 'production', '-c', config], {
+        env: { PATH: join(dir, 'empty') },
+      });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('The pulumi CLI is not installed');
+      expect(result.stderr).toContain('https://www.pulumi.com/docs/install/');
+    }
+  });
+
+  test('preview selects the stack and previews with the local file backend beside tier4.yaml', async () => {
+    const result = await tier4(['site', 'preview', 'production', '-c', config], { env: withFakePulumi() });
+    expect(result.stderr).not.toContain('error');
+    expect(result.code).toBe(0);
+    const log = await readFile(calls, 'utf8');
+    const backend = `file://${join(dir, '.tier4', 'pulumi')}`;
+    expect(log).toContain(
+      `stack select --create example-cp-production --cwd ${join(REPO_ROOT, 'stacks', 'production')}`,
+    );
+    expect(log).toContain(
+      `preview --stack example-cp-production --diff | backend=${backend} site=production config=${config} first=0`,
+    );
+    expect((await stat(join(dir, '.tier4', 'pulumi'))).isDirectory()).toBe(true);
+  });
+
+  test('deploy off a terminal needs --yes, and then runs pulumi up', async () => {
+    const refused = await tier4(['site', 'deploy', 'production', '-c', config], { env: withFakePulumi() });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('pass --yes');
+    const result = await tier4(
+      ['--json', 'site', 'deploy', 'demo', '--yes', '--first-install', '-c', config],
+      {
+        env: withFakePulumi(),
+      },
+    );
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: true, site: 'demo', stack: 'example-cp-demo' });
+    expect(await readFile(calls, 'utf8')).toContain('up --stack example-cp-demo --yes --skip-preview');
+    expect(await readFile(calls, 'utf8')).toContain('site=demo');
+    expect(await readFile(calls, 'utf8')).toContain('first=1');
+  });
+
+  test('no passphrase for the local backend: exit 2 before running anything', async () => {
+    const before = await readFile(calls, 'utf8').catch(() => '');
+    const env = withFakePulumi();
+    delete env.PULUMI_CONFIG_PASSPHRASE;
+    const result = await tier4(['site', 'preview', 'production', '-c', config], {
+      env: { ...env, PULUMI_CONFIG_PASSPHRASE: '', PULUMI_CONFIG_PASSPHRASE_FILE: '' },
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('PULUMI_CONFIG_PASSPHRASE_FILE');
+    // Only `pulumi version` (the installation check) may have run; no stack was selected or previewed.
+    const newCalls = (await readFile(calls, 'utf8')).slice(before.length).trim().split('\n').filter(Boolean);
+    expect(newCalls.every((line) => line.startsWith('version'))).toBe(true);
+  });
+
+  test('an unknown site is refused before pulumi is looked for', async () => {
+    const result = await tier4(['site', 'preview', 'staging', '-c', config], { env: withFakePulumi() });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('No site named "staging"');
+  });
+});
