@@ -8,7 +8,8 @@
 FROM node:22-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+COPY scripts/install-deps.sh scripts/
+RUN bash scripts/install-deps.sh
 COPY . .
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 

@@ -44,14 +44,22 @@ export async function planRestore(
   id: string,
   target: DatabaseTarget,
   identities: string[],
-  options: { signal?: AbortSignal; onProgress?: ProgressListener } = {},
+  options: {
+    signal?: AbortSignal;
+    onProgress?: ProgressListener;
+    /** A verification the caller already ran (a drill); then only the database dump must have passed it. */
+    verified?: VerifyReport;
+  } = {},
 ): Promise<RestorePlan> {
   const entry = await findSet(repo, id);
-  const verification = await verifySet(repo, entry.id, { ...options, record: false });
-  if (!verification.ok) {
-    const first = verification.failures[0]!;
+  const verification = options.verified ?? (await verifySet(repo, entry.id, { ...options, record: false }));
+  const blocking = options.verified
+    ? verification.failures.filter((failure) => failure.object === entry.manifest.database.object)
+    : verification.failures;
+  if (blocking.length > 0) {
+    const first = blocking[0]!;
     throw new OperationError(
-      `Backup set ${entry.id} failed verification: ${first.object}: ${first.problem}${verification.failures.length > 1 ? ` (and ${verification.failures.length - 1} more)` : ''}. Nothing was restored.`,
+      `Backup set ${entry.id} failed verification: ${first.object}: ${first.problem}${blocking.length > 1 ? ` (and ${blocking.length - 1} more)` : ''}. Nothing was restored.`,
       'Restore an older set (`tier4 backup list`), and investigate the repository.',
     );
   }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type LoadedConfig, loadConfig } from '../core/config/load.js';
+import { loadConfig } from '../core/config/load.js';
 import { summarizeConfig } from '../core/config/summary.js';
 import { OperationError } from '../core/errors.js';
 import { packageRoot } from '../core/package-info.js';
@@ -14,7 +14,8 @@ import { buildPrimeroDatabase } from './primero-db.js';
 /**
  * The local rehearsal: the main job of tier4 on embedded defaults, with no cloud account. A throwaway
  * PostgreSQL 15 plays the production site; its Primero-shaped data is backed up into a file:// repository,
- * verified, restored into a fresh database and compared; the example deployment's stacks are synthesized.
+ * verified, restored into a fresh database and compared, drilled and examined by the doctor; the example
+ * deployment's demo stack is synthesized and both sites' Kubernetes manifests are rendered and checked.
  */
 export interface RehearsalStep {
   step: string;
@@ -29,8 +30,6 @@ export interface RehearsalOptions {
   dir?: string;
   signal?: AbortSignal;
   onStep?: (step: RehearsalStep) => void;
-  /** Extra steps later features contribute, run with the example configuration and the work folder. */
-  extraSteps?: Array<{ name: string; run: (example: LoadedConfig, workDir: string) => Promise<string> }>;
 }
 
 export interface RehearsalResult {
@@ -69,19 +68,16 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
       return `127.0.0.1:${server.port}`;
     });
     const blobRoot = join(workDir, 'storage');
-    const built = await buildPrimeroDatabase({
-      connection: server!,
-      database: 'primero_production',
-      cases: 500,
-      attachments: { root: blobRoot, count: 40 },
+    let built!: Awaited<ReturnType<typeof buildPrimeroDatabase>>;
+    await step('build a Primero-shaped production database', async () => {
+      built = await buildPrimeroDatabase({
+        connection: server!,
+        database: 'primero_production',
+        cases: 500,
+        attachments: { root: blobRoot, count: 40 },
+      });
+      return `${built.counts.cases} cases, ${built.counts.active_storage_blobs} attachments`;
     });
-    steps.push({
-      step: 'build a Primero-shaped production database',
-      ok: true,
-      seconds: 0,
-      detail: `${built.counts.cases} cases, ${built.counts.active_storage_blobs} attachments`,
-    });
-    options.onStep?.(steps.at(-1)!);
     const site = await writeLocalSite({
       dir: workDir,
       server: server!,
@@ -130,10 +126,45 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
         }
         return `${Object.keys(plan.manifest.database.rowCounts).length} tables with equal row counts, ${built.blobs.length} attachments byte for byte`;
       });
+      await step('run a restore drill (scratch database, checks, reports)', async () => {
+        const { runDrill, writeDrillReports, saveDrillSummary } = await import('../drills/index.js');
+        const report = await runDrill(repo, { identities, server: backups.siteDatabase(repo), sample: 10 });
+        const paths = await writeDrillReports(report, join(workDir, 'drills'));
+        await saveDrillSummary(repo, report);
+        if (!report.ok)
+          throw new OperationError(
+            `the drill failed: ${report.failedChecks.join(', ')} (see ${paths.markdown})`,
+          );
+        return `${report.checks.filter((c) => c.status === 'pass').length} checks passed, RTO ${report.measures.rtoSeconds.toFixed(1)} s`;
+      });
     } finally {
       await repo.store.close();
     }
-    for (const extra of options.extraSteps ?? []) await step(extra.name, () => extra.run(example, workDir));
+    await step('ask the doctor about the local site', async () => {
+      const { runDoctor } = await import('../doctor/run.js');
+      const report = await runDoctor(loaded, { env: { ...process.env, ...site.env } });
+      const failed = report.checks.filter((check) => check.status === 'fail');
+      if (failed.length > 0)
+        throw new OperationError(`doctor: ${failed.map((c) => `${c.check}: ${c.message}`).join('; ')}`);
+      return `${report.checks.length} checks ok`;
+    });
+    await step('synthesize the Azure demo stack (Terraform JSON, policy checks)', async () => {
+      const { synthesizeAzureDemo } = await import('../stacks/azure-demo/synth.js');
+      const synth = await synthesizeAzureDemo(example, 'demo', join(workDir, 'cdktf.out'));
+      if (synth.policy.failed > 0) throw new OperationError(`${synth.policy.failed} policy check(s) failed`);
+      return `${synth.resourceCount} resources; ${synth.policy.passed} policy checks passed`;
+    });
+    for (const name of Object.keys(example.config.sites)) {
+      await step(`render the ${name} site's Kubernetes manifests (schemas, policy rules)`, async () => {
+        const { renderSiteManifests } = await import('../stacks/production/render.js');
+        const rendered = await renderSiteManifests(example, name, join(workDir, 'rendered', name));
+        if (rendered.findings.length > 0)
+          throw new OperationError(
+            `${rendered.findings.length} policy finding(s): ${rendered.findings[0]!.rule}`,
+          );
+        return `${rendered.objects} objects in ${rendered.files.length} files, no findings`;
+      });
+    }
   } finally {
     await server?.stop();
     if (!options.keep) await rm(workDir, { recursive: true, force: true });

@@ -1,13 +1,172 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { formatSeconds } from '../../core/duration.js';
+import { UsageError } from '../../core/errors.js';
+import { resolveSecret } from '../../core/secrets.js';
+import type { CommandContext } from '../context.js';
+import { table } from '../output.js';
 import type { Registrar } from '../program.js';
-import { registerPending } from './pending.js';
+import { progressLine } from '../progress.js';
+
+function sampleSize(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0)
+    throw new UsageError('--sample must be a whole number of 0 or more.');
+  return parsed;
+}
+
+async function openRepo(ctx: CommandContext, site: string) {
+  const { openSiteRepository } = await import('../../backups/index.js');
+  return openSiteRepository(ctx.config(), site, ctx.io.env);
+}
 
 export function registerDrill(program: Command, registrar: Registrar): void {
-  registerPending(
-    program,
-    registrar,
-    'drill',
-    'Restore drills that prove a backup is complete and usable',
-    4,
-  );
+  const drill = program
+    .command('drill')
+    .description('Restore drills that prove a backup is complete and usable');
+
+  drill
+    .command('run', { isDefault: true })
+    .description(
+      'restore a backup set into a scratch database, check it, measure RTO, write reports (the default)',
+    )
+    .requiredOption('-s, --site <name>', 'the site whose backup to drill')
+    .option('--backup <id>', 'the backup set (default: the newest)')
+    .option(
+      '--report-dir <dir>',
+      'where to write the JSON, Markdown and JUnit reports (default: .tier4/drills beside tier4.yaml)',
+    )
+    .option(
+      '--sample <n>',
+      'attachments to decrypt and check (default: drills.attachmentSample, 50)',
+      sampleSize,
+    )
+    .option('--identity <file>', 'age identity file (default: backups.encryption.identity)')
+    .action(
+      registrar.action(
+        async (
+          ctx,
+          options: { site: string; backup?: string; reportDir?: string; sample?: number; identity?: string },
+        ) => {
+          const { runDrill, writeDrillReports, saveDrillSummary } = await import('../../drills/index.js');
+          const { siteIdentities } = await import('../../backups/index.js');
+          const loaded = ctx.config();
+          const repo = await openRepo(ctx, options.site);
+          try {
+            const drills = repo.siteConfig.drills;
+            const identities = siteIdentities(repo, options.identity);
+            const server = drills?.server
+              ? {
+                  url: drills.server,
+                  password: resolveSecret(drills.password ?? repo.siteConfig.database.password, ctx.io.env),
+                }
+              : {
+                  url: repo.siteConfig.database.url,
+                  password: resolveSecret(repo.siteConfig.database.password, ctx.io.env),
+                };
+            const reportDir = options.reportDir
+              ? join(ctx.io.cwd, options.reportDir)
+              : join(loaded.baseDir, '.tier4', 'drills');
+            ctx.out.info(`Restore drill of ${repo.site} from ${repo.store.location}`);
+            const report = await runDrill(repo, {
+              identities,
+              server,
+              ...(options.backup ? { backupId: options.backup } : {}),
+              sample: options.sample ?? drills?.attachmentSample ?? 50,
+              ...(drills?.healthUrl ? { healthUrl: drills.healthUrl } : {}),
+              signal: ctx.signal,
+              onProgress: progressLine(ctx.out),
+            });
+            // The evidence is kept whatever the outcome.
+            const paths = await writeDrillReports(report, reportDir);
+            await saveDrillSummary(repo, report).catch((error) =>
+              ctx.out.warn(`The drill summary could not be stored in the repository: ${error.message}`),
+            );
+            ctx.out.result(
+              () =>
+                [
+                  `Restore drill of ${report.site} (set ${report.setId}): ${report.ok ? 'PASSED' : `FAILED: ${report.failedChecks.join(', ')}`}`,
+                  '',
+                  table(
+                    ['check', 'result', 'evidence'],
+                    report.checks.map((c) => [
+                      c.name,
+                      c.status.toUpperCase(),
+                      c.evidence.length > 110 ? `${c.evidence.slice(0, 107)}...` : c.evidence,
+                    ]),
+                  ),
+                  '',
+                  `RTO ${formatSeconds(report.measures.rtoSeconds)}; data age (RPO) ${formatSeconds(report.measures.dataAgeSeconds)}; ${report.measures.bytesMoved} bytes moved.`,
+                  `Reports: ${paths.markdown}`,
+                  `         ${paths.json}`,
+                  `         ${paths.junit}`,
+                ].join('\n'),
+              { ...report, reports: paths },
+            );
+            if (!report.ok)
+              ctx.out.error(
+                `The drill failed: ${report.failedChecks.join(', ')}.`,
+                `Read ${paths.markdown} and runbooks/restore-drill.md.`,
+              );
+            return report.ok ? 0 : 1;
+          } finally {
+            await repo.store.close();
+          }
+        },
+      ),
+    );
+
+  drill
+    .command('history')
+    .description('past drills of a site, from the repository, with the RTO trend')
+    .requiredOption('-s, --site <name>', 'the site')
+    .action(
+      registrar.action(async (ctx, options: { site: string }) => {
+        const { drillHistory } = await import('../../drills/index.js');
+        const repo = await openRepo(ctx, options.site);
+        try {
+          const history = await drillHistory(repo);
+          const rows = history.map((entry, i) => {
+            const previous = history
+              .slice(0, i)
+              .reverse()
+              .find((e) => e.report.ok);
+            const rto = entry.report.measures.rtoSeconds;
+            const trend = previous
+              ? `${rto >= previous.report.measures.rtoSeconds ? '+' : ''}${(rto - previous.report.measures.rtoSeconds).toFixed(1)}s`
+              : '';
+            return {
+              drill: entry.report.id,
+              startedAt: entry.report.startedAt,
+              set: entry.report.setId,
+              ok: entry.report.ok,
+              failedChecks: entry.report.failedChecks,
+              rtoSeconds: rto,
+              rtoChange: trend,
+              dataAgeSeconds: entry.report.measures.dataAgeSeconds,
+              authentic: entry.authentic,
+            };
+          });
+          ctx.out.result(
+            () =>
+              rows.length === 0
+                ? `No drills on record for ${repo.site}. Run \`tier4 drill --site ${repo.site}\`.`
+                : table(
+                    ['started', 'set', 'result', 'RTO', 'vs last pass', 'data age'],
+                    rows.map((r) => [
+                      r.startedAt.slice(0, 19).replace('T', ' '),
+                      r.set,
+                      `${r.ok ? 'passed' : `FAILED (${r.failedChecks.join(', ')})`}${r.authentic ? '' : ' UNTRUSTED'}`,
+                      `${r.rtoSeconds.toFixed(1)}s`,
+                      r.rtoChange,
+                      formatSeconds(r.dataAgeSeconds),
+                    ]),
+                  ),
+            { site: repo.site, drills: rows },
+          );
+        } finally {
+          await repo.store.close();
+        }
+      }),
+    );
 }

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { TestProject } from 'vitest/node';
@@ -21,19 +21,8 @@ declare module 'vitest' {
 }
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const SOURCE_DIRS = [
-  'cli',
-  'core',
-  'backups',
-  'drills',
-  'certs',
-  'promotion',
-  'primero-api',
-  'stacks',
-  'charts',
-  'rehearsal',
-  'runbooks',
-];
+/** The folders tsc compiles, as tsconfig.json lists them. */
+const SOURCE_DIRS: string[] = JSON.parse(readFileSync(join(ROOT, 'tsconfig.json'), 'utf8')).include;
 
 function newestSourceTime(dir: string): number {
   if (!existsSync(dir)) return 0;

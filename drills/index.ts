@@ -1,0 +1,10 @@
+export { drillJUnit, drillMarkdown } from './render.js';
+export type { DrillCheck, DrillReport } from './report.js';
+export { type DrillOptions, runDrill } from './run.js';
+export {
+  type DrillHistoryEntry,
+  drillHistory,
+  lastPassedDrill,
+  saveDrillSummary,
+  writeDrillReports,
+} from './store.js';

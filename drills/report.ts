@@ -1,0 +1,45 @@
+/** What a restore drill found: each check with its evidence, the measures, and the steps' durations. */
+export type CheckStatus = 'pass' | 'fail' | 'skip';
+
+export interface DrillCheck {
+  name: string;
+  status: CheckStatus;
+  /** What was compared and what was found: ids, counts, sizes and timings only. */
+  evidence: string;
+  details?: Record<string, unknown>;
+}
+
+export interface DrillReport {
+  format: 'tier4-drill/1';
+  id: string;
+  site: string;
+  setId: string;
+  startedAt: string;
+  finishedAt: string;
+  ok: boolean;
+  failedChecks: string[];
+  checks: DrillCheck[];
+  measures: {
+    /** Wall time from the start of the drill until the data was verified. */
+    rtoSeconds: number;
+    /** Age of the data: the drill's start against the backup's snapshot time. */
+    dataAgeSeconds: number;
+    bytesMoved: number;
+  };
+  steps: Array<{ step: string; seconds: number }>;
+  scratchDatabase: string;
+  tool: { name: string; version: string };
+}
+
+export const CHECK_ORDER = [
+  'checksums',
+  'decryption',
+  'restore',
+  'row-counts',
+  'schema-migrations',
+  'primero-version',
+  'extensions',
+  'system-settings',
+  'attachments',
+  'health',
+] as const;
