@@ -3,7 +3,6 @@ import { execa } from 'execa';
 import { mapLimit } from '../core/concurrency.js';
 import { OperationError } from '../core/errors.js';
 import { toolVersion } from '../core/package-info.js';
-import { redact } from '../core/redact.js';
 import { type BlobEndpoint, openSiteBlobs } from './attachments.js';
 import { readCatalog } from './catalog.js';
 import { encryptStream } from './crypto/age.js';
@@ -12,7 +11,7 @@ import { layout, newSetId } from './layout.js';
 import { acquireLock } from './lock.js';
 import { type BlobRecord, type Manifest, type ManifestBody, sealManifest } from './manifest.js';
 import { connectDatabase, type DatabaseTarget, databaseError, pgToolEnv } from './postgres/connection.js';
-import { assertToolCanHandle, findPgTool } from './postgres/pg-tools.js';
+import { assertToolCanHandle, findPgTool, toolErrorDetail } from './postgres/pg-tools.js';
 import { exportSnapshot, type SourceBlob } from './postgres/snapshot.js';
 import type { ProgressListener } from './progress.js';
 import type { SiteRepository } from './site-repository.js';
@@ -188,15 +187,8 @@ async function dumpDatabase(
     const upload = repo.store.put(objectKey, encrypted.pipe(digest));
     const [, result] = await Promise.all([upload, child]);
     if (result.exitCode !== 0 || result.failed) {
-      const detail = redact(
-        String(result.stderr ?? '')
-          .trim()
-          .split('\n')
-          .slice(-3)
-          .join(' '),
-      );
       throw new OperationError(
-        `pg_dump failed${result.isCanceled ? ' (cancelled)' : ''}: ${detail || `exit code ${result.exitCode}`}`,
+        `pg_dump failed${result.isCanceled ? ' (cancelled)' : ''}: ${toolErrorDetail(result)}`,
         'Check the database connection and that the backup user may read every table.',
       );
     }

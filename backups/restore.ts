@@ -6,7 +6,6 @@ import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
 import { mapLimit } from '../core/concurrency.js';
 import { OperationError, UsageError } from '../core/errors.js';
-import { redact } from '../core/redact.js';
 import type { BlobEndpoint } from './attachments.js';
 import { decryptStream } from './crypto/age.js';
 import { DigestStream } from './crypto/digest.js';
@@ -19,7 +18,7 @@ import {
   pgToolEnv,
   withDatabase,
 } from './postgres/connection.js';
-import { assertToolCanHandle, findPgTool } from './postgres/pg-tools.js';
+import { assertToolCanHandle, findPgTool, toolErrorDetail } from './postgres/pg-tools.js';
 import type { ProgressListener } from './progress.js';
 import type { SiteRepository } from './site-repository.js';
 import { findSet, type VerifyReport, verifySet } from './verify.js';
@@ -178,15 +177,8 @@ export async function runRestore(
       });
     }
     if (result.exitCode !== 0) {
-      const detail = redact(
-        String(result.stderr ?? '')
-          .trim()
-          .split('\n')
-          .slice(-3)
-          .join(' '),
-      );
       throw new OperationError(
-        `pg_restore into ${describeDatabase(target.url)} failed: ${detail || `exit code ${result.exitCode}`}`,
+        `pg_restore into ${describeDatabase(target.url)} failed: ${toolErrorDetail(result)}`,
         'The target database is partly restored: restore again with --replace once the cause is fixed.',
       );
     }

@@ -11,7 +11,7 @@ import { findSet, verifySet } from '../backups/verify.js';
 import { errorMessage, OperationError } from '../core/errors.js';
 import { toolVersion } from '../core/package-info.js';
 import { REQUIRED_EXTENSIONS } from '../core/primero/tables.js';
-import type { DrillCheck, DrillReport } from './report.js';
+import { CHECK_ORDER, type DrillCheck, type DrillReport } from './report.js';
 
 export interface DrillOptions {
   /** Backup set id; default the newest complete set. */
@@ -55,6 +55,11 @@ export async function runDrill(repo: SiteRepository, options: DrillOptions): Pro
     evidence: string,
     details?: Record<string, unknown>,
   ) => checks.push({ name, status, evidence, ...(details ? { details } : {}) });
+  /** Marks this check and every later one up to the health check as not run. */
+  const skipFrom = (first: (typeof CHECK_ORDER)[number], why: string) => {
+    for (const name of CHECK_ORDER.slice(CHECK_ORDER.indexOf(first), CHECK_ORDER.indexOf('health')))
+      check(name, 'skip', why);
+  };
 
   const entry = await findSet(repo, options.backupId ?? 'latest');
   const manifest = entry.manifest;
@@ -82,19 +87,7 @@ export async function runDrill(repo: SiteRepository, options: DrillOptions): Pro
   let verifiedAt = Date.now();
   try {
     if (dumpDamaged) {
-      const why = 'not run: the database dump failed verification';
-      for (const name of [
-        'decryption',
-        'restore',
-        'row-counts',
-        'schema-migrations',
-        'primero-version',
-        'extensions',
-        'system-settings',
-        'attachments',
-      ]) {
-        check(name, 'skip', why);
-      }
+      skipFrom('decryption', 'not run: the database dump failed verification');
     } else {
       let plan: Awaited<ReturnType<typeof planRestore>> | undefined;
       try {
@@ -128,17 +121,7 @@ export async function runDrill(repo: SiteRepository, options: DrillOptions): Pro
           checkAttachments(repo, manifest, target, damaged, options, check),
         );
       } else {
-        for (const name of [
-          'restore',
-          'row-counts',
-          'schema-migrations',
-          'primero-version',
-          'extensions',
-          'system-settings',
-          'attachments',
-        ]) {
-          check(name, 'skip', 'not run: the dump could not be decrypted');
-        }
+        skipFrom('restore', 'not run: the dump could not be decrypted');
       }
     }
     verifiedAt = Date.now();

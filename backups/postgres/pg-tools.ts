@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { OperationError, UsageError } from '../../core/errors.js';
+import { redact } from '../../core/redact.js';
 
 export interface PgTool {
   path: string;
@@ -50,4 +51,16 @@ export function assertToolCanHandle(tool: PgTool, serverMajor: number, name: str
       `Install postgresql-client-${serverMajor} or newer, or point TIER4_PG_BIN at it.`,
     );
   }
+}
+
+/** The last lines a PostgreSQL tool printed on failure, redacted: enough to act on, never a secret. */
+export function toolErrorDetail(result: { stderr?: unknown; exitCode?: number | undefined }): string {
+  const tail = redact(
+    String(result.stderr ?? '')
+      .trim()
+      .split('\n')
+      .slice(-3)
+      .join(' '),
+  );
+  return tail || `exit code ${result.exitCode}`;
 }

@@ -3,18 +3,13 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { confirmBySiteName } from '../confirm.js';
-import type { CommandContext } from '../context.js';
 import { formatBytes, table } from '../output.js';
 import type { Registrar } from '../program.js';
 import { progressLine } from '../progress.js';
+import { withSiteRepository } from '../site-repository.js';
 
 // The backup engine is imported inside each action: --help must not load cloud SDKs.
 const engine = () => import('../../backups/index.js');
-
-async function openRepo(ctx: CommandContext, site: string | undefined) {
-  const { openSiteRepository } = await engine();
-  return openSiteRepository(ctx.config(), site, ctx.io.env);
-}
 
 function positiveInt(name: string) {
   return (value: string) => {
@@ -42,8 +37,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
     .action(
       registrar.action(async (ctx, options: { site: string; concurrency?: number }) => {
         const { createBackup, siteDatabase } = await engine();
-        const repo = await openRepo(ctx, options.site);
-        try {
+        return withSiteRepository(ctx, options.site, async (repo) => {
           const database = siteDatabase(repo);
           ctx.out.info(`Backing up ${repo.site} into ${repo.store.location}`);
           const { manifest, problems } = await createBackup(repo, database, {
@@ -93,9 +87,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
             return 1;
           }
           return 0;
-        } finally {
-          await repo.store.close();
-        }
+        });
       }),
     );
 
@@ -106,8 +98,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
     .action(
       registrar.action(async (ctx, options: { site: string }) => {
         const { listSets } = await engine();
-        const repo = await openRepo(ctx, options.site);
-        try {
+        return withSiteRepository(ctx, options.site, async (repo) => {
           const listing = await listSets(repo);
           ctx.out.result(
             () => {
@@ -134,9 +125,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
             { site: repo.site, repository: repo.store.location, ...listing },
           );
           return listing.untrusted.length > 0 ? 1 : 0;
-        } finally {
-          await repo.store.close();
-        }
+        });
       }),
     );
 
@@ -151,8 +140,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
       registrar.action(
         async (ctx, id: string, options: { site: string; deep?: boolean; identity?: string }) => {
           const { verifySet, siteIdentities } = await engine();
-          const repo = await openRepo(ctx, options.site);
-          try {
+          return withSiteRepository(ctx, options.site, async (repo) => {
             const identities = options.deep ? siteIdentities(repo, options.identity) : undefined;
             const report = await verifySet(repo, id, {
               deep: options.deep === true,
@@ -171,9 +159,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
               report,
             );
             return report.ok ? 0 : 1;
-          } finally {
-            await repo.store.close();
-          }
+          });
         },
       ),
     );
@@ -186,8 +172,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
     .action(
       registrar.action(async (ctx, options: { site: string; dryRun?: boolean }) => {
         const { pruneRepository } = await engine();
-        const repo = await openRepo(ctx, options.site);
-        try {
+        return withSiteRepository(ctx, options.site, async (repo) => {
           const report = await pruneRepository(repo, { dryRun: options.dryRun === true });
           const verb = report.dryRun ? 'would remove' : 'removed';
           ctx.out.result(
@@ -204,9 +189,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
             report,
           );
           return report.errors.length > 0 ? 1 : 0;
-        } finally {
-          await repo.store.close();
-        }
+        });
       }),
     );
 
@@ -250,7 +233,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
 export function registerRestore(program: Command, registrar: Registrar): void {
   program
     .command('restore')
-    .description('restore a backup set into a database (and attachments into a folder or the site storage)')
+    .description('Restore a backup set into a database, and attachments into a folder or the site storage')
     .argument('<id>', 'backup set id, or "latest"')
     .requiredOption('-s, --site <name>', 'the site whose backup to restore')
     .requiredOption(
@@ -290,8 +273,7 @@ export function registerRestore(program: Command, registrar: Registrar): void {
           const target = parseTargetUrl(options.targetDatabase);
           const { planRestore, runRestore, nextSteps, siteIdentities, openBlobTarget } = await engine();
           const { resolveSecret } = await import('../../core/secrets.js');
-          const repo = await openRepo(ctx, options.site);
-          try {
+          return withSiteRepository(ctx, options.site, async (repo) => {
             const password = options.targetPasswordEnv
               ? resolveSecret({ env: options.targetPasswordEnv }, ctx.io.env)
               : resolveSecret(repo.siteConfig.database.password, ctx.io.env);
@@ -341,9 +323,7 @@ export function registerRestore(program: Command, registrar: Registrar): void {
                 ].join('\n'),
               { ok: true, ...result, nextSteps: steps },
             );
-          } finally {
-            await repo.store.close();
-          }
+          });
         },
       ),
     );

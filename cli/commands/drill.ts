@@ -3,21 +3,16 @@ import type { Command } from 'commander';
 import { formatSeconds } from '../../core/duration.js';
 import { UsageError } from '../../core/errors.js';
 import { resolveSecret } from '../../core/secrets.js';
-import type { CommandContext } from '../context.js';
 import { table } from '../output.js';
 import type { Registrar } from '../program.js';
 import { progressLine } from '../progress.js';
+import { withSiteRepository } from '../site-repository.js';
 
 function sampleSize(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0)
     throw new UsageError('--sample must be a whole number of 0 or more.');
   return parsed;
-}
-
-async function openRepo(ctx: CommandContext, site: string) {
-  const { openSiteRepository } = await import('../../backups/index.js');
-  return openSiteRepository(ctx.config(), site, ctx.io.env);
 }
 
 export function registerDrill(program: Command, registrar: Registrar): void {
@@ -51,8 +46,7 @@ export function registerDrill(program: Command, registrar: Registrar): void {
           const { runDrill, writeDrillReports, saveDrillSummary } = await import('../../drills/index.js');
           const { siteIdentities } = await import('../../backups/index.js');
           const loaded = ctx.config();
-          const repo = await openRepo(ctx, options.site);
-          try {
+          return withSiteRepository(ctx, options.site, async (repo) => {
             const drills = repo.siteConfig.drills;
             const identities = siteIdentities(repo, options.identity);
             const server = drills?.server
@@ -109,9 +103,7 @@ export function registerDrill(program: Command, registrar: Registrar): void {
                 `Read ${paths.markdown} and runbooks/restore-drill.md.`,
               );
             return report.ok ? 0 : 1;
-          } finally {
-            await repo.store.close();
-          }
+          });
         },
       ),
     );
@@ -123,8 +115,7 @@ export function registerDrill(program: Command, registrar: Registrar): void {
     .action(
       registrar.action(async (ctx, options: { site: string }) => {
         const { drillHistory } = await import('../../drills/index.js');
-        const repo = await openRepo(ctx, options.site);
-        try {
+        return withSiteRepository(ctx, options.site, async (repo) => {
           const history = await drillHistory(repo);
           const rows = history.map((entry, i) => {
             const previous = history
@@ -164,9 +155,7 @@ export function registerDrill(program: Command, registrar: Registrar): void {
                   ),
             { site: repo.site, drills: rows },
           );
-        } finally {
-          await repo.store.close();
-        }
+        });
       }),
     );
 }

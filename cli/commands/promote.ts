@@ -3,6 +3,7 @@ import { UsageError } from '../../core/errors.js';
 import type { CommandContext } from '../context.js';
 import { table } from '../output.js';
 import type { Registrar } from '../program.js';
+import { withSiteRepository } from '../site-repository.js';
 
 /**
  * tier4 promote: configuration from demo to production, with a diff, a confirmation, a verified apply and
@@ -34,26 +35,18 @@ interface RollbackFlags {
 async function backupHooks(
   ctx: CommandContext,
 ): Promise<import('../../promotion/session.js').PromotionHooks> {
-  const { openSiteRepository, listSets, createBackup, siteDatabase } = await import('../../backups/index.js');
+  const { listSets, createBackup, siteDatabase } = await import('../../backups/index.js');
   return {
-    newestBackupAt: async (site) => {
-      const repo = await openSiteRepository(ctx.config(), site, ctx.io.env);
-      try {
+    newestBackupAt: (site) =>
+      withSiteRepository(ctx, site, async (repo) => {
         const newest = (await listSets(repo)).sets.at(-1);
         return newest ? new Date(newest.snapshotAt) : undefined;
-      } finally {
-        await repo.store.close();
-      }
-    },
-    takeBackup: async (site) => {
-      const repo = await openSiteRepository(ctx.config(), site, ctx.io.env);
-      try {
+      }),
+    takeBackup: (site) =>
+      withSiteRepository(ctx, site, async (repo) => {
         const { manifest } = await createBackup(repo, siteDatabase(repo), { signal: ctx.signal });
         return { id: manifest.id };
-      } finally {
-        await repo.store.close();
-      }
-    },
+      }),
   };
 }
 

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, test } from 'vitest';
 import { generateIdentity } from '../../backups/crypto/age.js';
-import { type BackupSite, backupSite, scratchDatabaseUrl } from '../support/backup-site.js';
+import { type BackupSite, backupSite, repositoryFiles, scratchDatabaseUrl } from '../support/backup-site.js';
 import { tier4 } from '../support/cli.js';
-import { pgInfo } from '../support/pg.js';
+import { pgInfo, queryDatabase } from '../support/pg.js';
 import { testSecret } from '../support/secrets.js';
 
 async function create(site: BackupSite, extraEnv: NodeJS.ProcessEnv = {}) {
@@ -15,37 +15,11 @@ async function create(site: BackupSite, extraEnv: NodeJS.ProcessEnv = {}) {
   });
 }
 
-async function repositoryFiles(site: BackupSite): Promise<string[]> {
-  const root = site.repository.replace('file://', '');
-  const out: string[] = [];
-  const walk = async (dir: string) => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      if (entry.isDirectory()) await walk(join(dir, entry.name));
-      else out.push(join(dir, entry.name));
-    }
-  };
-  await walk(root);
-  return out;
-}
-
 async function databaseExists(url: string): Promise<boolean> {
-  const info = pgInfo();
-  const client = new pg.Client({
-    host: info.host,
-    port: info.port,
-    user: info.user,
-    password: info.password,
-    database: 'postgres',
-  });
-  await client.connect();
-  try {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [
-      new URL(url).pathname.slice(1),
-    ]);
-    return rowCount === 1;
-  } finally {
-    await client.end();
-  }
+  const rows = await queryDatabase('postgres', 'SELECT 1 FROM pg_database WHERE datname = $1', [
+    new URL(url).pathname.slice(1),
+  ]);
+  return rows.length === 1;
 }
 
 async function flipByte(path: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
@@ -19,14 +19,7 @@ import {
 
 async function filesUnder(root: string): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
-  const walk = async (dir: string) => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const full = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else out.set(relative(root, full), await readFile(full));
-    }
-  };
-  await walk(root);
+  for (const path of await listFiles(root)) out.set(relative(root, path), await readFile(path));
   return out;
 }
 

@@ -1,11 +1,10 @@
-import { open, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { open, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
 import { describe, expect, test } from 'vitest';
 import { generateIdentity } from '../../backups/crypto/age.js';
-import { type BackupSite, backupSite } from '../support/backup-site.js';
+import { type BackupSite, backupSite, repositoryFiles } from '../support/backup-site.js';
 import { tier4 } from '../support/cli.js';
-import { pgInfo } from '../support/pg.js';
+import { queryDatabase } from '../support/pg.js';
 
 async function backedUpSite(blobs = 8): Promise<BackupSite & { setId: string }> {
   const site = await backupSite({ blobs });
@@ -36,29 +35,15 @@ function drill(site: BackupSite, ...extra: string[]) {
 }
 
 async function repoFile(site: BackupSite, predicate: (path: string) => boolean): Promise<string> {
-  const root = site.repository.replace('file://', '');
-  const found: string[] = [];
-  const walk = async (dir: string) => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const full = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else if (predicate(full)) found.push(full);
-    }
-  };
-  await walk(root);
-  return found[0]!;
+  return (await repositoryFiles(site)).find(predicate)!;
 }
 
 async function scratchDatabases(): Promise<string[]> {
-  const info = pgInfo();
-  const client = new pg.Client({ ...info, database: 'postgres' });
-  await client.connect();
-  try {
-    const { rows } = await client.query("SELECT datname FROM pg_database WHERE datname LIKE 'tier4_drill_%'");
-    return rows.map((row) => row.datname);
-  } finally {
-    await client.end();
-  }
+  const rows = await queryDatabase<{ datname: string }>(
+    'postgres',
+    "SELECT datname FROM pg_database WHERE datname LIKE 'tier4_drill_%'",
+  );
+  return rows.map((row) => row.datname);
 }
 
 const checkStatus = (report: { checks: Array<{ name: string; status: string }> }, name: string) =>

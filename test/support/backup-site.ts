@@ -94,3 +94,23 @@ export async function tableDigests(database: string): Promise<Record<string, str
 export function databaseOf(url: string): string {
   return new URL(url).pathname.slice(1);
 }
+
+/** Every file below a folder (a file:// repository, a blob folder), as absolute paths, sorted. */
+export async function listFiles(root: string): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
+  const out: string[] = [];
+  const walk = async (dir: string) => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const full = join(dir, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else out.push(full);
+    }
+  };
+  await walk(root);
+  return out.sort();
+}
+
+/** The files of a site's file:// repository. */
+export function repositoryFiles(site: LocalSite): Promise<string[]> {
+  return listFiles(site.repository.replace('file://', ''));
+}

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { runCli } from '../../cli/main.js';
+import { redact } from '../../core/redact.js';
 import { captureOutput } from './capture.js';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
@@ -28,7 +29,8 @@ export async function tier4(
     },
     options.signal,
   );
-  captureOutput('cli.log', `$ tier4 ${args.join(' ')}\n${stdout}${stderr}\n`);
+  // The arguments are the test's input (some deliberately carry a secret); what tier4 printed is captured as is.
+  captureOutput('cli.log', `$ tier4 ${redact(args.join(' '))}\n${stdout}${stderr}\n`);
   return { code, stdout, stderr };
 }
 
@@ -43,6 +45,6 @@ export async function spawnTier4(
     reject: false,
     stdin: 'ignore',
   });
-  captureOutput('cli.log', `$ tier4 ${args.join(' ')}\n${result.stdout}${result.stderr}\n`);
+  captureOutput('cli.log', `$ tier4 ${redact(args.join(' '))}\n${result.stdout}${result.stderr}\n`);
   return { code: result.exitCode ?? 1, stdout: result.stdout, stderr: result.stderr };
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { inject } from 'vitest';
 import {
   buildPrimeroDatabase,
@@ -24,4 +25,26 @@ export async function primeroDatabase(
     database: options.database ?? uniqueDatabaseName('primero'),
     connection: { host: pg.host, port: pg.port, user: pg.user, password: pg.password },
   });
+}
+
+/** One query against a database of the suite's server, on a connection of its own. */
+export async function queryDatabase<R extends pg.QueryResultRow = Record<string, unknown>>(
+  database: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<R[]> {
+  const info = pgInfo();
+  const client = new pg.Client({
+    host: info.host,
+    port: info.port,
+    user: info.user,
+    password: info.password,
+    database,
+  });
+  await client.connect();
+  try {
+    return (await client.query<R>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
 }

@@ -1,0 +1,18 @@
+import type { SiteRepository } from '../backups/site-repository.js';
+import type { CommandContext } from './context.js';
+
+/** Opens a site's backup repository for the length of `work`, and always closes it. */
+export async function withSiteRepository<T>(
+  ctx: CommandContext,
+  site: string,
+  work: (repo: SiteRepository) => Promise<T>,
+): Promise<T> {
+  // The engine is imported here, not at the top: --help must not load cloud SDKs.
+  const { openSiteRepository } = await import('../backups/site-repository.js');
+  const repo = await openSiteRepository(ctx.config(), site, ctx.io.env);
+  try {
+    return await work(repo);
+  } finally {
+    await repo.store.close();
+  }
+}
