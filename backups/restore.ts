@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -155,7 +155,10 @@ export async function runRestore(
   let workDir: string | undefined;
   try {
     let result: Awaited<ReturnType<typeof execa>>;
-    if (jobs === 1) {
+    // A database that existed before the restore (e.g. set up by CloudNativePG) may have its extensions owned by
+    // another role; restoring their comments would then fail, so they are left out through a TOC list.
+    const skipExtensionComments = plan.targetState === 'empty';
+    if (jobs === 1 && !skipExtensionComments) {
       const child = execa(pgRestore.path, args, {
         env: pgToolEnv(target),
         stdin: 'pipe',
@@ -170,7 +173,10 @@ export async function runRestore(
       workDir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'tier4-restore-'));
       const file = join(workDir, 'database.dump');
       await pipeline(decrypted, createWriteStream(file, { mode: 0o600 }));
-      result = await execa(pgRestore.path, [...args, `--jobs=${jobs}`, file], {
+      const useList = skipExtensionComments
+        ? [`--use-list=${await tocWithoutExtensionComments(pgRestore.path, file)}`]
+        : [];
+      result = await execa(pgRestore.path, [...args, ...useList, `--jobs=${jobs}`, file], {
         env: pgToolEnv(target),
         reject: false,
         ...(options.signal ? { cancelSignal: options.signal } : {}),
@@ -227,6 +233,15 @@ export async function runRestore(
       total: (finished - started) / 1000,
     },
   };
+}
+
+/** Writes the dump's table of contents without COMMENT ON EXTENSION entries, beside the dump; returns its path. */
+async function tocWithoutExtensionComments(pgRestorePath: string, dump: string): Promise<string> {
+  const { stdout } = await execa(pgRestorePath, ['--list', dump]);
+  const kept = stdout.split('\n').filter((line) => !/^\d+; \d+ \d+ COMMENT - EXTENSION /.test(line));
+  const list = `${dump}.list`;
+  await writeFile(list, `${kept.join('\n')}\n`, { mode: 0o600 });
+  return list;
 }
 
 async function prepareTargetDatabase(target: DatabaseTarget, state: TargetState): Promise<void> {

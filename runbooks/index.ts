@@ -88,7 +88,10 @@ export function commandLines(markdown: string): CommandLine[] {
       continue;
     }
     if (inFence) {
-      let text = raw.trim().replace(/^\$\s+/, '').replace(/^npx\s+/, '');
+      let text = raw
+        .trim()
+        .replace(/^\$\s+/, '')
+        .replace(/^npx\s+/, '');
       if (!/^tier4(\s|$)/.test(text)) continue;
       const start = i;
       while (text.endsWith('\\') && i + 1 < lines.length) {

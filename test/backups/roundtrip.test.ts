@@ -5,6 +5,7 @@ import {
   type BackupSite,
   backupSite,
   databaseOf,
+  listFiles,
   scratchDatabaseUrl,
   tableDigests,
 } from '../support/backup-site.js';

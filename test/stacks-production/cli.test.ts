@@ -84,8 +84,7 @@ describe('tier4 site preview|deploy', () => {
 
   test('no passphrase for the local backend: exit 2 before running anything', async () => {
     const before = await readFile(calls, 'utf8').catch(() => '');
-    const env = withFakePulumi();
-    delete env.PULUMI_CONFIG_PASSPHRASE;
+    const { PULUMI_CONFIG_PASSPHRASE: _, ...env } = withFakePulumi();
     const result = await tier4(['site', 'preview', 'production', '-c', config], {
       env: { ...env, PULUMI_CONFIG_PASSPHRASE: '', PULUMI_CONFIG_PASSPHRASE_FILE: '' },
     });

@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { buildProgram } from '../cli/program.js';
+import { checkCommandLine } from '../cli/usage-check.js';
+import { commandLines, listRunbooks, splitWords } from '../runbooks/index.js';
+import { REPO_ROOT, tier4 } from './support/cli.js';
+
+const RUNBOOKS = [
+  'backups',
+  'certificate-rotation',
+  'configuration-promotion',
+  'data-breach',
+  'disaster-recovery',
+  'go-live-checklist',
+  'restore-drill',
+  'upgrade',
+];
+
+function program() {
+  const io = { stdout: { write: () => true }, stderr: { write: () => true }, env: {}, cwd: REPO_ROOT };
+  return buildProgram(io, new AbortController().signal, { exitCode: 0 });
+}
+
+describe('the command-line checker', () => {
+  const check = (line: string) => checkCommandLine(program(), splitWords(line));
+
+  test('accepts real command lines', () => {
+    for (const line of [
+      'backup create --site production',
+      'restore latest --site production --target-database postgres://primero@db:5432/restored --yes --confirm production',
+      'drill --site production --report-dir /var/tier4/drills',
+      'drill history --site production',
+      '--json doctor --format prometheus',
+      'certs client create --site production --name progres-dtp',
+      'promote apply --allow-deletions --yes --confirm production',
+      'site render production --out rendered/production',
+      'config validate -c tier4.yaml',
+    ]) {
+      expect(check(line), line).toBeUndefined();
+    }
+  });
+
+  test('catches unknown commands and options, groups named alone, and missing values', () => {
+    expect(check('bakup create --site production')).toMatch(/unknown command "bakup"/);
+    expect(check('backup create --site production --fast')).toMatch(/unknown option --fast/);
+    expect(check('backup')).toMatch(/needs a subcommand/);
+    expect(check('backup create')).toMatch(/needs --site/);
+    expect(check('backup create --site')).toMatch(/needs a value/);
+    expect(check('restore --site production --target-database postgres://x@y/z')).toMatch(/needs 1 argument/);
+    expect(check('runbook show a b')).toMatch(/too many arguments/);
+  });
+});
+
+describe('the runbooks', () => {
+  test('all eight exist, with a title', () => {
+    const found = listRunbooks();
+    expect(found.map((r) => r.name)).toEqual(RUNBOOKS);
+    for (const runbook of found) expect(runbook.title.length).toBeGreaterThan(5);
+  });
+
+  test('every tier4 command line in them is a real command with real options', () => {
+    const problems: string[] = [];
+    let checked = 0;
+    for (const runbook of listRunbooks()) {
+      const lines = commandLines(readFileSync(runbook.path, 'utf8'));
+      expect(lines.length, `${runbook.name} names no tier4 command`).toBeGreaterThanOrEqual(2);
+      for (const line of lines) {
+        checked += 1;
+        const problem = checkCommandLine(program(), line.argv);
+        if (problem) problems.push(`runbooks/${runbook.name}.md:${line.line}: \`${line.text}\`: ${problem}`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(checked).toBeGreaterThan(40);
+  });
+
+  test('tier4 runbook list and show work in a terminal without a browser', async () => {
+    const list = await tier4(['--json', 'runbook', 'list']);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout).map((r: { name: string }) => r.name)).toEqual(RUNBOOKS);
+    const show = await tier4(['runbook', 'show', 'disaster-recovery']);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toContain('PRIMERO_MESSAGE_SECRET');
+    const missing = await tier4(['runbook', 'show', 'nonexistent']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('disaster-recovery');
+  });
+
+  test('the README links every runbook', () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    for (const name of RUNBOOKS) expect(readme).toContain(`runbooks/${name}.md`);
+  });
+});
