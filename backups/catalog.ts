@@ -28,7 +28,11 @@ export interface Catalog {
   invalid: CatalogEntry[];
 }
 
-export async function readCatalog(store: ObjectStore, site: string, macKey: Buffer): Promise<Catalog> {
+export async function readCatalog(
+  store: ObjectStore,
+  site: string,
+  macKeys: readonly Buffer[],
+): Promise<Catalog> {
   const prefix = layout.setsPrefix(site);
   const byId = new Map<string, string[]>();
   for await (const object of store.list(prefix)) {
@@ -39,7 +43,9 @@ export async function readCatalog(store: ObjectStore, site: string, macKey: Buff
     byId.set(id, objects);
   }
   const catalog: Catalog = { complete: [], incomplete: [], invalid: [] };
-  for (const id of [...byId.keys()].sort()) {
+  const byTime = (a: string, b: string) =>
+    setIdTime(a).getTime() - setIdTime(b).getTime() || (a < b ? -1 : a > b ? 1 : 0);
+  for (const id of [...byId.keys()].sort(byTime)) {
     const objects = byId.get(id)!;
     const entry: CatalogEntry = { id, time: setIdTime(id), objects };
     if (!objects.includes(layout.manifest(site, id))) {
@@ -49,7 +55,7 @@ export async function readCatalog(store: ObjectStore, site: string, macKey: Buff
     }
     const bytes = await store.getBytes(layout.manifest(site, id));
     const opened = bytes
-      ? openManifest(bytes, macKey, id)
+      ? openManifest(bytes, macKeys, id)
       : { ok: false as const, reason: 'manifest vanished' };
     if (!opened.ok) {
       entry.problem = opened.reason;

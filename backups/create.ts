@@ -59,10 +59,10 @@ export async function createBackup(
     });
     const id = newSetId(snapshot.takenAt);
     setId = id;
-    let dump: Awaited<ReturnType<typeof dumpDatabase>>;
-    try {
-      assertToolCanHandle(pgDump, snapshot.facts.serverMajor, 'pg_dump');
-      dump = await dumpDatabase(
+    assertToolCanHandle(pgDump, snapshot.serverMajor, 'pg_dump');
+    // The dump and the reading of facts run at once, in the same snapshot; wait for both before going on.
+    const [dumped, read] = await Promise.allSettled([
+      dumpDatabase(
         repo,
         database,
         pgDump.path,
@@ -70,13 +70,17 @@ export async function createBackup(
         layout.dump(repo.site, id),
         progress,
         options.signal,
-      );
-    } finally {
-      await snapshot.close();
-    }
+      ),
+      snapshot.contents,
+    ]);
+    await snapshot.close();
+    if (dumped.status === 'rejected') throw dumped.reason;
+    if (read.status === 'rejected') throw databaseError(read.reason, database.url);
+    const dump = dumped.value;
+    const { facts, blobs: sourceBlobs } = read.value;
     const databaseDone = new Date();
 
-    const attachments = await backUpBlobs(repo, blobs, snapshot.blobs, options, progress);
+    const attachments = await backUpBlobs(repo, blobs, sourceBlobs, options, progress);
     const finishedAt = new Date();
     const body: ManifestBody = {
       format: 'tier4-backup-set/1',
@@ -98,14 +102,14 @@ export async function createBackup(
         sha256: dump.sha256,
         plainSize: dump.plainSize,
         format: 'pg_dump-custom',
-        name: snapshot.facts.name,
-        serverVersion: snapshot.facts.serverVersion,
-        serverMajor: snapshot.facts.serverMajor,
+        name: facts.name,
+        serverVersion: facts.serverVersion,
+        serverMajor: facts.serverMajor,
         pgDumpVersion: pgDump.version,
-        extensions: snapshot.facts.extensions,
-        rowCounts: snapshot.facts.rowCounts,
-        latestMigration: snapshot.facts.latestMigration,
-        primeroVersion: snapshot.facts.primeroVersion,
+        extensions: facts.extensions,
+        rowCounts: facts.rowCounts,
+        latestMigration: facts.latestMigration,
+        primeroVersion: facts.primeroVersion,
       },
       attachments,
     };
@@ -212,7 +216,7 @@ async function backUpBlobs(
   for await (const object of repo.store.list(layout.blobsPrefix(repo.site))) present.add(object.key);
   const known = new Map<string, BlobRecord>();
   if (present.size > 0) {
-    const catalog = await readCatalog(repo.store, repo.site, repo.macKey);
+    const catalog = await readCatalog(repo.store, repo.site, repo.macKeys);
     for (const entry of catalog.complete) {
       for (const blob of entry.manifest!.attachments.blobs)
         if (present.has(blob.object)) known.set(blob.key, blob);

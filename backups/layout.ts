@@ -35,15 +35,19 @@ export function compactTime(at: Date): string {
     .replace(/\.\d+Z$/, 'Z');
 }
 
-/** Set ids sort by time: 20261121T011500Z-3fa91c. */
+/**
+ * Set ids sort by time, to the millisecond, so sets taken in the same second still order correctly:
+ * 20261121T011500.123Z-3fa91c. (Ids without milliseconds, from earlier versions, are still read.)
+ */
 export function newSetId(at: Date): string {
-  return `${compactTime(at)}-${randomBytes(3).toString('hex')}`;
+  const ms = String(at.getUTCMilliseconds()).padStart(3, '0');
+  return `${compactTime(at).replace(/Z$/, '')}.${ms}Z-${randomBytes(3).toString('hex')}`;
 }
 
-export const SET_ID_PATTERN = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
+export const SET_ID_PATTERN = /^\d{8}T\d{6}(\.\d{3})?Z-[0-9a-f]{6}$/;
 
 export function setIdTime(id: string): Date {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(id);
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\.\d{3})?Z/.exec(id);
   if (!m) return new Date(Number.NaN);
-  return new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`);
+  return new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${m[7] ?? ''}Z`);
 }

@@ -19,7 +19,7 @@ export async function listSets(repo: SiteRepository): Promise<{
   incomplete: string[];
   untrusted: Array<{ id: string; problem: string }>;
 }> {
-  const catalog = await readCatalog(repo.store, repo.site, repo.macKey);
+  const catalog = await readCatalog(repo.store, repo.site, repo.macKeys);
   return {
     sets: catalog.complete.map((entry) => {
       const m = entry.manifest!;

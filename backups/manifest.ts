@@ -71,7 +71,7 @@ export function sealManifest(body: ManifestBody, macKey: Buffer): Manifest {
 export type ManifestCheck = { ok: true; manifest: Manifest } | { ok: false; reason: string };
 
 /** Parses a stored manifest and checks its MAC. */
-export function openManifest(bytes: Buffer, macKey: Buffer, expectedId: string): ManifestCheck {
+export function openManifest(bytes: Buffer, macKeys: readonly Buffer[], expectedId: string): ManifestCheck {
   let parsed: unknown;
   try {
     parsed = JSON.parse(bytes.toString('utf8'));
@@ -81,7 +81,7 @@ export function openManifest(bytes: Buffer, macKey: Buffer, expectedId: string):
   const result = manifestSchema.safeParse(parsed);
   if (!result.success) return { ok: false, reason: 'manifest does not have the expected shape' };
   const { mac, ...body } = result.data;
-  if (!macMatches(macKey, body, mac)) {
+  if (!macKeys.some((key) => macMatches(key, body, mac))) {
     return {
       ok: false,
       reason: 'manifest MAC does not match: it was altered, or the integrity key is different',

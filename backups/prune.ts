@@ -27,7 +27,7 @@ export async function pruneRepository(
   const dryRun = options.dryRun === true;
   const lock = dryRun ? undefined : await acquireLock(repo.store, repo.site, 'prune');
   try {
-    const catalog = await readCatalog(repo.store, repo.site, repo.macKey);
+    const catalog = await readCatalog(repo.store, repo.site, repo.macKeys);
     const decision = selectRetained(
       catalog.complete.map((entry) => ({
         id: entry.id,

@@ -15,7 +15,10 @@ export interface SiteRepository {
   siteConfig: SiteConfig;
   backups: BackupsConfig;
   store: ObjectStore;
+  /** Seals new manifests and drill summaries. */
   macKey: Buffer;
+  /** Every key a stored manifest may be sealed with: the current one first, then previous ones. */
+  macKeys: Buffer[];
   recipients: string[];
   env: NodeJS.ProcessEnv;
 }
@@ -39,6 +42,7 @@ export async function openSiteRepository(
   const { name, site } = getSite(loaded.config, siteName);
   const backups = backupsOf(name, site);
   const macKey = deriveMacKey(resolveSecret(backups.integrityKey, env), name);
+  const previous = backups.previousIntegrityKeys.map((ref) => deriveMacKey(resolveSecret(ref, env), name));
   const store = await openRepositoryStore(backups, env);
   return {
     site: name,
@@ -46,6 +50,7 @@ export async function openSiteRepository(
     backups,
     store,
     macKey,
+    macKeys: [macKey, ...previous],
     recipients: backups.encryption.recipients,
     env,
   };

@@ -32,7 +32,7 @@ export async function findSet(
   repo: SiteRepository,
   id: string,
 ): Promise<CatalogEntry & { manifest: Manifest }> {
-  const catalog = await readCatalog(repo.store, repo.site, repo.macKey);
+  const catalog = await readCatalog(repo.store, repo.site, repo.macKeys);
   const entry =
     id === 'latest' ? catalog.complete.at(-1) : catalog.complete.find((candidate) => candidate.id === id);
   if (entry?.manifest) return entry as CatalogEntry & { manifest: Manifest };

@@ -50,7 +50,7 @@ export interface PrimeroDbResult {
 }
 
 /** Rough bytes a case contributes with its satellite records and indexes; calibrated on PostgreSQL 15. */
-const BYTES_PER_CASE = 3600;
+const BYTES_PER_CASE = 2700;
 const BATCH = 20_000;
 export const LATEST_MIGRATION = '20250918143012';
 

@@ -17,12 +17,21 @@ export interface SourceBlob {
   byteSize: number;
 }
 
+export interface SnapshotContents {
+  facts: DatabaseFacts;
+  blobs: SourceBlob[];
+}
+
 export interface ExportedSnapshot {
   /** Give this to `pg_dump --snapshot`; valid while the transaction stays open. */
   id: string;
   takenAt: Date;
-  facts: DatabaseFacts;
-  blobs: SourceBlob[];
+  serverMajor: number;
+  /**
+   * The facts and the blob list, read in the same snapshot on this connection. Started at once, so the
+   * counting runs while pg_dump dumps (in its own connection) rather than before it.
+   */
+  contents: Promise<SnapshotContents>;
   close(): Promise<void>;
 }
 
@@ -33,24 +42,19 @@ export interface ExportedSnapshot {
 export async function exportSnapshot(client: pg.Client): Promise<ExportedSnapshot> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
-    const { rows } = await client.query<{ id: string; now: Date }>(
-      'SELECT pg_export_snapshot() AS id, now() AS now',
+    const { rows } = await client.query<{ id: string; now: Date; num: string }>(
+      "SELECT pg_export_snapshot() AS id, now() AS now, current_setting('server_version_num') AS num",
     );
     const snapshot = rows[0]!;
-    const facts = await readFacts(client);
-    const blobs = (await tableExists(client, 'active_storage_blobs'))
-      ? (
-          await client.query<{ key: string; checksum: string | null; byte_size: string }>(
-            'SELECT key, checksum, byte_size FROM active_storage_blobs ORDER BY id',
-          )
-        ).rows.map((row) => ({ key: row.key, checksum: row.checksum, byteSize: Number(row.byte_size) }))
-      : [];
+    const contents = readContents(client);
+    contents.catch(() => {}); // observed by the caller; never an unhandled rejection meanwhile
     return {
       id: snapshot.id,
       takenAt: snapshot.now,
-      facts,
-      blobs,
+      serverMajor: Math.floor(Number(snapshot.num) / 10_000),
+      contents,
       close: async () => {
+        await contents.catch(() => undefined);
         await client.query('COMMIT').catch(() => undefined);
       },
     };
@@ -58,6 +62,18 @@ export async function exportSnapshot(client: pg.Client): Promise<ExportedSnapsho
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+async function readContents(client: pg.Client): Promise<SnapshotContents> {
+  const facts = await readFacts(client);
+  const blobs = (await tableExists(client, 'active_storage_blobs'))
+    ? (
+        await client.query<{ key: string; checksum: string | null; byte_size: string }>(
+          'SELECT key, checksum, byte_size FROM active_storage_blobs ORDER BY id',
+        )
+      ).rows.map((row) => ({ key: row.key, checksum: row.checksum, byteSize: Number(row.byte_size) }))
+    : [];
+  return { facts, blobs };
 }
 
 async function tableExists(client: pg.Client, table: string): Promise<boolean> {

@@ -139,6 +139,11 @@ const backupsSchema = z
      * derived from it, so a change by anyone without it is detected. Keep a copy with the age identity.
      */
     integrityKey: secretRefSchema,
+    /**
+     * Earlier integrity keys, after a rotation: sets they sealed still verify. New sets always use integrityKey.
+     * A set that only an exposed key verifies is only as trustworthy as that key.
+     */
+    previousIntegrityKeys: z.array(secretRefSchema).default([]),
     retention: retentionSchema.default({ last: 7, daily: 14, weekly: 8, monthly: 12 }),
     schedule: z
       .string()

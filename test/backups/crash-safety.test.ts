@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
@@ -12,7 +13,7 @@ import {
 import { layout } from '../../backups/layout.js';
 import { acquireLock } from '../../backups/lock.js';
 import { loadConfig } from '../../core/config/load.js';
-import { backupSite } from '../support/backup-site.js';
+import { addBlob, backupSite } from '../support/backup-site.js';
 import { captureOutput } from '../support/capture.js';
 import { REPO_ROOT, tier4 } from '../support/cli.js';
 
@@ -29,6 +30,14 @@ describe('a backup killed with SIGKILL at random points', () => {
           reject: false,
         },
       );
+    expect((await run()).exitCode).toBe(0);
+    // Every run has attachments to upload, as a nightly backup does; the kills are timed from one such run.
+    let added = 0;
+    const addAttachments = async () => {
+      for (let i = 0; i < 40; i += 1)
+        await addBlob(site, `crashblob${String((added += 1)).padStart(19, '0')}`, randomBytes(4000 + i));
+    };
+    await addAttachments();
     const timed = Date.now();
     const full = await run();
     expect(full.exitCode, full.stderr).toBe(0);
@@ -37,6 +46,7 @@ describe('a backup killed with SIGKILL at random points', () => {
     const trials = 8;
     let killed = 0;
     for (let trial = 0; trial < trials; trial += 1) {
+      await addAttachments();
       const child = run();
       const at = Math.round(duration * (0.15 + (0.8 * trial) / trials) * (0.9 + Math.random() * 0.2));
       const timer = setTimeout(() => child.kill('SIGKILL'), at);
@@ -45,7 +55,7 @@ describe('a backup killed with SIGKILL at random points', () => {
       captureOutput('cli.log', `${result.stdout}${result.stderr}\n`);
       if (result.signal === 'SIGKILL') killed += 1;
       // After every kill: whatever looks complete is complete and sound.
-      const catalog = await readCatalog(repo.store, repo.site, repo.macKey);
+      const catalog = await readCatalog(repo.store, repo.site, repo.macKeys);
       expect(catalog.invalid).toEqual([]);
       for (const entry of catalog.complete)
         expect((await verifySet(repo, entry.id, { record: false })).ok, entry.id).toBe(true);
@@ -56,7 +66,7 @@ describe('a backup killed with SIGKILL at random points', () => {
     const next = await run();
     expect(next.exitCode, next.stderr).toBe(0);
     const report = await pruneRepository(repo, { policy: { last: 100, daily: 0, weekly: 0, monthly: 0 } });
-    const after = await readCatalog(repo.store, repo.site, repo.macKey);
+    const after = await readCatalog(repo.store, repo.site, repo.macKeys);
     expect(after.incomplete).toEqual([]);
     expect(report.removed).toEqual([]);
     for (const entry of after.complete)

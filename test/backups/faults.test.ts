@@ -1,12 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
 import { describe, expect, test } from 'vitest';
+import { parseDocument } from 'yaml';
 import { generateIdentity } from '../../backups/crypto/age.js';
-import { type BackupSite, backupSite, repositoryFiles, scratchDatabaseUrl } from '../support/backup-site.js';
+import {
+  addBlob,
+  type BackupSite,
+  backupSite,
+  repositoryFiles,
+  scratchDatabaseUrl,
+} from '../support/backup-site.js';
 import { tier4 } from '../support/cli.js';
-import { pgInfo, queryDatabase } from '../support/pg.js';
+import { queryDatabase } from '../support/pg.js';
 import { testSecret } from '../support/secrets.js';
 
 async function create(site: BackupSite, extraEnv: NodeJS.ProcessEnv = {}) {
@@ -66,20 +72,7 @@ describe('incremental attachments', () => {
     const second = JSON.parse((await create(site)).stdout);
     expect(second.attachments).toMatchObject({ count: 12, uploaded: 0, uploadedBytes: 0, reused: 12 });
 
-    const key = 'newblobkey0000000000000000001';
-    const content = randomBytes(5000);
-    const { mkdir } = await import('node:fs/promises');
-    await mkdir(join(site.blobRoot, key.slice(0, 2), key.slice(2, 4)), { recursive: true });
-    await writeFile(join(site.blobRoot, key.slice(0, 2), key.slice(2, 4), key), content);
-    const info = pgInfo();
-    const db = new pg.Client({ ...info, database: site.db.database });
-    await db.connect();
-    const { createHash } = await import('node:crypto');
-    await db.query(
-      "INSERT INTO active_storage_blobs (key, filename, service_name, byte_size, checksum, created_at) VALUES ($1, 'x.pdf', 'local', $2, $3, now())",
-      [key, content.length, createHash('md5').update(content).digest('base64')],
-    );
-    await db.end();
+    await addBlob(site, 'newblobkey0000000000000000001', randomBytes(5000));
     const third = JSON.parse((await create(site)).stdout);
     expect(third.attachments).toMatchObject({ count: 13, uploaded: 1, reused: 12 });
   });
@@ -217,6 +210,35 @@ describe('keys', () => {
     });
     expect(listed.code).toBe(1);
     expect(JSON.parse(listed.stdout).untrusted.map((u: { id: string }) => u.id)).toEqual([set.id]);
+  });
+});
+
+describe('integrity key rotation', () => {
+  test('sets sealed with a previous key still verify when it is listed; new sets use the current key', async () => {
+    const site = await backupSite({ blobs: 1 });
+    const before = JSON.parse((await create(site)).stdout).id;
+    const config = parseDocument(await readFile(site.configPath, 'utf8'));
+    config.setIn(['sites', site.site, 'backups', 'integrityKey'], { env: 'T4_NEW_INTEGRITY_KEY' });
+    config.setIn(
+      ['sites', site.site, 'backups', 'previousIntegrityKeys'],
+      [{ env: 'TIER4_LOCAL_INTEGRITY_KEY' }],
+    );
+    await writeFile(site.configPath, config.toString());
+    const env = { ...site.env, T4_NEW_INTEGRITY_KEY: testSecret('new-integrity') };
+    const after = JSON.parse((await create(site, env)).stdout).id;
+    const listed = JSON.parse(
+      (await tier4(['--json', '-c', site.configPath, 'backup', 'list', '--site', site.site], { env })).stdout,
+    );
+    expect(listed.sets.map((set: { id: string }) => set.id)).toEqual([before, after]);
+    expect(listed.untrusted).toEqual([]);
+    // Without the previous key, only the new set is trusted.
+    config.deleteIn(['sites', site.site, 'backups', 'previousIntegrityKeys']);
+    await writeFile(site.configPath, config.toString());
+    const strict = JSON.parse(
+      (await tier4(['--json', '-c', site.configPath, 'backup', 'list', '--site', site.site], { env })).stdout,
+    );
+    expect(strict.sets.map((set: { id: string }) => set.id)).toEqual([after]);
+    expect(strict.untrusted.map((u: { id: string }) => u.id)).toEqual([before]);
   });
 });
 

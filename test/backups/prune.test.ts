@@ -1,14 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import pg from 'pg';
+import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { openSiteRepository, readCatalog, verifySet } from '../../backups/index.js';
 import { layout } from '../../backups/layout.js';
 import { loadConfig } from '../../core/config/load.js';
-import { backupSite } from '../support/backup-site.js';
+import { addBlob, backupSite } from '../support/backup-site.js';
 import { tier4 } from '../support/cli.js';
-import { pgInfo } from '../support/pg.js';
+import { queryDatabase } from '../support/pg.js';
 
 describe('tier4 backup prune', () => {
   test('applies retention, keeps the newest verified set, and sweeps only unreferenced attachments', async () => {
@@ -18,27 +15,15 @@ describe('tier4 backup prune', () => {
       JSON.parse(
         (await tier4(['--json', ...c, 'backup', 'create', '--site', site.site], { env: site.env })).stdout,
       );
-    const pause = () => new Promise((resolve) => setTimeout(resolve, 1100)); // set ids have one-second resolution
 
     const first = await create();
     // An attachment that exists only while the second set is taken.
     const key = 'transientblob000000000000001';
-    const content = randomBytes(3000);
-    await mkdir(join(site.blobRoot, key.slice(0, 2), key.slice(2, 4)), { recursive: true });
-    await writeFile(join(site.blobRoot, key.slice(0, 2), key.slice(2, 4), key), content);
-    const db = new pg.Client({ ...pgInfo(), database: site.db.database });
-    await db.connect();
-    await db.query(
-      "INSERT INTO active_storage_blobs (key, filename, service_name, byte_size, checksum, created_at) VALUES ($1, 'f', 'local', $2, $3, now())",
-      [key, content.length, createHash('md5').update(content).digest('base64')],
-    );
-    await pause();
+    await addBlob(site, key, randomBytes(3000));
     const second = await create();
-    await db.query('DELETE FROM active_storage_blobs WHERE key = $1', [key]);
-    await db.end();
+    await queryDatabase(site.db.database, 'DELETE FROM active_storage_blobs WHERE key = $1', [key]);
     const later = [];
     for (let i = 0; i < 3; i += 1) {
-      await pause();
       later.push(await create());
     }
     // Only the oldest set is verified: retention must keep it as the newest verified set.
@@ -53,7 +38,7 @@ describe('tier4 backup prune', () => {
     expect(dry.removed).toEqual([second.id]);
     expect(dry.blobsRemoved).toBe(1);
     const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
-    expect((await readCatalog(repo.store, repo.site, repo.macKey)).complete).toHaveLength(5); // dry run removed nothing
+    expect((await readCatalog(repo.store, repo.site, repo.macKeys)).complete).toHaveLength(5); // dry run removed nothing
 
     const pruned = await tier4(['--json', ...c, 'backup', 'prune', '--site', site.site], { env: site.env });
     expect(pruned.code).toBe(0);
@@ -62,7 +47,7 @@ describe('tier4 backup prune', () => {
     expect(report.kept.find((k: { id: string }) => k.id === first.id).reasons).toContain('newest verified');
     expect(await repo.store.head(layout.blob(site.site, key))).toBeUndefined();
 
-    const catalog = await readCatalog(repo.store, repo.site, repo.macKey);
+    const catalog = await readCatalog(repo.store, repo.site, repo.macKeys);
     expect(catalog.complete.map((e) => e.id)).toEqual([first.id, ...later.map((s) => s.id)]);
     for (const entry of catalog.complete)
       expect((await verifySet(repo, entry.id, { record: false })).ok).toBe(true);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { type LocalRepository, type LocalSite, writeLocalSite } from '../../rehearsal/local-site.js';
 import type { PrimeroDbResult } from '../../rehearsal/primero-db.js';
-import { pgInfo, primeroDatabase, uniqueDatabaseName } from './pg.js';
+import { pgInfo, primeroDatabase, queryDatabase, uniqueDatabaseName } from './pg.js';
 import { testSecret } from './secrets.js';
 
 export type RepositorySpec =
@@ -113,4 +113,19 @@ export async function listFiles(root: string): Promise<string[]> {
 /** The files of a site's file:// repository. */
 export function repositoryFiles(site: LocalSite): Promise<string[]> {
   return listFiles(site.repository.replace('file://', ''));
+}
+
+/** Adds an attachment to a site, as Primero would: the file on the disk service and its active_storage_blobs row. */
+export async function addBlob(site: BackupSite, key: string, content: Buffer): Promise<void> {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const { createHash } = await import('node:crypto');
+  const { diskBlobPath } = await import('../../core/primero/tables.js');
+  const path = join(site.blobRoot, diskBlobPath(key));
+  await mkdir(join(path, '..'), { recursive: true });
+  await writeFile(path, content);
+  await queryDatabase(
+    site.db.database,
+    "INSERT INTO active_storage_blobs (key, filename, service_name, byte_size, checksum, created_at) VALUES ($1, 'file.pdf', 'local', $2, $3, now())",
+    [key, content.length, createHash('md5').update(content).digest('base64')],
+  );
 }
