@@ -15,8 +15,13 @@ export function progressLine(out: Output): (event: ProgressEvent) => void {
     const elapsed = Math.max(0.001, (Date.now() - phaseStarted) / 1000);
     switch (event.phase) {
       case 'database': {
+        // pg_dump's output is compressed, so its final size is unknown: the ETA comes from the tables done.
+        const eta =
+          event.fraction !== undefined && event.fraction > 0.02 && event.fraction < 1
+            ? `, ${Math.round(event.fraction * 100)}% of the tables, ETA ${formatSeconds((elapsed * (1 - event.fraction)) / event.fraction)}`
+            : '';
         out.progress(
-          `database: ${formatBytes(event.bytes)} dumped (${formatBytes(event.bytes / elapsed)}/s)`,
+          `database: ${formatBytes(event.bytes)} dumped (${formatBytes(event.bytes / elapsed)}/s${eta})`,
         );
         break;
       }

@@ -27,6 +27,8 @@ export interface ExportedSnapshot {
   id: string;
   takenAt: Date;
   serverMajor: number;
+  /** On-disk size of each table ("schema.table"), to turn pg_dump's progress into a fraction done. */
+  tableSizes: Map<string, number>;
   /**
    * The facts and the blob list, read in the same snapshot on this connection. Started at once, so the
    * counting runs while pg_dump dumps (in its own connection) rather than before it.
@@ -46,12 +48,18 @@ export async function exportSnapshot(client: pg.Client): Promise<ExportedSnapsho
       "SELECT pg_export_snapshot() AS id, now() AS now, current_setting('server_version_num') AS num",
     );
     const snapshot = rows[0]!;
+    const sizes = await client.query<{ name: string; bytes: string }>(
+      `SELECT n.nspname || '.' || c.relname AS name, pg_table_size(c.oid) AS bytes
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
+    );
     const contents = readContents(client);
     contents.catch(() => {}); // observed by the caller; never an unhandled rejection meanwhile
     return {
       id: snapshot.id,
       takenAt: snapshot.now,
       serverMajor: Math.floor(Number(snapshot.num) / 10_000),
+      tableSizes: new Map(sizes.rows.map((row) => [row.name, Number(row.bytes)])),
       contents,
       close: async () => {
         await contents.catch(() => undefined);
