@@ -40,7 +40,10 @@ export async function drillHistory(repo: SiteRepository): Promise<DrillHistoryEn
     if (!bytes) continue;
     try {
       const { report, mac } = JSON.parse(bytes.toString('utf8')) as { report: DrillReport; mac: string };
-      entries.push({ report, authentic: typeof mac === 'string' && repo.macKeys.some((key) => macMatches(key, report, mac)) });
+      entries.push({
+        report,
+        authentic: typeof mac === 'string' && repo.macKeys.some((key) => macMatches(key, report, mac)),
+      });
     } catch {
       // not a drill summary
     }

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { formatSeconds } from '../../core/duration.js';
 import { UsageError } from '../../core/errors.js';
@@ -59,7 +59,7 @@ export function registerDrill(program: Command, registrar: Registrar): void {
                   password: resolveSecret(repo.siteConfig.database.password, ctx.io.env),
                 };
             const reportDir = options.reportDir
-              ? join(ctx.io.cwd, options.reportDir)
+              ? resolve(ctx.io.cwd, options.reportDir)
               : join(loaded.baseDir, '.tier4', 'drills');
             ctx.out.info(`Restore drill of ${repo.site} from ${repo.store.location}`);
             const report = await runDrill(repo, {

@@ -34,8 +34,10 @@ describe('a backup killed with SIGKILL at random points', () => {
     // Every run has attachments to upload, as a nightly backup does; the kills are timed from one such run.
     let added = 0;
     const addAttachments = async () => {
-      for (let i = 0; i < 40; i += 1)
-        await addBlob(site, `crashblob${String((added += 1)).padStart(19, '0')}`, randomBytes(4000 + i));
+      for (let i = 0; i < 40; i += 1) {
+        added += 1;
+        await addBlob(site, `crashblob${String(added).padStart(19, '0')}`, randomBytes(4000 + i));
+      }
     };
     await addAttachments();
     const timed = Date.now();

@@ -12,11 +12,14 @@ describe('backup progress', () => {
     const events: ProgressEvent[] = [];
     await createBackup(repo, siteDatabase(repo), { onProgress: (event) => events.push(event) });
     await repo.store.close();
-    const database = events.filter((event): event is Extract<ProgressEvent, { phase: 'database' }> => event.phase === 'database');
+    const database = events.filter(
+      (event): event is Extract<ProgressEvent, { phase: 'database' }> => event.phase === 'database',
+    );
     expect(database.at(-1)).toMatchObject({ fraction: 1 });
     const fractions = database.map((event) => event.fraction).filter((f): f is number => f !== undefined);
     expect(fractions.some((f) => f > 0 && f < 1)).toBe(true);
-    for (let i = 1; i < fractions.length; i += 1) expect(fractions[i]!).toBeGreaterThanOrEqual(fractions[i - 1]!);
+    for (let i = 1; i < fractions.length; i += 1)
+      expect(fractions[i]!).toBeGreaterThanOrEqual(fractions[i - 1]!);
     const bytes = database.map((event) => event.bytes);
     expect(bytes.at(-1)!).toBeGreaterThan(bytes[0]!);
     const attachments = events.filter((event) => event.phase === 'attachments');
@@ -34,6 +37,8 @@ describe('backup progress', () => {
     expect(detail).toContain('password authentication failed');
     expect(detail).not.toContain('dumping contents');
     expect(toolErrorDetail({ stderr: '', exitCode: 3 })).toBe('exit code 3');
-    expect(toolErrorDetail({ stderr: 'pg_dump: error: x postgres://u:hunter2secret@h/d', exitCode: 1 })).not.toContain('hunter2secret');
+    expect(
+      toolErrorDetail({ stderr: 'pg_dump: error: x postgres://u:hunter2secret@h/d', exitCode: 1 }),
+    ).not.toContain('hunter2secret');
   });
 });

@@ -77,6 +77,7 @@ describe('tier4 drill', () => {
     expect(report.measures.bytesMoved).toBeGreaterThan(0);
     expect(report.steps.map((s: { step: string }) => s.step)).toContain('restore into the scratch database');
 
+    expect(report.reports.markdown.startsWith(join(site.dir, 'reports'))).toBe(true);
     const markdown = await readFile(report.reports.markdown, 'utf8');
     expect(markdown).toContain('PASSED');
     expect(markdown).toMatch(/\| row-counts \| PASS \|/);
