@@ -31,7 +31,13 @@ function pathOf(command: Command): string {
  * Returns what is wrong, or undefined when the line names an existing command with known options,
  * its required options and arguments.
  */
-export function checkCommandLine(program: Command, argv: string[]): string | undefined {
+export function checkCommandLine(
+  program: Command,
+  argv: string[],
+  options: { complete?: boolean } = {},
+): string | undefined {
+  /** Complete lines (runbooks) must run as written; a mention in prose only has to name real things. */
+  const complete = options.complete !== false;
   let command = program;
   const given = new Set<Option>();
   let positional = 0;
@@ -73,9 +79,11 @@ export function checkCommandLine(program: Command, argv: string[]): string | und
     }
     positional += 1;
     const declared = command.registeredArguments;
-    if (positional > declared.length && !declared.at(-1)?.variadic)
+    if (complete && positional > declared.length && !declared.at(-1)?.variadic) {
       return `too many arguments for \`${pathOf(command)}\``;
+    }
   }
+  if (!complete) return undefined;
   if (command.commands.length > 0) {
     const fallback = defaultSubcommand(command);
     if (!fallback) return `\`${pathOf(command)}\` needs a subcommand`;

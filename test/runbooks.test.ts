@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { buildProgram } from '../cli/program.js';
@@ -20,6 +20,26 @@ const RUNBOOKS = [
 function program() {
   const io = { stdout: { write: () => true }, stderr: { write: () => true }, env: {}, cwd: REPO_ROOT };
   return buildProgram(io, new AbortController().signal, { exitCode: 0 });
+}
+
+/**
+ * Docs write usage synopses: `site synth|plan demo`, `[--site NAME]`, `> file`. Expands the alternatives,
+ * drops the brackets, and stops at a shell redirection or pipe.
+ */
+function proseVariants(argv: string[]): string[][] {
+  const words: string[] = [];
+  for (const word of argv) {
+    if (['>', '|', '&&', '…', '...'].includes(word)) break;
+    const bare = word.replace(/^\[+|\]+$/g, '');
+    if (bare) words.push(bare);
+  }
+  return words.reduce<string[][]>(
+    (variants, word) => {
+      const alternatives = /^[a-z-]+(\|[a-z-]+)+$/.test(word) ? word.split('|') : [word];
+      return variants.flatMap((variant) => alternatives.map((alternative) => [...variant, alternative]));
+    },
+    [[]],
+  );
 }
 
 describe('the command-line checker', () => {
@@ -49,6 +69,11 @@ describe('the command-line checker', () => {
     expect(check('backup create --site')).toMatch(/needs a value/);
     expect(check('restore --site production --target-database postgres://x@y/z')).toMatch(/needs 1 argument/);
     expect(check('runbook show a b')).toMatch(/too many arguments/);
+    // In prose, only unknown names count.
+    expect(checkCommandLine(program(), splitWords('backup create'), { complete: false })).toBeUndefined();
+    expect(checkCommandLine(program(), splitWords('backup create --fast'), { complete: false })).toMatch(
+      /unknown option --fast/,
+    );
   });
 });
 
@@ -85,6 +110,28 @@ describe('the runbooks', () => {
     const missing = await tier4(['runbook', 'show', 'nonexistent']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('disaster-recovery');
+  });
+
+  test('README.md and docs/ name only real commands and options', () => {
+    const files = [
+      'README.md',
+      ...readdirSync(join(REPO_ROOT, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `docs/${f}`),
+    ];
+    const problems: string[] = [];
+    let checked = 0;
+    for (const file of files) {
+      for (const line of commandLines(readFileSync(join(REPO_ROOT, file), 'utf8'))) {
+        for (const argv of proseVariants(line.argv)) {
+          checked += 1;
+          const problem = checkCommandLine(program(), argv, { complete: false });
+          if (problem) problems.push(`${file}:${line.line}: \`${line.text}\`: ${problem}`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(checked).toBeGreaterThan(40);
   });
 
   test('the README links every runbook', () => {
