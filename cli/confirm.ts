@@ -1,10 +1,31 @@
-import { createInterface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import { UsageError } from '../core/errors.js';
 import type { CommandContext } from './context.js';
 
 export interface ConfirmOptions {
   yes?: boolean;
   confirm?: string;
+}
+
+/** A person at a terminal, who can be asked. */
+export function isInteractive(ctx: CommandContext): boolean {
+  return ctx.io.stdin?.isTTY === true && ctx.io.stderr.isTTY === true;
+}
+
+/** Asks on stderr and reads one line from stdin; '' when input ends first. */
+export async function askLine(ctx: CommandContext, question: string): Promise<string> {
+  const stdin = ctx.io.stdin;
+  if (!stdin) return '';
+  ctx.io.stderr.write(question);
+  const lines = createInterface({ input: stdin, terminal: false });
+  try {
+    return await new Promise<string>((resolve) => {
+      lines.once('line', (line) => resolve(line.trim()));
+      lines.once('close', () => resolve(''));
+    });
+  } finally {
+    lines.close();
+  }
 }
 
 /**
@@ -26,19 +47,14 @@ export async function confirmBySiteName(
     }
     return;
   }
-  const stdin = ctx.io.stdin;
-  if (!stdin?.isTTY) {
+  if (!isInteractive(ctx)) {
     throw new UsageError(
       `${consequence}. This needs confirmation and there is no terminal to ask on; nothing was changed.`,
       `Pass --yes --confirm ${site}.`,
     );
   }
   ctx.out.warn(`${consequence}.`);
-  const rl = createInterface({ input: stdin, output: ctx.io.stderr as NodeJS.WritableStream });
-  try {
-    const answer = (await rl.question(`Type the site name (${site}) to go ahead: `)).trim();
-    if (answer !== site) throw new UsageError('The site name did not match; nothing was changed.');
-  } finally {
-    rl.close();
+  if ((await askLine(ctx, `Type the site name (${site}) to go ahead: `)) !== site) {
+    throw new UsageError('The site name did not match; nothing was changed.');
   }
 }

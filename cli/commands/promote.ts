@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
+import { askLine, isInteractive } from '../confirm.js';
 import type { CommandContext } from '../context.js';
 import { table } from '../output.js';
 import type { Registrar } from '../program.js';
@@ -64,26 +65,12 @@ async function promotionContext(ctx: CommandContext) {
   };
 }
 
-function isInteractive(ctx: CommandContext): boolean {
-  return ctx.io.stdin?.isTTY === true && ctx.io.stderr.isTTY === true;
-}
-
 /** Asks for the site name on a terminal; true when typed exactly. */
 async function askForSiteName(ctx: CommandContext, site: string, what: string): Promise<boolean> {
-  const stdin = ctx.io.stdin;
-  if (!stdin) return false;
-  ctx.io.stderr.write(`${what}\nType the site name (${site}) to go ahead, anything else to stop: `);
-  const { createInterface } = await import('node:readline');
-  const rl = createInterface({ input: stdin, terminal: false });
-  try {
-    const answer = await new Promise<string>((resolve) => {
-      rl.once('line', resolve);
-      rl.once('close', () => resolve(''));
-    });
-    return answer.trim() === site;
-  } finally {
-    rl.close();
-  }
+  return (
+    (await askLine(ctx, `${what}\nType the site name (${site}) to go ahead, anything else to stop: `)) ===
+    site
+  );
 }
 
 /** Validates the confirmation flags before anything runs; returns how to confirm later. */

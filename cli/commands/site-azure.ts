@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import type { LoadedConfig } from '../../core/config/load.js';
 import { UsageError } from '../../core/errors.js';
 import type { PolicyReport } from '../../stacks/azure-demo/policy.js';
 import type { AzureDemoSynthesis } from '../../stacks/azure-demo/synth.js';
 import type { TerraformRunner } from '../../stacks/azure-demo/terraform.js';
+import { askLine, isInteractive } from '../confirm.js';
 import type { CommandContext } from '../context.js';
 import { table } from '../output.js';
 import type { Registrar } from '../program.js';
@@ -80,7 +80,7 @@ export function registerAzureSiteCommands(site: Command, registrar: Registrar): 
     .option('-y, --yes', 'apply without asking (needed when not on a terminal)')
     .action(
       registrar.action(async (ctx, siteArg: string | undefined, options: OutOption & { yes?: boolean }) => {
-        if (!options.yes && !interactive(ctx)) {
+        if (!options.yes && !isInteractive(ctx)) {
           throw new UsageError(
             'tier4 site apply changes Azure resources and needs a confirmation; this is not a terminal.',
             'Run `tier4 site plan` to review, then pass --yes.',
@@ -94,7 +94,7 @@ export function registerAzureSiteCommands(site: Command, registrar: Registrar): 
         const changes = await terraform.plan(PLAN_FILE);
         if (changes) {
           if (!options.yes) {
-            const answer = await ask(ctx, `Apply the plan above to site ${site}? Type yes to continue: `);
+            const answer = await askLine(ctx, `Apply the plan above to site ${site}? Type yes to continue: `);
             if (answer !== 'yes') {
               ctx.out.result('Nothing was changed.', { ok: false, site, applied: false });
               return 1;
@@ -140,7 +140,7 @@ export function registerAzureSiteCommands(site: Command, registrar: Registrar): 
           const loaded = ctx.config();
           const siteName = azureSiteName(loaded, siteArg);
           const prompted = !(options.yes && options.confirm !== undefined);
-          if (prompted && !interactive(ctx)) {
+          if (prompted && !isInteractive(ctx)) {
             throw new UsageError(
               `tier4 site destroy deletes every resource of ${siteName}; this is not a terminal to confirm on.`,
               `Pass --yes --confirm ${siteName} to confirm without a prompt.`,
@@ -159,7 +159,7 @@ export function registerAzureSiteCommands(site: Command, registrar: Registrar): 
             ctx.out.warn(
               `This deletes the ${siteName} site on Azure: cluster, database and its backups, storage with every attachment and backup, Key Vault and its secrets.`,
             );
-            const answer = await ask(ctx, `Type the site name (${siteName}) to destroy it: `);
+            const answer = await askLine(ctx, `Type the site name (${siteName}) to destroy it: `);
             if (answer !== siteName) {
               ctx.out.result('The name did not match. Nothing was changed.', {
                 ok: false,
@@ -277,22 +277,4 @@ function synthJson(result: AzureDemoSynthesis) {
     resourceTypes: result.resourceTypes,
     policy: result.policy,
   };
-}
-
-function interactive(ctx: CommandContext): boolean {
-  return ctx.io.stdin?.isTTY === true && ctx.io.stderr.isTTY === true;
-}
-
-/** One line from the operator's terminal. */
-async function ask(ctx: CommandContext, question: string): Promise<string> {
-  const input = ctx.io.stdin;
-  if (!input) return '';
-  ctx.io.stderr.write(question);
-  const lines = createInterface({ input, terminal: false });
-  try {
-    for await (const line of lines) return line.trim();
-    return '';
-  } finally {
-    lines.close();
-  }
 }

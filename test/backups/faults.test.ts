@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
 import { parseDocument } from 'yaml';
 import { generateIdentity } from '../../backups/crypto/age.js';
+import { runCli } from '../../cli/main.js';
 import {
   addBlob,
   type BackupSite,
@@ -306,5 +308,36 @@ describe('bad input changes nothing', () => {
     expect(
       (await tier4([...base, '--replace', '--yes', '--confirm', 'production'], { env: site.env })).code,
     ).toBe(0);
+  });
+});
+
+describe('confirmation on a terminal', () => {
+  async function onTerminal(site: BackupSite, answer: string, args: string[]) {
+    const stdin = Object.assign(new PassThrough(), { isTTY: true });
+    stdin.end(`${answer}\n`);
+    let stderr = '';
+    const code = await runCli(args, {
+      stdout: { write: () => true, isTTY: false },
+      stderr: { write: (text: string) => (stderr += text), isTTY: true },
+      stdin,
+      env: { ...process.env, ...site.env, NO_COLOR: '1' },
+      cwd: site.dir,
+    });
+    return { code, stderr };
+  }
+
+  test('a production restore asks for the site name; a wrong name changes nothing', async () => {
+    const site = await backupSite({ blobs: 1 });
+    const set = JSON.parse((await create(site)).stdout);
+    const target = scratchDatabaseUrl();
+    const args = ['-c', site.configPath, 'restore', set.id, '--site', site.site, '--target-database', target];
+    const refused = await onTerminal(site, 'demo', args);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('Type the site name (production) to go ahead');
+    expect(refused.stderr).toContain('did not match; nothing was changed');
+    expect(await databaseExists(target)).toBe(false);
+    const accepted = await onTerminal(site, 'production', args);
+    expect(accepted.code, accepted.stderr).toBe(0);
+    expect(await databaseExists(target)).toBe(true);
   });
 });
