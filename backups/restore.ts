@@ -143,22 +143,25 @@ export async function runRestore(
     'pg_restore',
   );
 
-  await prepareTargetDatabase(target, plan.targetState);
-  progress({ phase: 'restore', step: 'database' });
   const jobs = Math.max(1, options.jobs ?? 2);
-  const args = ['--no-owner', '--no-acl', '--exit-on-error', '--no-password', `--dbname=${target.url}`];
-  const decrypted = await decryptStream(
-    await repo.store.get(manifest.database.object),
-    options.identities,
-    manifest.database.object,
-  );
-  let workDir: string | undefined;
+  // A database that existed before the restore (e.g. set up by CloudNativePG) may have its extensions owned by
+  // another role; restoring their comments would then fail, so they are left out through a TOC list.
+  const skipExtensionComments = plan.targetState === 'empty';
+  const streaming = jobs === 1 && !skipExtensionComments;
+  // The plaintext dump touches local disk only when pg_restore needs a file, in a folder only we can read,
+  // made before the target is touched (so a bad --temp-dir changes nothing) and removed in `finally`.
+  const workDir = streaming ? undefined : await mkdtemp(join(options.tempDir ?? tmpdir(), 'tier4-restore-'));
   try {
+    await prepareTargetDatabase(target, plan.targetState);
+    progress({ phase: 'restore', step: 'database' });
+    const args = ['--no-owner', '--no-acl', '--exit-on-error', '--no-password', `--dbname=${target.url}`];
+    const decrypted = await decryptStream(
+      await repo.store.get(manifest.database.object),
+      options.identities,
+      manifest.database.object,
+    );
     let result: Awaited<ReturnType<typeof execa>>;
-    // A database that existed before the restore (e.g. set up by CloudNativePG) may have its extensions owned by
-    // another role; restoring their comments would then fail, so they are left out through a TOC list.
-    const skipExtensionComments = plan.targetState === 'empty';
-    if (jobs === 1 && !skipExtensionComments) {
+    if (streaming) {
       const child = execa(pgRestore.path, args, {
         env: pgToolEnv(target),
         stdin: 'pipe',
@@ -169,9 +172,7 @@ export async function runRestore(
       child.stdin!.on('error', () => {});
       result = await child;
     } else {
-      // The plaintext dump touches local disk only here, in a folder only we can read, removed in `finally`.
-      workDir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'tier4-restore-'));
-      const file = join(workDir, 'database.dump');
+      const file = join(workDir!, 'database.dump');
       await pipeline(decrypted, createWriteStream(file, { mode: 0o600 }));
       const useList = skipExtensionComments
         ? [`--use-list=${await tocWithoutExtensionComments(pgRestore.path, file)}`]

@@ -1,3 +1,4 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -249,6 +250,10 @@ export function registerRestore(program: Command, registrar: Registrar): void {
       "restore attachments into this folder, or the site's bucket/container URL",
     )
     .option('-j, --jobs <n>', 'parallel pg_restore jobs', positiveInt('--jobs'), 2)
+    .option(
+      '--temp-dir <dir>',
+      'where --jobs above 1 decrypts the dump first (default: the system temp folder); it needs room for the dump',
+    )
     .option('--replace', 'drop and recreate the target database if it is not empty')
     .option('--identity <file>', 'age identity file (default: backups.encryption.identity)')
     .option('-y, --yes', 'do not ask; needs --confirm <site>')
@@ -264,6 +269,7 @@ export function registerRestore(program: Command, registrar: Registrar): void {
             targetPasswordEnv?: string;
             attachmentsTo?: string;
             jobs: number;
+            tempDir?: string;
             replace?: boolean;
             identity?: string;
             yes?: boolean;
@@ -271,6 +277,7 @@ export function registerRestore(program: Command, registrar: Registrar): void {
           },
         ) => {
           const target = parseTargetUrl(options.targetDatabase);
+          if (options.tempDir) assertWritableFolder(resolve(ctx.io.cwd, options.tempDir), '--temp-dir');
           const { planRestore, runRestore, nextSteps, siteIdentities, openBlobTarget } = await engine();
           const { resolveSecret } = await import('../../core/secrets.js');
           return withSiteRepository(ctx, options.site, async (repo) => {
@@ -304,6 +311,7 @@ export function registerRestore(program: Command, registrar: Registrar): void {
               identities,
               replace: options.replace === true,
               jobs: options.jobs,
+              ...(options.tempDir ? { tempDir: resolve(ctx.io.cwd, options.tempDir) } : {}),
               ...(attachmentsTo ? { attachmentsTo } : {}),
               signal: ctx.signal,
               onProgress: progressLine(ctx.out),
@@ -327,6 +335,15 @@ export function registerRestore(program: Command, registrar: Registrar): void {
         },
       ),
     );
+}
+
+function assertWritableFolder(path: string, option: string): void {
+  try {
+    accessSync(path, constants.W_OK);
+    if (!statSync(path).isDirectory()) throw new Error('not a folder');
+  } catch {
+    throw new UsageError(`${option} ${path} is not a folder this user can write to; nothing was restored.`);
+  }
 }
 
 function parseTargetUrl(text: string): string {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
@@ -308,6 +308,36 @@ describe('bad input changes nothing', () => {
     expect(
       (await tier4([...base, '--replace', '--yes', '--confirm', 'production'], { env: site.env })).code,
     ).toBe(0);
+  });
+});
+
+describe('the restore work folder', () => {
+  test('a --temp-dir that cannot be written is refused before anything changes; a good one is left empty', async () => {
+    const site = await backupSite({ blobs: 1 });
+    const set = JSON.parse((await create(site)).stdout);
+    const target = scratchDatabaseUrl();
+    const base = [
+      '-c',
+      site.configPath,
+      'restore',
+      set.id,
+      '--site',
+      site.site,
+      '--target-database',
+      target,
+      '--yes',
+      '--confirm',
+      site.site,
+    ];
+    const bad = await tier4([...base, '--temp-dir', '/nonexistent/tier4-tmp'], { env: site.env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--temp-dir /nonexistent/tier4-tmp is not a folder this user can write to');
+    expect(await databaseExists(target)).toBe(false);
+    const folder = join(site.dir, 'restore-tmp');
+    await mkdir(folder);
+    const good = await tier4([...base, '--temp-dir', folder, '--jobs', '2'], { env: site.env });
+    expect(good.code, good.stderr).toBe(0);
+    expect(await readdir(folder)).toEqual([]);
   });
 });
 
