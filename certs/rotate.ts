@@ -124,16 +124,23 @@ function secretStore(
   };
 }
 
-/** Polls the served certificate until it is the expected one, or the time is up. */
+/**
+ * Polls the served certificate until it is the expected one on `inARow` handshakes in a row, or the time is up.
+ * A reload is asynchronous (`nginx -s reload` only signals the master): right after one, workers from before
+ * an earlier reload may still answer. The previous certificate can come from such stale workers, so a
+ * rollback asks for it several times in a row; a new certificate can only come from the new configuration.
+ */
 async function waitUntilServed(
   target: SiteTls,
   sha256: string,
   timeoutSeconds: number,
   options: RotateOptions,
+  inARow = 1,
 ): Promise<{ ok: boolean; lastSeen: string | null; lastError: string | null }> {
   const deadline = Date.now() + timeoutSeconds * 1000;
   let lastSeen: string | null = null;
   let lastError: string | null = null;
+  let seen = 0;
   for (;;) {
     try {
       const chain = await fetchServedChain(target, {
@@ -142,7 +149,8 @@ async function waitUntilServed(
       });
       lastSeen = chain[0]!.fingerprint256.toUpperCase();
       lastError = null;
-      if (lastSeen === sha256) return { ok: true, lastSeen, lastError };
+      seen = lastSeen === sha256 ? seen + 1 : 0;
+      if (seen >= inARow) return { ok: true, lastSeen, lastError };
     } catch (error) {
       lastError = errorMessage(error);
     }
@@ -292,7 +300,13 @@ async function rollBack(
   }
   if (previousSha === null) return 'the previous pair was restored';
   // After a failed reload nothing will change: look once rather than wait.
-  const back = await waitUntilServed(target, previousSha, reloadProblem ? 0 : timeout, options);
+  const back = await waitUntilServed(
+    target,
+    previousSha,
+    reloadProblem ? 0 : timeout,
+    options,
+    reloadProblem ? 1 : 3,
+  );
   if (back.ok) {
     return reloadProblem
       ? `the previous pair was restored; the reload failed again (${reloadProblem}), but the server still serves the previous certificate`
