@@ -11,6 +11,7 @@ import {
   type BackupSite,
   backupSite,
   repositoryFiles,
+  restoreArgs,
   scratchDatabaseUrl,
 } from '../support/backup-site.js';
 import { tier4 } from '../support/cli.js';
@@ -103,22 +104,7 @@ describe('damaged objects are found and named', () => {
       expect(verify.stdout + verify.stderr).toMatch(named);
 
       const target = scratchDatabaseUrl();
-      const restore = await tier4(
-        [
-          '-c',
-          site.configPath,
-          'restore',
-          set.id,
-          '--site',
-          site.site,
-          '--target-database',
-          target,
-          '--yes',
-          '--confirm',
-          site.site,
-        ],
-        { env: site.env },
-      );
+      const restore = await tier4(restoreArgs(site, set.id, target), { env: site.env });
       expect(restore.code).toBe(1);
       expect(restore.stderr).toMatch(named);
       expect(await databaseExists(target)).toBe(false);
@@ -316,19 +302,7 @@ describe('the restore work folder', () => {
     const site = await backupSite({ blobs: 1 });
     const set = JSON.parse((await create(site)).stdout);
     const target = scratchDatabaseUrl();
-    const base = [
-      '-c',
-      site.configPath,
-      'restore',
-      set.id,
-      '--site',
-      site.site,
-      '--target-database',
-      target,
-      '--yes',
-      '--confirm',
-      site.site,
-    ];
+    const base = restoreArgs(site, set.id, target);
     const bad = await tier4([...base, '--temp-dir', '/nonexistent/tier4-tmp'], { env: site.env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--temp-dir /nonexistent/tier4-tmp is not a folder this user can write to');

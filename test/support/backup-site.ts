@@ -129,3 +129,21 @@ export async function addBlob(site: BackupSite, key: string, content: Buffer): P
     [key, content.length, createHash('md5').update(content).digest('base64')],
   );
 }
+
+/** `tier4 restore` of a set into a target, confirmed non-interactively, plus any extra arguments. */
+export function restoreArgs(site: LocalSite, setId: string, target: string, ...extra: string[]): string[] {
+  return [
+    '-c',
+    site.configPath,
+    'restore',
+    setId,
+    '--site',
+    site.site,
+    '--target-database',
+    target,
+    '--yes',
+    '--confirm',
+    site.site,
+    ...extra,
+  ];
+}
