@@ -21,6 +21,10 @@ export interface LocalSiteOptions {
   role?: 'production' | 'demo';
   /** Secrets are written to the environment the returned `env` describes, never into the file. */
   integrityKey?: string;
+  /** Primero's attachment storage when it is not the local folder blobRoot (its secrets by reference). */
+  attachments?: Record<string, unknown>;
+  /** Environment variables that `attachments` refers to. */
+  attachmentsEnv?: NodeJS.ProcessEnv;
 }
 
 export interface LocalSite {
@@ -75,6 +79,7 @@ export async function writeLocalSite(options: LocalSiteOptions): Promise<LocalSi
     backups.azure = { key: { env: 'TIER4_LOCAL_AZ_KEY' }, endpoint: repo.endpoint };
   }
   backups.repository = repository;
+  Object.assign(env, options.attachmentsEnv);
   const { host, port, user } = options.server;
   const config = {
     version: 1,
@@ -88,7 +93,7 @@ export async function writeLocalSite(options: LocalSiteOptions): Promise<LocalSi
           url: `postgres://${user}@${host}:${port}/${options.database}`,
           password: { env: 'TIER4_LOCAL_DB_PASSWORD' },
         },
-        attachments: { type: 'local', path: options.blobRoot },
+        attachments: options.attachments ?? { type: 'local', path: options.blobRoot },
         backups,
         drills: { interval: '30d', attachmentSample: 10 },
       },

@@ -29,6 +29,9 @@ export async function backupSite(
     blobs?: number;
     sentinel?: string;
     role?: 'production' | 'demo';
+    /** Primero's attachment storage when it is not the local folder (its secrets in attachmentsEnv). */
+    attachments?: Record<string, unknown>;
+    attachmentsEnv?: NodeJS.ProcessEnv;
   } = {},
 ): Promise<BackupSite> {
   const dir = await mkdtemp(join(tmpdir(), 'tier4-site-'));
@@ -53,6 +56,9 @@ export async function backupSite(
     repository,
     integrityKey: testSecret('integrity'),
     ...(options.role ? { role: options.role } : {}),
+    ...(options.attachments
+      ? { attachments: options.attachments, attachmentsEnv: options.attachmentsEnv ?? {} }
+      : {}),
   });
   return { ...local, dir, db, blobRoot };
 }
