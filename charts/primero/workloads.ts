@@ -98,32 +98,53 @@ function railsEnv(values: PrimeroValues) {
 }
 
 /**
- * Copies the image's config/ (and, for the migration, db/) into writable volumes, and lays out tmp/ as the
- * image had it.
+ * An init container that copies folders of its image into writable volumes: the root filesystem is read-only,
+ * and the images write where these folders are (Primero renders config at start, nginx and Solr their own files).
  */
+function copyFromImage(
+  values: PrimeroValues,
+  component: Component,
+  uid: number,
+  spec: {
+    name: string;
+    image: string;
+    copies: Array<{ from: string; volume: string; to: string }>;
+    then?: string;
+    mounts?: IVolumeMount[];
+  },
+): IContainer {
+  const commands = spec.copies.map((copy) => `cp -a ${copy.from}/. ${copy.to}/`);
+  if (spec.then) commands.push(spec.then);
+  return {
+    name: spec.name,
+    image: spec.image,
+    command: ['sh', '-c', commands.join(' && ')],
+    volumeMounts: [
+      ...spec.copies.map((copy) => ({ name: copy.volume, mountPath: copy.to })),
+      ...(spec.mounts ?? []),
+    ],
+    resources: resourcesFor(values, component),
+    securityContext: containerSecurityContext(uid),
+  };
+}
+
+/** Primero's config/ (and, for the migration, db/) into writable volumes, and tmp/ laid out as the image had it. */
 function copyConfigContainer(
   values: PrimeroValues,
   image: string,
   component: Component,
   alsoDb = false,
 ): IContainer {
-  const copyDb = alsoDb ? ` && cp -a ${APP_ROOT}/db/. /work/db/` : '';
-  return {
+  return copyFromImage(values, component, UIDS.primero, {
     name: 'copy-config',
     image,
-    command: [
-      'sh',
-      '-c',
-      `cp -a ${APP_ROOT}/config/. /work/config/${copyDb} && mkdir -p /work/tmp/export /work/tmp/exports`,
+    copies: [
+      { from: `${APP_ROOT}/config`, volume: 'config', to: '/work/config' },
+      ...(alsoDb ? [{ from: `${APP_ROOT}/db`, volume: 'db', to: '/work/db' }] : []),
     ],
-    volumeMounts: [
-      { name: 'config', mountPath: '/work/config' },
-      { name: 'app-tmp', mountPath: '/work/tmp' },
-      ...(alsoDb ? [{ name: 'db', mountPath: '/work/db' }] : []),
-    ],
-    resources: resourcesFor(values, component),
-    securityContext: containerSecurityContext(UIDS.primero),
-  };
+    then: 'mkdir -p /work/tmp/export /work/tmp/exports',
+    mounts: [{ name: 'app-tmp', mountPath: '/work/tmp' }],
+  });
 }
 
 /**
@@ -336,14 +357,11 @@ export function nginxDeployment(values: PrimeroValues): IDeployment {
             sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }],
           },
           initContainers: [
-            {
+            copyFromImage(values, component, UIDS.nginx, {
               name: 'copy-conf',
               image: values.images.nginx,
-              command: ['sh', '-c', 'cp -a /etc/nginx/conf.d/. /work/conf.d/'],
-              volumeMounts: [{ name: 'conf', mountPath: '/work/conf.d' }],
-              resources: resourcesFor(values, component),
-              securityContext: containerSecurityContext(UIDS.nginx),
-            },
+              copies: [{ from: '/etc/nginx/conf.d', volume: 'conf', to: '/work/conf.d' }],
+            }),
           ],
           containers: [
             {
@@ -475,14 +493,11 @@ export function solrStatefulSet(values: PrimeroValues): IStatefulSet | undefined
           serviceAccountName: NAMES.solr,
           securityContext: podSecurityContext(UIDS.solr),
           initContainers: [
-            {
+            copyFromImage(values, component, UIDS.solr, {
               name: 'copy-bin',
               image: values.images.solr,
-              command: ['sh', '-c', 'cp -a /opt/solr/bin/. /work/bin/'],
-              volumeMounts: [{ name: 'solr-bin', mountPath: '/work/bin' }],
-              resources: resourcesFor(values, component),
-              securityContext: containerSecurityContext(UIDS.solr),
-            },
+              copies: [{ from: '/opt/solr/bin', volume: 'solr-bin', to: '/work/bin' }],
+            }),
           ],
           containers: [
             {
