@@ -109,12 +109,12 @@ function copyFromImage(
     name: string;
     image: string;
     copies: Array<{ from: string; volume: string; to: string }>;
-    then?: string;
+    afterwards?: string;
     mounts?: IVolumeMount[];
   },
 ): IContainer {
   const commands = spec.copies.map((copy) => `cp -a ${copy.from}/. ${copy.to}/`);
-  if (spec.then) commands.push(spec.then);
+  if (spec.afterwards) commands.push(spec.afterwards);
   return {
     name: spec.name,
     image: spec.image,
@@ -142,7 +142,7 @@ function copyConfigContainer(
       { from: `${APP_ROOT}/config`, volume: 'config', to: '/work/config' },
       ...(alsoDb ? [{ from: `${APP_ROOT}/db`, volume: 'db', to: '/work/db' }] : []),
     ],
-    then: 'mkdir -p /work/tmp/export /work/tmp/exports',
+    afterwards: 'mkdir -p /work/tmp/export /work/tmp/exports',
     mounts: [{ name: 'app-tmp', mountPath: '/work/tmp' }],
   });
 }
