@@ -120,24 +120,9 @@ describe('keys', () => {
     const otherFile = join(site.dir, 'other-identity.txt');
     await writeFile(otherFile, other.identity, { mode: 0o600 });
     const target = scratchDatabaseUrl();
-    const restore = await tier4(
-      [
-        '-c',
-        site.configPath,
-        'restore',
-        set.id,
-        '--site',
-        site.site,
-        '--target-database',
-        target,
-        '--identity',
-        otherFile,
-        '--yes',
-        '--confirm',
-        site.site,
-      ],
-      { env: site.env },
-    );
+    const restore = await tier4(restoreArgs(site, set.id, target, '--identity', otherFile), {
+      env: site.env,
+    });
     expect(restore.code).toBe(1);
     expect(restore.stderr).toContain('cannot decrypt');
     expect(restore.stderr).not.toContain('AGE-SECRET-KEY');
@@ -166,24 +151,9 @@ describe('keys', () => {
     const site = await backupSite({ blobs: 1 });
     const set = JSON.parse((await create(site)).stdout);
     const target = scratchDatabaseUrl();
-    const restore = await tier4(
-      [
-        '-c',
-        site.configPath,
-        'restore',
-        set.id,
-        '--site',
-        site.site,
-        '--target-database',
-        target,
-        '--identity',
-        '/nonexistent/id.txt',
-        '--yes',
-        '--confirm',
-        site.site,
-      ],
-      { env: site.env },
-    );
+    const restore = await tier4(restoreArgs(site, set.id, target, '--identity', '/nonexistent/id.txt'), {
+      env: site.env,
+    });
     expect(restore.code).toBe(2);
     expect(restore.stderr).toContain('/nonexistent/id.txt cannot be read');
     expect(await databaseExists(target)).toBe(false);

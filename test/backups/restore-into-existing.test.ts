@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { backupSite, tableDigests } from '../support/backup-site.js';
+import { backupSite, restoreArgs, tableDigests } from '../support/backup-site.js';
 import { tier4 } from '../support/cli.js';
 import { pgInfo, queryDatabase, uniqueDatabaseName } from '../support/pg.js';
 import { testSecret } from '../support/secrets.js';
@@ -24,21 +24,13 @@ describe('restore into a database prepared by the cluster operator', () => {
 
     const info = pgInfo();
     const restored = await tier4(
-      [
-        '-c',
-        site.configPath,
-        'restore',
+      restoreArgs(
+        site,
         setId,
-        '--site',
-        site.site,
-        '--target-database',
         `postgres://${role}@${info.host}:${info.port}/${database}`,
         '--target-password-env',
         'T4_APP_PASSWORD',
-        '--yes',
-        '--confirm',
-        site.site,
-      ],
+      ),
       { env: { ...site.env, T4_APP_PASSWORD: password } },
     );
     expect(restored.stderr).not.toContain('error:');

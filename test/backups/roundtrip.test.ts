@@ -6,6 +6,7 @@ import {
   backupSite,
   databaseOf,
   listFiles,
+  restoreArgs,
   scratchDatabaseUrl,
   tableDigests,
 } from '../support/backup-site.js';
@@ -46,21 +47,7 @@ async function roundTrip(site: BackupSite) {
   const target = scratchDatabaseUrl();
   const restoreTo = join(site.dir, 'restored-storage');
   const restored = await tier4(
-    [
-      '--json',
-      ...c,
-      'restore',
-      set.id,
-      '--site',
-      site.site,
-      '--target-database',
-      target,
-      '--attachments-to',
-      restoreTo,
-      '--yes',
-      '--confirm',
-      site.site,
-    ],
+    ['--json', ...restoreArgs(site, set.id, target, '--attachments-to', restoreTo)],
     { env: site.env },
   );
   expect(restored.stderr).not.toMatch(/error:/);
