@@ -75,8 +75,3 @@ export async function readCatalog(
   }
   return catalog;
 }
-
-/** The newest set whose last verification passed, if any. */
-export function newestVerified(catalog: Catalog): CatalogEntry | undefined {
-  return [...catalog.complete].reverse().find((entry) => entry.lastVerified?.ok === true);
-}

@@ -56,8 +56,3 @@ export function redactDeep<T>(value: T): T {
   }
   return value;
 }
-
-/** For tests: forget every registered secret. */
-export function forgetSecrets(): void {
-  knownSecrets.clear();
-}

@@ -99,8 +99,3 @@ export function getSite(config: Tier4Config, name: string | undefined): { name: 
     throw new UsageError(`No site named "${name}" in the configuration.`, `Sites: ${names.join(', ')}.`);
   return { name, site };
 }
-
-/** The site with the given role, for commands whose default is "the production site". */
-export function siteWithRole(config: Tier4Config, role: 'demo' | 'production'): string | undefined {
-  return Object.entries(config.sites).find(([, site]) => site.role === role)?.[0];
-}
