@@ -16,6 +16,12 @@ export interface CatalogEntry {
   manifest?: Manifest;
   /** Why the manifest is missing or not trusted. */
   problem?: string;
+  /**
+   * For an untrusted manifest: the blob objects it names, read without trusting it, so that prune never
+   * deletes what it may need (a rotated or mistyped key makes every set untrusted). Undefined when the
+   * manifest is too damaged to tell.
+   */
+  references?: string[];
   lastVerified?: Verification;
 }
 
@@ -59,6 +65,8 @@ export async function readCatalog(
       : { ok: false as const, reason: 'manifest vanished' };
     if (!opened.ok) {
       entry.problem = opened.reason;
+      const references = bytes ? untrustedReferences(bytes) : undefined;
+      if (references) entry.references = references;
       catalog.invalid.push(entry);
       continue;
     }
@@ -74,4 +82,17 @@ export async function readCatalog(
     catalog.complete.push(entry);
   }
   return catalog;
+}
+
+/** The blob objects a manifest names, without trusting it: undefined when it cannot be read that far. */
+function untrustedReferences(bytes: Buffer): string[] | undefined {
+  try {
+    const blobs = (JSON.parse(bytes.toString('utf8')) as { attachments?: { blobs?: unknown } }).attachments
+      ?.blobs;
+    if (!Array.isArray(blobs)) return undefined;
+    const objects = blobs.map((blob) => (blob as { object?: unknown })?.object);
+    return objects.every((object) => typeof object === 'string') ? (objects as string[]) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,3 +1,4 @@
+import { OperationError } from '../core/errors.js';
 import { readCatalog } from './catalog.js';
 import { layout } from './layout.js';
 import { acquireLock } from './lock.js';
@@ -11,6 +12,10 @@ export interface PruneReport {
   incompleteRemoved: string[];
   /** Sets whose manifest fails its MAC: never removed automatically; they may be evidence. */
   untrusted: string[];
+  /** Attachments kept only because an untrusted set names them. */
+  blobsKeptForUntrusted: number;
+  /** Why no attachment was swept at all, when an untrusted manifest is too damaged to say what it names. */
+  blobSweepSkipped?: string;
   blobsRemoved: number;
   blobBytesRemoved: number;
   errors: Array<{ object: string; error: string }>;
@@ -28,6 +33,13 @@ export async function pruneRepository(
   const lock = dryRun ? undefined : await acquireLock(repo.store, repo.site, 'prune');
   try {
     const catalog = await readCatalog(repo.store, repo.site, repo.macKeys);
+    if (catalog.complete.length === 0 && catalog.invalid.length > 0) {
+      // Under a wrong or rotated key every set looks untrusted and every attachment unreferenced.
+      throw new OperationError(
+        `None of the ${catalog.invalid.length} backup set(s) of ${repo.site} can be trusted with the configured integrity key; nothing was pruned.`,
+        'Check backups.integrityKey; after a key rotation, list the old key under backups.previousIntegrityKeys.',
+      );
+    }
     const decision = selectRetained(
       catalog.complete.map((entry) => ({
         id: entry.id,
@@ -44,6 +56,7 @@ export async function pruneRepository(
       removed: decision.remove,
       incompleteRemoved: catalog.incomplete.map((entry) => entry.id),
       untrusted: catalog.invalid.map((entry) => entry.id),
+      blobsKeptForUntrusted: 0,
       blobsRemoved: 0,
       blobBytesRemoved: 0,
       errors: [],
@@ -53,9 +66,16 @@ export async function pruneRepository(
       if (decision.keep.has(entry.id))
         for (const blob of entry.manifest!.attachments.blobs) referenced.add(blob.object);
     }
+    // Untrusted sets may be evidence, or sealed with a key we were not given: nothing they name is removed.
+    const heldForUntrusted = new Set<string>();
+    for (const entry of catalog.invalid) {
+      if (!entry.references) report.blobSweepSkipped ??= `the manifest of ${entry.id} cannot be read`;
+      for (const object of entry.references ?? []) if (!referenced.has(object)) heldForUntrusted.add(object);
+    }
     const unreferenced: Array<{ key: string; size: number }> = [];
     for await (const object of repo.store.list(layout.blobsPrefix(repo.site))) {
-      if (!referenced.has(object.key)) unreferenced.push(object);
+      if (heldForUntrusted.has(object.key)) report.blobsKeptForUntrusted += 1;
+      else if (!referenced.has(object.key) && !report.blobSweepSkipped) unreferenced.push(object);
     }
     report.blobsRemoved = unreferenced.length;
     report.blobBytesRemoved = unreferenced.reduce((sum, object) => sum + object.size, 0);

@@ -183,7 +183,13 @@ export function registerBackup(program: Command, registrar: Registrar): void {
                 ...report.kept.map((k) => `  keep    ${k.id}  (${k.reasons.join(', ')})`),
                 ...report.removed.map((id) => `  ${report.dryRun ? 'remove' : 'removed'}  ${id}`),
                 ...(report.untrusted.length
-                  ? [`  untrusted sets left in place for inspection: ${report.untrusted.join(', ')}`]
+                  ? [
+                      `  untrusted sets left in place for inspection: ${report.untrusted.join(', ')}`,
+                      `  ${report.blobsKeptForUntrusted} attachment(s) they name were kept`,
+                    ]
+                  : []),
+                ...(report.blobSweepSkipped
+                  ? [`  no attachment was removed: ${report.blobSweepSkipped}`]
                   : []),
                 ...report.errors.map((e) => `  could not remove ${e.object}: ${e.error}`),
               ].join('\n'),

@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { describe, expect, test } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { openSiteRepository, readCatalog } from '../../backups/index.js';
+import { layout } from '../../backups/layout.js';
+import { loadConfig } from '../../core/config/load.js';
+import { addBlob, type BackupSite, backupSite, repositoryFiles } from '../support/backup-site.js';
+import { tier4 } from '../support/cli.js';
+import { queryDatabase } from '../support/pg.js';
+import { testSecret } from '../support/secrets.js';
+
+/**
+ * The repository side of an adversarial trial (issue #12): wrong and rotated keys, damaged and forged objects,
+ * concurrent operations. Every test runs the real CLI against real PostgreSQL 15 and a real file:// repository.
+ */
+
+async function run(site: BackupSite, ...args: string[]) {
+  return tier4(['--json', '-c', site.configPath, ...args, '--site', site.site], { env: site.env });
+}
+
+async function create(site: BackupSite) {
+  const result = await run(site, 'backup', 'create');
+  expect(result.code, result.stderr).toBe(0);
+  return JSON.parse(result.stdout) as { id: string; attachments: { uploaded: number; reused: number } };
+}
+
+/**
+ * Replaces the site's integrity key, as the data-breach runbook does; with `keepOld`, the old key goes to
+ * backups.previousIntegrityKeys (by reference, like every secret).
+ */
+async function rotateIntegrityKey(site: BackupSite, keepOld: boolean): Promise<void> {
+  const config = parse(await readFile(site.configPath, 'utf8'));
+  const backups = config.sites[site.site].backups;
+  if (keepOld) {
+    const name = `TIER4_OLD_INTEGRITY_KEY_${(backups.previousIntegrityKeys ?? []).length}`;
+    site.env[name] = site.env.TIER4_LOCAL_INTEGRITY_KEY;
+    backups.previousIntegrityKeys = [...(backups.previousIntegrityKeys ?? []), { env: name }];
+  }
+  site.env.TIER4_LOCAL_INTEGRITY_KEY = testSecret('rotated-integrity');
+  await writeFile(site.configPath, stringify(config));
+}
+
+async function blobFiles(site: BackupSite): Promise<string[]> {
+  return (await repositoryFiles(site)).filter((path) => path.includes('/blobs/'));
+}
+
+describe('prune under a wrong or rotated integrity key', () => {
+  test('refuses when no set is trusted, and deletes nothing', async () => {
+    const site = await backupSite({ cases: 20, blobs: 4 });
+    await create(site);
+    await create(site);
+    const before = await repositoryFiles(site);
+    await rotateIntegrityKey(site, false);
+
+    const pruned = await run(site, 'backup', 'prune');
+    expect(pruned.code).toBe(1);
+    expect(pruned.stderr).toContain('integrityKey');
+    expect(pruned.stderr).toContain('previousIntegrityKeys');
+    expect(await repositoryFiles(site)).toEqual(before);
+  });
+
+  test('keeps every attachment an untrusted set names, and says so', async () => {
+    const site = await backupSite({ cases: 20, blobs: 2 });
+    const key = 'onlyinfirstset00000000000001';
+    await addBlob(site, key, randomBytes(2000));
+    const first = await create(site);
+    await queryDatabase(site.db.database, 'DELETE FROM active_storage_blobs WHERE key = $1', [key]);
+    await create(site);
+    // The first set's manifest is altered (or sealed with a key we were not given): it names the blob.
+    const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
+    const manifestKey = layout.manifest(site.site, first.id);
+    const manifest = JSON.parse((await repo.store.getBytes(manifestKey))!.toString('utf8'));
+    await repo.store.putBytes(
+      manifestKey,
+      JSON.stringify({ ...manifest, finishedAt: new Date().toISOString() }),
+    );
+
+    const pruned = await run(site, 'backup', 'prune');
+    expect(pruned.code, pruned.stderr).toBe(0);
+    const report = JSON.parse(pruned.stdout);
+    expect(report.untrusted).toEqual([first.id]);
+    expect(report.blobsKeptForUntrusted).toBe(1);
+    expect(report.blobsRemoved).toBe(0);
+    expect(await repo.store.head(layout.blob(site.site, key))).toBeGreaterThan(0);
+    const text = await tier4(['-c', site.configPath, 'backup', 'prune', '--site', site.site], {
+      env: site.env,
+    });
+    expect(text.stdout).toContain('1 attachment(s) they name were kept');
+    await repo.store.close();
+  });
+
+  test('an untrusted manifest too damaged to read stops the attachment sweep', async () => {
+    const site = await backupSite({ cases: 20, blobs: 3 });
+    const first = await create(site);
+    await create(site);
+    const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
+    await repo.store.putBytes(layout.manifest(site.site, first.id), '{not json');
+    // An attachment no trusted set names: it might be the damaged set's.
+    await repo.store.putBytes(layout.blob(site.site, 'orphanblob000000000000000001'), 'x');
+    await repo.store.close();
+
+    const pruned = await run(site, 'backup', 'prune');
+    expect(pruned.code, pruned.stderr).toBe(0);
+    const report = JSON.parse(pruned.stdout);
+    expect(report.blobSweepSkipped).toContain(first.id);
+    expect(report.blobsRemoved).toBe(0);
+    expect((await blobFiles(site)).some((path) => path.includes('orphanblob'))).toBe(true);
+  });
+});
