@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { getSite, type LoadedConfig, loadConfig } from '../core/config/load.js';
+import type { LoadedConfig } from '../core/config/load.js';
 import type { SiteConfig } from '../core/config/schema.js';
 import { type Io, Output } from './output.js';
 
@@ -13,14 +13,23 @@ export interface GlobalOptions {
 }
 
 /** What every command action gets: output, the configuration (loaded on first use), and a cancel signal. */
+type ConfigLoader = typeof import('../core/config/load.js');
+
 export class CommandContext {
   readonly out: Output;
   private loaded: LoadedConfig | undefined;
 
-  constructor(
+  /** Builds a context for a running action. The configuration loader (zod and the schema) is imported here,
+   * when a command runs, so `--help` and `--version` never load it. */
+  static async create(io: Io, globals: GlobalOptions, signal: AbortSignal): Promise<CommandContext> {
+    return new CommandContext(io, globals, signal, await import('../core/config/load.js'));
+  }
+
+  private constructor(
     readonly io: Io,
     readonly globals: GlobalOptions,
     readonly signal: AbortSignal,
+    private readonly loader: ConfigLoader,
   ) {
     const color = globals.color !== false && io.stdout.isTTY === true && io.env.NO_COLOR === undefined;
     this.out = new Output(io, {
@@ -36,13 +45,13 @@ export class CommandContext {
   }
 
   config(): LoadedConfig {
-    this.loaded ??= loadConfig(this.configPath);
+    this.loaded ??= this.loader.loadConfig(this.configPath);
     return this.loaded;
   }
 
   site(name: string | undefined): { name: string; site: SiteConfig; loaded: LoadedConfig } {
     const loaded = this.config();
-    return { ...getSite(loaded.config, name), loaded };
+    return { ...this.loader.getSite(loaded.config, name), loaded };
   }
 }
 

@@ -50,7 +50,7 @@ export function buildProgram(io: Io, signal: AbortSignal, state: RunState): Comm
       return async (...args: unknown[]) => {
         // commander passes (...arguments, options, command)
         const command = args[args.length - 1] as Command;
-        const ctx = new CommandContext(io, command.optsWithGlobals<GlobalOptions>(), signal);
+        const ctx = await CommandContext.create(io, command.optsWithGlobals<GlobalOptions>(), signal);
         state.context = ctx;
         const code = await body(ctx, ...(args.slice(0, -1) as A));
         state.exitCode = typeof code === 'number' ? code : 0;

@@ -1,5 +1,3 @@
-import { z } from 'zod';
-
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 
 /** Parses a duration such as `90m`, `24h`, `30d`, `2w` into seconds; undefined when malformed. */
@@ -8,16 +6,6 @@ export function parseDurationSeconds(text: string): number | undefined {
   if (!match) return undefined;
   return Math.round(Number(match[1]) * UNIT_SECONDS[match[2]!]!);
 }
-
-export const durationSchema = z
-  .string()
-  .refine(
-    (text) => parseDurationSeconds(text) !== undefined,
-    'must be a duration such as 90m, 24h, 30d or 2w',
-  )
-  .transform((text) => ({ text, seconds: parseDurationSeconds(text)! }));
-
-export type Duration = z.infer<typeof durationSchema>;
 
 export function formatSeconds(seconds: number): string {
   if (!Number.isFinite(seconds)) return 'never';

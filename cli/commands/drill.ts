@@ -2,7 +2,6 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { formatSeconds } from '../../core/duration.js';
 import { UsageError } from '../../core/errors.js';
-import { resolveSecret } from '../../core/secrets.js';
 import { table } from '../output.js';
 import type { Registrar } from '../program.js';
 import { progressLine } from '../progress.js';
@@ -45,6 +44,7 @@ export function registerDrill(program: Command, registrar: Registrar): void {
         ) => {
           const { runDrill, writeDrillReports, saveDrillSummary } = await import('../../drills/index.js');
           const { siteIdentities } = await import('../../backups/index.js');
+          const { resolveSecret } = await import('../../core/secrets.js');
           const loaded = ctx.config();
           return withSiteRepository(ctx, options.site, async (repo) => {
             const drills = repo.siteConfig.drills;

@@ -1,6 +1,5 @@
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { getSite } from '../../core/config/load.js';
 import { OperationError, UsageError } from '../../core/errors.js';
 import { packageRoot } from '../../core/package-info.js';
 import type { CommandContext } from '../context.js';
@@ -30,8 +29,7 @@ export function registerKubernetesSiteCommands(site: Command, registrar: Registr
     .option('--first-install', 'run primero-bootstrap (migrate and seed) instead of primero-migrate')
     .action(
       registrar.action(async (ctx, siteName: string, options: RenderFlags) => {
-        const loaded = ctx.config();
-        getSite(loaded.config, siteName);
+        const { loaded } = ctx.site(siteName);
         const outDir = resolve(ctx.io.cwd, options.out ?? join('rendered', siteName));
         const { renderSiteManifests } = await import('../../stacks/production/render.js');
         const result = await renderSiteManifests(loaded, siteName, outDir, {
@@ -97,8 +95,7 @@ async function runPulumi(
   siteName: string,
   options: { firstInstall?: boolean; yes?: boolean },
 ): Promise<number> {
-  const loaded = ctx.config();
-  const { site } = getSite(loaded.config, siteName);
+  const { loaded, site } = ctx.site(siteName);
   const { kubernetesSettings } = await import('../../charts/primero/from-site.js');
   const k = kubernetesSettings(site);
 

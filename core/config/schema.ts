@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { durationSchema } from '../duration.js';
 import { secretRefSchema } from '../secrets.js';
 import { azureSettingsSchema } from './azure.js';
+import { durationSchema } from './duration.js';
 import { kubernetesSettingsSchema } from './kubernetes.js';
 import { promotionSettingsSchema } from './promotion.js';
 import { parseRepositoryUrl } from './repository-url.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationSchema } from '../duration.js';
+import { durationSchema } from './duration.js';
 
 /** How a site's TLS certificate is served and stored. */
 
