@@ -1,10 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { execa } from 'execa';
 import { mapLimit } from '../core/concurrency.js';
 import { OperationError } from '../core/errors.js';
 import { toolVersion } from '../core/package-info.js';
 import { type BlobEndpoint, openSiteBlobs } from './attachments.js';
-import { readCatalog } from './catalog.js';
+import { type Catalog, readCatalog } from './catalog.js';
 import { encryptStream } from './crypto/age.js';
 import { DigestStream } from './crypto/digest.js';
 import { layout, newSetId } from './layout.js';
@@ -24,6 +25,12 @@ export interface CreateOptions {
   concurrency?: number;
   /** Blob upload attempts before the backup fails. */
   attempts?: number;
+  /**
+   * Reuse nothing: upload every attachment again (under new object names), so the set depends on no earlier
+   * set. After an integrity key was exposed or lost; the only way to back up into a repository none of whose
+   * sets can be trusted.
+   */
+  fresh?: boolean;
 }
 
 export interface CreateResult {
@@ -54,6 +61,8 @@ export async function createBackup(
   });
   let setId: string | undefined;
   try {
+    const catalog = await readCatalog(repo.store, repo.site, repo.macKeys);
+    if (!options.fresh) assertSomeSetTrusted(repo, catalog);
     const snapshot = await exportSnapshot(client).catch((error) => {
       throw databaseError(error, database.url);
     });
@@ -80,7 +89,7 @@ export async function createBackup(
     const { facts, blobs: sourceBlobs } = read.value;
     const databaseDone = new Date();
 
-    const attachments = await backUpBlobs(repo, blobs, sourceBlobs, options, progress);
+    const attachments = await backUpBlobs(repo, catalog, blobs, sourceBlobs, options, progress);
     const finishedAt = new Date();
     const body: ManifestBody = {
       format: 'tier4-backup-set/1',
@@ -227,8 +236,21 @@ async function dumpDatabase(
   return { size: digest.bytes, sha256: digest.digest('hex'), plainSize };
 }
 
+/**
+ * A repository whose sets are all untrusted is read with the wrong integrity key (or was tampered with):
+ * backing up into it would share nothing with the sets there, and prune could not tell what they need.
+ */
+function assertSomeSetTrusted(repo: SiteRepository, catalog: Catalog): void {
+  if (catalog.complete.length > 0 || catalog.invalid.length === 0) return;
+  throw new OperationError(
+    `None of the ${catalog.invalid.length} backup set(s) of ${repo.site} in ${repo.store.location} can be trusted with the configured integrity key; no backup was taken.`,
+    'After a key rotation, list the old key under backups.previousIntegrityKeys. If the old key is lost for good, run `tier4 backup create --fresh` (it reuses nothing; the old sets stay, untrusted, for inspection).',
+  );
+}
+
 async function backUpBlobs(
   repo: SiteRepository,
+  catalog: Catalog,
   source: BlobEndpoint,
   blobs: SourceBlob[],
   options: CreateOptions,
@@ -238,12 +260,9 @@ async function backUpBlobs(
   const present = new Set<string>();
   for await (const object of repo.store.list(layout.blobsPrefix(repo.site))) present.add(object.key);
   const known = new Map<string, BlobRecord>();
-  if (present.size > 0) {
-    const catalog = await readCatalog(repo.store, repo.site, repo.macKeys);
-    for (const entry of catalog.complete) {
-      for (const blob of entry.manifest!.attachments.blobs)
-        if (present.has(blob.object)) known.set(blob.key, blob);
-    }
+  for (const entry of options.fresh ? [] : catalog.complete) {
+    for (const blob of entry.manifest!.attachments.blobs)
+      if (present.has(blob.object)) known.set(blob.key, blob);
   }
   const problems: Manifest['attachments']['problems'] = [];
   let done = 0;
@@ -256,7 +275,7 @@ async function backUpBlobs(
       const reused = known.get(blob.key);
       let record: BlobRecord | undefined = reused;
       if (!record) {
-        record = await uploadBlob(repo, source, blob, options, problems);
+        record = await uploadBlob(repo, source, blob, present, options, problems);
         if (record) {
           uploaded += 1;
           uploadedBytes += record.size;
@@ -285,10 +304,14 @@ async function uploadBlob(
   repo: SiteRepository,
   source: BlobEndpoint,
   blob: SourceBlob,
+  present: ReadonlySet<string>,
   options: CreateOptions,
   problems: Manifest['attachments']['problems'],
 ): Promise<BlobRecord | undefined> {
-  const objectKey = layout.blob(repo.site, blob.key);
+  // Stored objects are never overwritten: a set we cannot read (another key, damage) may need the one there.
+  let objectKey = layout.blob(repo.site, blob.key);
+  if (present.has(objectKey) || (await repo.store.head(objectKey)) !== undefined)
+    objectKey = layout.blob(repo.site, blob.key, randomBytes(4).toString('hex'));
   try {
     return await withRetry(
       async () => {

@@ -6,6 +6,8 @@ import { createHash, randomBytes } from 'node:crypto';
  *   <site>/sets/<id>/manifest.json        written last: a set without it does not exist
  *   <site>/sets/<id>/verified/<time>.json verification records
  *   <site>/blobs/<k0k1>/<key>.age         attachments, shared by all sets (blobs are immutable)
+ *   <site>/blobs/<k0k1>/<key>.<v>.age     another copy of the same attachment, when <key>.age exists but no
+ *                                         trusted set records it: stored objects are never overwritten
  *   <site>/lock.json                      one backup or prune at a time
  *   <site>/drills/<time>.json             restore drill summaries
  */
@@ -16,11 +18,11 @@ export const layout = {
   dump: (site: string, id: string) => `${site}/sets/${id}/database.dump.age`,
   verification: (site: string, id: string, at: Date) => `${site}/sets/${id}/verified/${compactTime(at)}.json`,
   blobsPrefix: (site: string) => `${site}/blobs/`,
-  blob: (site: string, key: string) => {
+  blob: (site: string, key: string, variant?: string) => {
     const safe = /^[A-Za-z0-9_-]{4,200}$/.test(key)
       ? key
       : `h-${createHash('sha256').update(key).digest('hex')}`;
-    return `${site}/blobs/${safe.slice(0, 2)}/${safe}.age`;
+    return `${site}/blobs/${safe.slice(0, 2)}/${safe}${variant ? `.${variant}` : ''}.age`;
   },
   lock: (site: string) => `${site}/lock.json`,
   drillsPrefix: (site: string) => `${site}/drills/`,

@@ -35,8 +35,12 @@ export function registerBackup(program: Command, registrar: Registrar): void {
       'parallel attachment uploads (default: backups.concurrency)',
       positiveInt('--concurrency'),
     )
+    .option(
+      '--fresh',
+      'reuse no stored attachment: upload all again (after an integrity key was exposed or lost)',
+    )
     .action(
-      registrar.action(async (ctx, options: { site: string; concurrency?: number }) => {
+      registrar.action(async (ctx, options: { site: string; concurrency?: number; fresh?: boolean }) => {
         const { createBackup, siteDatabase } = await engine();
         return withSiteRepository(ctx, options.site, async (repo) => {
           const database = siteDatabase(repo);
@@ -45,6 +49,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
             signal: ctx.signal,
             onProgress: progressLine(ctx.out),
             ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+            fresh: options.fresh === true,
           });
           const a = manifest.attachments;
           ctx.out.result(

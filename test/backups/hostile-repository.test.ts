@@ -25,20 +25,32 @@ async function create(site: BackupSite) {
   return JSON.parse(result.stdout) as { id: string; attachments: { uploaded: number; reused: number } };
 }
 
-/**
- * Replaces the site's integrity key, as the data-breach runbook does; with `keepOld`, the old key goes to
- * backups.previousIntegrityKeys (by reference, like every secret).
- */
-async function rotateIntegrityKey(site: BackupSite, keepOld: boolean): Promise<void> {
+/** Replaces the site's integrity key (by reference, like every secret), as the data-breach runbook does. */
+async function replaceIntegrityKey(site: BackupSite): Promise<string> {
+  const old = site.env.TIER4_LOCAL_INTEGRITY_KEY!;
+  site.env.TIER4_LOCAL_INTEGRITY_KEY = testSecret('rotated-integrity');
+  return old;
+}
+
+/** Lists an old integrity key under backups.previousIntegrityKeys. */
+async function listPreviousKey(site: BackupSite, key: string): Promise<void> {
   const config = parse(await readFile(site.configPath, 'utf8'));
   const backups = config.sites[site.site].backups;
-  if (keepOld) {
-    const name = `TIER4_OLD_INTEGRITY_KEY_${(backups.previousIntegrityKeys ?? []).length}`;
-    site.env[name] = site.env.TIER4_LOCAL_INTEGRITY_KEY;
-    backups.previousIntegrityKeys = [...(backups.previousIntegrityKeys ?? []), { env: name }];
-  }
-  site.env.TIER4_LOCAL_INTEGRITY_KEY = testSecret('rotated-integrity');
+  const name = `TIER4_OLD_INTEGRITY_KEY_${(backups.previousIntegrityKeys ?? []).length}`;
+  site.env[name] = key;
+  backups.previousIntegrityKeys = [...(backups.previousIntegrityKeys ?? []), { env: name }];
   await writeFile(site.configPath, stringify(config));
+}
+
+/** Every file of the repository with its bytes. */
+async function snapshotFiles(site: BackupSite): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (const path of await repositoryFiles(site)) out.set(path, await readFile(path));
+  return out;
+}
+
+async function verify(site: BackupSite, id: string) {
+  return run(site, 'backup', 'verify', id);
 }
 
 async function blobFiles(site: BackupSite): Promise<string[]> {
@@ -51,7 +63,7 @@ describe('prune under a wrong or rotated integrity key', () => {
     await create(site);
     await create(site);
     const before = await repositoryFiles(site);
-    await rotateIntegrityKey(site, false);
+    await replaceIntegrityKey(site);
 
     const pruned = await run(site, 'backup', 'prune');
     expect(pruned.code).toBe(1);
@@ -106,5 +118,56 @@ describe('prune under a wrong or rotated integrity key', () => {
     expect(report.blobSweepSkipped).toContain(first.id);
     expect(report.blobsRemoved).toBe(0);
     expect((await blobFiles(site)).some((path) => path.includes('orphanblob'))).toBe(true);
+  });
+});
+
+describe('stored objects are never overwritten', () => {
+  test("the data-breach runbook's key replacement, then backups: every older set still verifies", async () => {
+    const site = await backupSite({ cases: 20, blobs: 4 });
+    const first = await create(site);
+    const before = await snapshotFiles(site);
+    const oldKey = await replaceIntegrityKey(site);
+
+    // Nothing in the repository can be trusted with the new key alone: the backup refuses, and says how on.
+    const refused = await run(site, 'backup', 'create');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('previousIntegrityKeys');
+    expect(refused.stderr).toContain('--fresh');
+    expect(await snapshotFiles(site)).toEqual(before);
+
+    await listPreviousKey(site, oldKey);
+    const second = await create(site);
+    expect(second.attachments.reused).toBe(4);
+    // A set that depends on nothing the old key sealed: every attachment again, under new names.
+    const fresh = await run(site, 'backup', 'create', '--fresh');
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(JSON.parse(fresh.stdout).attachments.uploaded).toBe(4);
+
+    for (const [path, bytes] of before) expect(await readFile(path)).toEqual(bytes);
+    for (const id of [first.id, second.id, JSON.parse(fresh.stdout).id]) {
+      const verified = await verify(site, id);
+      expect(verified.code, verified.stdout).toBe(0);
+    }
+  });
+
+  test("an object already at an attachment's name that no trusted set records is left as it is", async () => {
+    const site = await backupSite({ cases: 20, blobs: 2 });
+    await create(site);
+    const key = 'plantedblob00000000000000001';
+    await addBlob(site, key, randomBytes(3000));
+    // Left by a set this key cannot read, or planted: either way, not ours to replace.
+    const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
+    await repo.store.putBytes(layout.blob(site.site, key), "someone else's object");
+    const second = await create(site);
+    expect((await repo.store.getBytes(layout.blob(site.site, key)))!.toString()).toBe(
+      "someone else's object",
+    );
+    const catalog = await readCatalog(repo.store, repo.site, repo.macKeys);
+    const record = catalog.complete
+      .find((entry) => entry.id === second.id)!
+      .manifest!.attachments.blobs.find((blob) => blob.key === key)!;
+    expect(record.object).not.toBe(layout.blob(site.site, key));
+    expect((await verify(site, second.id)).code).toBe(0);
+    await repo.store.close();
   });
 });
