@@ -111,7 +111,9 @@ export async function createClientCertificate(
   const certPem = options.selfSigned
     ? await selfSignedPem(options.name, keys, kind, days, organization)
     : null;
-  const csrPem = options.selfSigned ? null : await buildCsr([options.name], keys, kind, { organization });
+  const csrPem = options.selfSigned
+    ? null
+    : await buildCsr([options.name], keys, kind, { organization }, 'client');
   const keyPem = await privateKeyPem(keys);
 
   let storedIn: string;
@@ -158,6 +160,14 @@ export async function createClientCertificate(
     sha1Hex: sha1 ? sha1.replaceAll(':', '') : null,
     notAfter: cert ? new Date(cert.validTo).toISOString() : null,
   };
+}
+
+/** TLS client authentication, RFC 5280 section 4.2.1.12 (id-kp-clientAuth). */
+const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
+
+/** Node's `keyUsage` lists the extended key usages (OIDs); undefined when the extension is absent. */
+function hasClientAuth(cert: X509Certificate): boolean {
+  return cert.keyUsage?.includes(CLIENT_AUTH_OID) === true;
 }
 
 export interface ClientInstallResult {
@@ -211,6 +221,12 @@ export async function installClientCertificate(
       throw new UsageError(
         `${options.certFile} was not issued for the key of client "${options.name}"; nothing was changed.`,
         'Check that the CA signed the CSR that `client create` wrote for this name.',
+      );
+    }
+    if (!hasClientAuth(leaf)) {
+      throw new UsageError(
+        `${options.certFile} is not a client certificate: its extended key usage lacks clientAuth; nothing was changed.`,
+        "Ask the CA to sign the CSR as a TLS client certificate (extendedKeyUsage = clientAuth); OpenSSL copies the CSR's extensions with -copy_extensions copy.",
       );
     }
   };

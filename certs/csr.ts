@@ -32,12 +32,19 @@ export interface CsrResult {
   csrPem: string;
 }
 
-/** A CSR in PEM for the given names: CN is the first, every name is a SAN. */
+/** What a certificate is for: a TLS server (names are DNS/IP SANs) or a TLS client (the name is only the CN). */
+export type CertificatePurpose = 'server' | 'client';
+
+/**
+ * A CSR in PEM. For a server: CN is the first name, every name is a SAN, extended key usage serverAuth.
+ * For a client: CN is the name, no SAN (a client name is no host name), extended key usage clientAuth.
+ */
 export async function buildCsr(
   names: string[],
   keys: CryptoKeyPair,
   kind: KeyKind,
   subject: { organization?: string | undefined; country?: string | undefined } = {},
+  purpose: CertificatePurpose = 'server',
 ): Promise<string> {
   const lib = await x509();
   const isIp = (name: string) => /^[\d.]+$/.test(name) || name.includes(':');
@@ -50,16 +57,22 @@ export async function buildCsr(
     keys,
     signingAlgorithm: signingAlgorithm(kind),
     extensions: [
-      new lib.SubjectAlternativeNameExtension(
-        names.map((value) => ({ type: isIp(value) ? 'ip' : 'dns', value })),
-      ),
+      ...(purpose === 'server'
+        ? [
+            new lib.SubjectAlternativeNameExtension(
+              names.map((value) => ({ type: isIp(value) ? 'ip' : 'dns', value })),
+            ),
+          ]
+        : []),
       new lib.KeyUsagesExtension(
-        kind === 'rsa'
+        kind === 'rsa' && purpose === 'server'
           ? lib.KeyUsageFlags.digitalSignature | lib.KeyUsageFlags.keyEncipherment
           : lib.KeyUsageFlags.digitalSignature,
         true,
       ),
-      new lib.ExtendedKeyUsageExtension([lib.ExtendedKeyUsage.serverAuth]),
+      new lib.ExtendedKeyUsageExtension([
+        purpose === 'server' ? lib.ExtendedKeyUsage.serverAuth : lib.ExtendedKeyUsage.clientAuth,
+      ]),
     ],
   });
   return request.toString('pem');

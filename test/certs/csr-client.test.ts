@@ -129,6 +129,11 @@ describe('tier4 certs client create', () => {
     ]);
     expect(text.exitCode).toBe(0);
     expect(text.stdout).toMatch(/CN ?= ?dtp-client/);
+    // A client CSR asks for clientAuth, not serverAuth, and names no host.
+    const full = await openssl(['req', '-in', join(dir, 'store', 'dtp-client.csr'), '-noout', '-text']);
+    expect(full.stdout).toMatch(/Extended Key Usage:\s*\n\s*TLS Web Client Authentication\s*\n/);
+    expect(full.stdout).not.toContain('Server Authentication');
+    expect(full.stdout).not.toContain('Subject Alternative Name');
 
     const bad = await tier4(['certs', 'client', 'create', '-c', file, '--name', 'Bad Name']);
     expect(bad.code).toBe(2);
@@ -158,12 +163,53 @@ describe('tier4 certs client create', () => {
       '-CAkey',
       join(dir, 'ca.key'),
       '-CAcreateserial',
+      '-copy_extensions',
+      'copy',
       '-days',
       '30',
       '-out',
       signed,
     ]);
     expect(sign.exitCode, sign.stderr).toBe(0);
+
+    // The same key signed as a server certificate (serverAuth only) is no client certificate: refused.
+    const serverOnly = join(dir, 'dtp-server.pem');
+    await writeFile(join(dir, 'server.ext'), 'extendedKeyUsage = serverAuth\n');
+    const signServer = await openssl([
+      'x509',
+      '-req',
+      '-in',
+      join(out, 'dtp.csr'),
+      '-CA',
+      join(dir, 'ca.pem'),
+      '-CAkey',
+      join(dir, 'ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '30',
+      '-extfile',
+      join(dir, 'server.ext'),
+      '-out',
+      serverOnly,
+    ]);
+    expect(signServer.exitCode, signServer.stderr).toBe(0);
+    const notClient = await tier4([
+      'certs',
+      'client',
+      'install',
+      '-c',
+      file,
+      '--name',
+      'dtp',
+      '--cert',
+      serverOnly,
+      '--out-dir',
+      out,
+    ]);
+    expect(notClient.code).toBe(2);
+    expect(notClient.stderr).toContain('lacks clientAuth');
+    expect(notClient.stdout).not.toMatch(/[0-9A-F]{2}(:[0-9A-F]{2}){19}/);
+    await expect(stat(join(out, 'dtp.crt'))).rejects.toThrow(/ENOENT/);
 
     // A certificate for some other key is refused and nothing is written.
     const other = join(dir, 'other.pem');

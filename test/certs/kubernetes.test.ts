@@ -307,6 +307,8 @@ describe('client certificates in Secrets', () => {
         '-CAkey',
         join(config.dir, 'ca.key'),
         '-CAcreateserial',
+        '-copy_extensions',
+        'copy',
         '-days',
         '30',
         '-out',
