@@ -1,55 +1,13 @@
-import type { AppsV1Api, CoreV1Api, CustomObjectsApi, V1Secret } from '@kubernetes/client-node';
+import type { AppsV1Api, V1Secret } from '@kubernetes/client-node';
 import { OperationError, UsageError } from '../core/errors.js';
+import type { Kube } from '../core/kubernetes/index.js';
 
 /**
  * The Kubernetes side of certificates: TLS Secrets, the nginx Deployment's rollout, cert-manager Certificates.
  * @kubernetes/client-node is loaded on first use so that `tier4 --help` stays fast.
  */
 
-export interface KubeTarget {
-  namespace: string;
-  /** kubeconfig context; default: the file's current context. */
-  context?: string | undefined;
-  /** kubeconfig file; default: $KUBECONFIG or ~/.kube/config. */
-  kubeconfig?: string | undefined;
-}
-
-export interface Kube {
-  namespace: string;
-  core: CoreV1Api;
-  apps: AppsV1Api;
-  custom: CustomObjectsApi;
-  /** Sends a patch with the given content type. */
-  patchOptions(contentType: string): unknown;
-}
-
-export async function connectKube(target: KubeTarget): Promise<Kube> {
-  const k8s = await import('@kubernetes/client-node');
-  const config = new k8s.KubeConfig();
-  try {
-    if (target.kubeconfig) config.loadFromFile(target.kubeconfig);
-    else config.loadFromDefault();
-    if (target.context) config.setCurrentContext(target.context);
-  } catch (error) {
-    throw new UsageError(
-      `Cannot load the kubeconfig${target.context ? ` context "${target.context}"` : ''}: ${(error as Error).message}`,
-      'Set KUBECONFIG, or sites.<name>.kubernetes.context to a context of your kubeconfig.',
-    );
-  }
-  if (!config.getCurrentCluster()) {
-    throw new UsageError(
-      'No Kubernetes cluster is configured in the kubeconfig.',
-      'Set KUBECONFIG, or sites.<name>.kubernetes.context.',
-    );
-  }
-  return {
-    namespace: target.namespace,
-    core: config.makeApiClient(k8s.CoreV1Api),
-    apps: config.makeApiClient(k8s.AppsV1Api),
-    custom: config.makeApiClient(k8s.CustomObjectsApi),
-    patchOptions: (contentType) => k8s.setHeaderOptions('Content-Type', contentType),
-  };
-}
+export { connectKube, type Kube, type KubeTarget } from '../core/kubernetes/index.js';
 
 function statusOf(error: unknown): number | undefined {
   const code = (error as { code?: unknown }).code;

@@ -57,6 +57,8 @@ export interface CertsOptions {
   signal?: AbortSignal;
   /** kubeconfig file; default $KUBECONFIG or ~/.kube/config. */
   kubeconfig?: string | undefined;
+  /** Environment for finding the cluster (KUBECONFIG, HOME, the in-cluster variables); default process.env. */
+  env?: NodeJS.ProcessEnv;
   now?: Date;
 }
 
@@ -231,11 +233,10 @@ export async function certificateStatus(
   const notes: string[] = [];
   let kubeClient: Kube | undefined;
   const kube = async () => {
-    kubeClient ??= await connectKube({
-      namespace: target.namespace,
-      context: target.context,
-      kubeconfig: options.kubeconfig,
-    });
+    kubeClient ??= await connectKube(
+      { namespace: target.namespace, context: target.context, kubeconfig: options.kubeconfig },
+      options.env ? { env: options.env } : {},
+    );
     return kubeClient;
   };
 
@@ -334,7 +335,7 @@ export interface CertificateHealth {
 export async function certificateHealth(
   loaded: LoadedConfig,
   siteName: string,
-  options: { signal?: AbortSignal; kubeconfig?: string } = {},
+  options: { signal?: AbortSignal; kubeconfig?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CertificateHealth[]> {
   const report = await certificateStatus(loaded, siteName, options);
   return report.entries.map((e) => ({

@@ -259,7 +259,7 @@ async function certificateChecks(
   const { certificateHealth } = await import('../certs/status.js');
   const health = await certificateHealth(loaded, name, {
     ...(signal ? { signal } : {}),
-    ...(env.KUBECONFIG ? { kubeconfig: env.KUBECONFIG } : {}),
+    env,
   });
   for (const cert of health) {
     add(`certificate ${cert.certificate} (${cert.where})`, cert.status, cert.message);

@@ -80,7 +80,7 @@ export function valuesFromSite(config: Tier4Config, siteName: string, options: V
     network: k.network,
     promotion: promotionValues(config, siteName, appSecret),
     migration: { bootstrap: options.firstInstall === true },
-    ops: opsValues(site, k, options.configText),
+    ops: opsValues(config, siteName, site, k, options.configText),
   };
   const parsed = primeroValuesSchema.safeParse(values);
   if (!parsed.success) {
@@ -256,37 +256,84 @@ export function secretRefsIn(value: unknown, path: string[] = []): SecretRefAt[]
   return keys.flatMap((key) => secretRefsIn(record[key], [...path, key]));
 }
 
-function opsValues(site: SiteConfig, k: KubernetesSettings, configText: string): PrimeroValues['ops'] {
-  const identityRef = site.backups?.encryption.identity;
-  const databaseSecret = { name: databaseSecretName(k), key: 'password' };
-  const env = new Map<string, { name: string; from: { name: string; key: string } }>();
-  const files = new Map<string, { path: string; from: { name: string; key: string } }>();
-  const keysUsed = new Map<string, string>();
+type EnvRef = { name: string; from: { name: string; key: string } };
+type FileRef = { path: string; from: { name: string; key: string } };
 
-  for (const { path, ref } of secretRefsIn(site)) {
-    if (path.join('.') === 'backups.encryption.identity') continue; // only the drill job gets it
-    // The database password comes from the same Secret the application uses.
-    const isDatabasePassword = path.join('.') === 'database.password';
+/**
+ * The Secret key behind each {env}/{file} reference: env NAME from opsEnv key NAME, a file from opsFiles
+ * keyed by its base name; the database password from the Secret the application uses.
+ */
+class SecretSources {
+  readonly env = new Map<string, EnvRef>();
+  readonly files = new Map<string, FileRef>();
+  private readonly keysUsed = new Map<string, string>();
+  constructor(private readonly k: KubernetesSettings) {}
+
+  add(ref: SecretRefAt['ref'], isDatabasePassword = false): void {
+    const databaseSecret = { name: databaseSecretName(this.k), key: 'password' };
     if ('env' in ref) {
-      env.set(ref.env, {
+      this.env.set(ref.env, {
         name: ref.env,
-        from: isDatabasePassword ? databaseSecret : { name: k.secrets.opsEnv, key: ref.env },
+        from: isDatabasePassword ? databaseSecret : { name: this.k.secrets.opsEnv, key: ref.env },
       });
-      continue;
+      return;
     }
     const key = posix.basename(ref.file);
-    const clash = keysUsed.get(key);
+    const clash = this.keysUsed.get(key);
     if (clash !== undefined && clash !== ref.file) {
       throw new UsageError(
         `Two secret files share the name ${key} (${clash} and ${ref.file}); the ops jobs mount them from one Secret.`,
         'Give the files different names in tier4.yaml.',
       );
     }
-    keysUsed.set(key, ref.file);
-    files.set(ref.file, {
+    this.keysUsed.set(key, ref.file);
+    this.files.set(ref.file, {
       path: ref.file,
-      from: isDatabasePassword ? databaseSecret : { name: k.secrets.opsFiles, key },
+      from: isDatabasePassword ? databaseSecret : { name: this.k.secrets.opsFiles, key },
     });
+  }
+}
+
+/** The other site of `promotion:`, whose Primero the doctor's drift check reads. */
+function promotionPeer(config: Tier4Config, siteName: string): SiteConfig | undefined {
+  const promotion = config.promotion;
+  if (!promotion) return undefined;
+  if (promotion.from === siteName) return config.sites[promotion.to];
+  if (promotion.to === siteName) return config.sites[promotion.from];
+  return undefined;
+}
+
+/** What `tier4 doctor` reads from the cluster (certs/status.ts): the TLS Secret, the Certificate, client Secrets. */
+function doctorReads(site: SiteConfig): PrimeroValues['ops']['doctor']['reads'] {
+  const source = site.tls?.source;
+  if (!site.tls || !source || source.type === 'files')
+    return { secrets: [], listSecrets: false, certificates: [] };
+  return {
+    secrets: [source.secret],
+    listSecrets: site.tls.clients?.store?.type === 'kubernetes-secret',
+    certificates: source.type === 'cert-manager' ? [source.certificate] : [],
+  };
+}
+
+function opsValues(
+  config: Tier4Config,
+  siteName: string,
+  site: SiteConfig,
+  k: KubernetesSettings,
+  configText: string,
+): PrimeroValues['ops'] {
+  const identityRef = site.backups?.encryption.identity;
+  const sources = new SecretSources(k);
+  for (const { path, ref } of secretRefsIn(site)) {
+    if (path.join('.') === 'backups.encryption.identity') continue; // only the drill job gets it
+    sources.add(ref, path.join('.') === 'database.password');
+  }
+  // Only the doctor job gets the promotion peer's Primero credentials (configuration drift).
+  const peer = promotionPeer(config, siteName);
+  const doctorSources = new SecretSources(k);
+  for (const { ref } of secretRefsIn(peer?.primero.auth)) {
+    if ('env' in ref ? sources.env.has(ref.env) : sources.files.has(ref.file)) continue;
+    doctorSources.add(ref);
   }
 
   let drill: PrimeroValues['ops']['drill'];
@@ -311,9 +358,14 @@ function opsValues(site: SiteConfig, k: KubernetesSettings, configText: string):
     configYaml: configText,
     backup: site.backups ? { schedule: site.backups.schedule } : undefined,
     drill,
-    doctor: { schedule: k.doctorSchedule },
-    env: [...env.values()],
-    files: [...files.values()],
+    doctor: {
+      schedule: k.doctorSchedule,
+      reads: doctorReads(site),
+      env: [...doctorSources.env.values()],
+      files: [...doctorSources.files.values()],
+    },
+    env: [...sources.env.values()],
+    files: [...sources.files.values()],
   };
 }
 

@@ -1,7 +1,7 @@
 import { type KubeObject, NAMES } from './common.js';
 import { dhparamConfigMap, nginxConfigMap, primeroConfigMap } from './config.js';
 import { networkPolicies } from './network.js';
-import { drillReportsClaim, opsConfigMap, opsCronJobs } from './ops.js';
+import { doctorRbac, drillReportsClaim, opsConfigMap, opsCronJobs } from './ops.js';
 import { tlsResources } from './tls.js';
 import { type PrimeroValues, primeroValuesSchema } from './values.js';
 import {
@@ -55,6 +55,7 @@ export function renderPrimero(input: PrimeroValues): StagedManifest[] {
     values.ops.backup ? serviceAccount(values, NAMES.backup, 'ops') : undefined,
     values.ops.drill ? serviceAccount(values, NAMES.drill, 'ops') : undefined,
     serviceAccount(values, NAMES.doctor, 'ops'),
+    ...doctorRbac(values),
     ...networkPolicies(values),
     attachmentsClaim(values),
     drillReportsClaim(values),

@@ -137,6 +137,25 @@ export function networkPolicies(values: PrimeroValues): INetworkPolicy[] {
       ],
     }),
   );
+  const doctor = values.ops.doctor;
+  const doctorEgress: EgressRule[] = [];
+  const reads = doctor.reads;
+  // The doctor's API calls (certificate checks): the API server's endpoints, which NetworkPolicy sees after
+  // the kubernetes Service's translation, so both 443 and the usual 6443.
+  if (reads.secrets.length > 0 || reads.listSecrets || reads.certificates.length > 0)
+    doctorEgress.push({ to: cidrs(values.network.apiServerCidrs), ports: tcp(443, 6443) });
+  // The configuration drift check reads the promotion peer's Primero API over HTTPS.
+  if (doctor.env.length > 0 || doctor.files.length > 0) doctorEgress.push({ to: cidrs([]), ports: tcp(443) });
+  if (doctorEgress.length > 0) {
+    policies.push(
+      policy(
+        values,
+        'tier4-doctor',
+        { ...selectorLabels(values, 'ops'), 'tier4.primero.org/job': 'tier4-doctor' },
+        { egress: doctorEgress },
+      ),
+    );
+  }
   if (values.solr.enabled) {
     policies.push(
       policy(values, 'primero-solr', selectorLabels(values, 'solr'), {

@@ -1,11 +1,14 @@
 import { posix } from 'node:path';
 import type { ICronJob } from 'kubernetes-models/batch/v1/CronJob';
+import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
+import { SERVICE_ACCOUNT_DIR } from '../../core/kubernetes/client.js';
 import {
   containerSecurityContext,
   emptyDir,
@@ -205,15 +208,92 @@ export function opsCronJobs(values: PrimeroValues): ICronJob[] {
       }),
     );
   }
+  const doctor = values.ops.doctor;
+  const token = doctorNeedsApi(values) ? serviceAccountToken() : undefined;
   jobs.push(
     opsCronJob(values, {
       name: NAMES.doctor,
       serviceAccount: NAMES.doctor,
-      schedule: values.ops.doctor.schedule,
+      schedule: doctor.schedule,
       args: ['doctor', '--site', site, '--format', 'prometheus'],
       deadlineSeconds: 600,
       backoffLimit: 0,
+      extraEnv: doctor.env.map((item) => ({
+        name: item.name,
+        valueFrom: { secretKeyRef: { name: item.from.name, key: item.from.key } },
+      })),
+      extraFiles: doctor.files,
+      extraVolumes: token ? [token.volume] : [],
+      extraMounts: token ? [token.mount] : [],
     }),
   );
   return jobs;
+}
+
+function doctorNeedsApi(values: PrimeroValues): boolean {
+  const reads = values.ops.doctor.reads;
+  return reads.secrets.length > 0 || reads.listSecrets || reads.certificates.length > 0;
+}
+
+/**
+ * The doctor's API credentials, mounted explicitly rather than by automountServiceAccountToken, so that
+ * only this pod gets a token. The projected volume is the one the kubelet would mount (Kubernetes docs,
+ * "Configure Service Accounts for Pods": a serviceAccountToken, the kube-root-ca.crt ConfigMap and the
+ * namespace), at the path in-cluster clients read (core/kubernetes/client.ts). Short-lived and rotated.
+ */
+export function serviceAccountToken(): { volume: IVolume; mount: IVolumeMount } {
+  return {
+    volume: {
+      name: 'kube-api-access',
+      projected: {
+        defaultMode: 0o444,
+        sources: [
+          { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
+          { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+          {
+            downwardAPI: {
+              items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }],
+            },
+          },
+        ],
+      },
+    },
+    mount: { name: 'kube-api-access', mountPath: SERVICE_ACCOUNT_DIR, readOnly: true },
+  };
+}
+
+/**
+ * Least privilege for the doctor: `get` on the named TLS Secret and cert-manager Certificate it checks,
+ * `list` on Secrets only when client certificates are kept as Secrets (RBAC cannot narrow a list by name).
+ * No other job gets a Role.
+ */
+export function doctorRbac(values: PrimeroValues): Array<IRole | IRoleBinding> {
+  if (!doctorNeedsApi(values)) return [];
+  const reads = values.ops.doctor.reads;
+  const rules: NonNullable<IRole['rules']> = [];
+  if (reads.secrets.length > 0)
+    rules.push({ apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: reads.secrets });
+  if (reads.listSecrets) rules.push({ apiGroups: [''], resources: ['secrets'], verbs: ['list'] });
+  if (reads.certificates.length > 0)
+    rules.push({
+      apiGroups: ['cert-manager.io'],
+      resources: ['certificates'],
+      verbs: ['get'],
+      resourceNames: reads.certificates,
+    });
+  return [
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: metadata(values, NAMES.doctor, 'ops'),
+      rules,
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: metadata(values, NAMES.doctor, 'ops'),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: NAMES.doctor },
+      subjects: [{ kind: 'ServiceAccount', name: NAMES.doctor, namespace: values.namespace }],
+    },
+  ];
 }

@@ -182,7 +182,21 @@ export const primeroValuesSchema = z
               .strict(),
           })
           .optional(),
-        doctor: cronJobSchema,
+        doctor: cronJobSchema
+          .extend({
+            /** What the doctor reads from the Kubernetes API (certificate checks); nothing else is granted. */
+            reads: z
+              .object({
+                secrets: z.array(name),
+                listSecrets: z.boolean(),
+                certificates: z.array(name),
+              })
+              .strict(),
+            /** The promotion peer's Primero credentials, for the configuration drift check only. */
+            env: z.array(z.object({ name: z.string(), from: secretKey }).strict()),
+            files: z.array(z.object({ path: z.string().startsWith('/'), from: secretKey }).strict()),
+          })
+          .strict(),
         /** {env: NAME} references the jobs need, each from a Secret key. */
         env: z.array(z.object({ name: z.string(), from: secretKey }).strict()),
         /** {file: /path} references the jobs need (not the age identity), each from a Secret key. */

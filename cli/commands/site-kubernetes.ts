@@ -133,6 +133,10 @@ async function runPulumi(
       'Set PULUMI_CONFIG_PASSPHRASE_FILE to a root-only file (or PULUMI_CONFIG_PASSPHRASE), and keep it with your other site secrets.',
     );
   }
+  // The Pulumi provider finds the cluster the same way; checking first turns client libraries' obscure
+  // fallbacks (an http://localhost:8080 cluster) into a clear "no kubeconfig" before anything runs.
+  const { loadKubeConfig } = await import('../../core/kubernetes/index.js');
+  await loadKubeConfig({ context: k.context }, { env });
   const interactive = ctx.io.stdin?.isTTY === true && ctx.io.stdout.isTTY === true;
   if (verb === 'deploy' && !interactive && !options.yes) {
     throw new UsageError(

@@ -46,6 +46,8 @@ const TYPED: Record<string, Constructor> = {
   'batch/v1/CronJob': k8s.batch.v1.CronJob as unknown as Constructor,
   'policy/v1/PodDisruptionBudget': k8s.policy.v1.PodDisruptionBudget as unknown as Constructor,
   'networking.k8s.io/v1/NetworkPolicy': k8s.networking.v1.NetworkPolicy as unknown as Constructor,
+  'rbac.authorization.k8s.io/v1/Role': k8s.rbac.v1.Role as unknown as Constructor,
+  'rbac.authorization.k8s.io/v1/RoleBinding': k8s.rbac.v1.RoleBinding as unknown as Constructor,
 };
 
 /** Objects whose loss loses data: Pulumi refuses to delete them until unprotected by hand. */

@@ -15,6 +15,7 @@ let dir: string;
 let config: string;
 let fakeBin: string;
 let calls: string;
+let kubeconfig: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tier4-pulumi-'));
@@ -30,11 +31,25 @@ beforeAll(async () => {
   ].join('\n');
   await writeFile(join(fakeBin, 'pulumi'), `${script}\n`);
   await chmod(join(fakeBin, 'pulumi'), 0o755);
+  // The example's production context, in a kubeconfig of its own (tier4 checks it before running pulumi).
+  kubeconfig = join(dir, 'kubeconfig');
+  await writeFile(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'prod', cluster: { server: 'https://prod.example.org:6443' } }],
+      users: [{ name: 'ops', user: {} }],
+      contexts: [{ name: 'prod-cluster', context: { cluster: 'prod', user: 'ops' } }],
+      'current-context': 'prod-cluster',
+    }),
+  );
 });
 
 const withFakePulumi = (extra: NodeJS.ProcessEnv = {}) => ({
   PATH: `${fakeBin}${delimiter}${process.env.PATH}`,
   PULUMI_CONFIG_PASSPHRASE: testSecret('pulumi-passphrase'),
+  KUBECONFIG: kubeconfig,
   ...extra,
 });
 
@@ -93,6 +108,21 @@ describe('tier4 site preview|deploy', () => {
     // Only `pulumi version` (the installation check) may have run; no stack was selected or previewed.
     const newCalls = (await readFile(calls, 'utf8')).slice(before.length).trim().split('\n').filter(Boolean);
     expect(newCalls.every((line) => line.startsWith('version'))).toBe(true);
+  });
+
+  test('no kubeconfig: exit 2 saying so and how to set one, before pulumi changes anything', async () => {
+    const home = join(dir, 'empty-home');
+    await (await import('node:fs/promises')).mkdir(home, { recursive: true });
+    const before = await readFile(calls, 'utf8').catch(() => '');
+    const result = await tier4(['site', 'preview', 'production', '-c', config], {
+      env: withFakePulumi({ KUBECONFIG: '', HOME: home }),
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('No kubeconfig found');
+    expect(result.stderr).toContain('KUBECONFIG');
+    expect(result.stderr).not.toContain('HTTP protocol');
+    const newCalls = (await readFile(calls, 'utf8').catch(() => '')).slice(before.length);
+    expect(newCalls).not.toMatch(/stack select|preview|up /);
   });
 
   test('an unknown site is refused before pulumi is looked for', async () => {

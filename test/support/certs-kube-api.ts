@@ -1,5 +1,6 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,7 +78,57 @@ function matchesSelector(labels: Record<string, string> | undefined, selector: s
   });
 }
 
-export async function startFakeKubeApi(options: { token: string; namespace?: string }): Promise<FakeKubeApi> {
+/** One rule of a Role, as rbac.authorization.k8s.io/v1 PolicyRule. */
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+/**
+ * The request attributes RBAC authorizes, per the Kubernetes docs ("Authorization: Determine the request
+ * verb", "Referring to resources"): GET of one object is `get`, of a collection `list`; PUT `update`;
+ * PATCH `patch`; POST `create`; a subresource is `resource/subresource`; resourceNames never match a list
+ * or a create.
+ */
+function requestAttributes(method: string, path: string) {
+  const match =
+    /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)\/namespaces\/[^/]+\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(path);
+  if (!match) return undefined;
+  const [, group = '', resource = '', name, subresource] = match;
+  const verb =
+    method === 'GET'
+      ? name
+        ? 'get'
+        : 'list'
+      : ({ PUT: 'update', PATCH: 'patch', POST: 'create', DELETE: 'delete' } as Record<string, string>)[
+          method
+        ];
+  return { group, resource: subresource ? `${resource}/${subresource}` : resource, name, verb: verb ?? '' };
+}
+
+export function allowedBy(rules: PolicyRule[], method: string, path: string): boolean {
+  const attributes = requestAttributes(method, path);
+  if (!attributes) return false;
+  return rules.some(
+    (rule) =>
+      (rule.apiGroups.includes(attributes.group) || rule.apiGroups.includes('*')) &&
+      (rule.resources.includes(attributes.resource) || rule.resources.includes('*')) &&
+      (rule.verbs.includes(attributes.verb) || rule.verbs.includes('*')) &&
+      (!rule.resourceNames?.length ||
+        (attributes.name !== undefined && rule.resourceNames.includes(attributes.name))),
+  );
+}
+
+export async function startFakeKubeApi(options: {
+  token: string;
+  namespace?: string;
+  /** Serve HTTPS with this certificate, as a real API server does (in-cluster clients refuse plain HTTP). */
+  tls?: { cert: string; key: string };
+  /** Authorize as RBAC would for a ServiceAccount bound to a Role with these rules (403 otherwise). */
+  rules?: PolicyRule[];
+}): Promise<FakeKubeApi> {
   const api: Omit<FakeKubeApi, 'url' | 'kubeconfig' | 'stop'> = {
     requests: [],
     secrets: new Map(),
@@ -130,6 +181,8 @@ export async function startFakeKubeApi(options: { token: string; namespace?: str
     });
     if (req.headers.authorization !== `Bearer ${options.token}`)
       return status(res, 401, 'Unauthorized', 'Unauthorized');
+    if (options.rules && !allowedBy(options.rules, req.method ?? 'GET', url.pathname))
+      return status(res, 403, 'Forbidden', `forbidden: ${req.method} ${url.pathname}`);
     let match = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/.exec(url.pathname);
     if (match) {
       const [, namespace, name] = match;
@@ -255,11 +308,12 @@ export async function startFakeKubeApi(options: { token: string; namespace?: str
     status(res, 404, 'NotFound', `no fake route for ${req.method} ${url.pathname}`);
   }
 
-  const server: Server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((error) => status(res, 500, 'InternalError', String(error)));
-  });
+  };
+  const server: Server = options.tls ? createTlsServer(options.tls, listener) : createServer(listener);
   await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const dir = await mkdtemp(join(tmpdir(), 'tier4-certs-kube-'));
   const kubeconfig = join(dir, 'kubeconfig');
   await writeFile(
