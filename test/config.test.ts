@@ -172,3 +172,22 @@ describe('schema details', () => {
     expect(() => resolveSecret({ file: join(dir, 'absent') })).toThrow(/cannot be read \(ENOENT\)/);
   });
 });
+
+describe('tier4 config show', () => {
+  test('its output is a valid tier4.yaml that shows the same again (durations and waits as written)', async () => {
+    const file = await exampleWith((doc) => {
+      doc.setIn(['promotion', 'timing'], { pollInterval: '1500ms', applyTimeout: '20m', retries: 2 });
+      doc.setIn(['sites', 'production', 'backups', 'rpo'], '90m');
+    });
+    const first = await tier4(['config', 'show', '-c', file]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('rpo: 90m');
+    expect(first.stdout).toMatch(/pollInterval: 1500ms\n\s+transferTimeout: 5m\n\s+applyTimeout: 20m\n/);
+    const shown = join(join(file, '..'), 'shown.yaml');
+    await writeFile(shown, first.stdout);
+    const valid = await tier4(['config', 'validate', '-c', shown]);
+    expect(valid.code, valid.stderr).toBe(0);
+    const second = await tier4(['config', 'show', '-c', shown]);
+    expect(second.stdout).toBe(first.stdout);
+  });
+});

@@ -34,7 +34,9 @@ export function registerConfig(program: Command, registrar: Registrar): void {
       registrar.action(async (ctx) => {
         const loaded = ctx.config();
         const { stringify } = await import('yaml');
-        ctx.out.result(() => stringify(loaded.config), loaded.config);
+        const { configDocument } = await import('../../core/config/show.js');
+        const document = configDocument(loaded.config);
+        ctx.out.result(() => stringify(document), document);
       }),
     );
 

@@ -15,6 +15,14 @@ const waitSchema = z
     return Number(amount) * UNIT_MS[unit!]!;
   });
 
+/** The inverse of waitSchema, for `config show`: the largest unit that states the wait exactly. */
+export function formatWait(ms: number): string {
+  for (const unit of ['h', 'm', 's'] as const) {
+    if (ms > 0 && ms % UNIT_MS[unit]! === 0) return `${ms / UNIT_MS[unit]!}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
 const TIMING_DEFAULTS = {
   pollInterval: 5000,
   transferTimeout: 300_000,
