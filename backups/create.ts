@@ -15,6 +15,7 @@ import { connectDatabase, type DatabaseTarget, databaseError, pgToolEnv } from '
 import { assertToolCanHandle, findPgTool, toolErrorDetail } from './postgres/pg-tools.js';
 import { type ExportedSnapshot, exportSnapshot, type SourceBlob } from './postgres/snapshot.js';
 import type { ProgressListener } from './progress.js';
+import { type DamagedObject, planReuse } from './reuse.js';
 import type { SiteRepository } from './site-repository.js';
 import { isNotFound, withRetry } from './store/retry.js';
 
@@ -37,6 +38,8 @@ export interface CreateResult {
   manifest: Manifest;
   /** Blobs that were missing from storage, or did not match their checksum, when the set was taken. */
   problems: Manifest['attachments']['problems'];
+  /** Stored copies earlier sets recorded that no longer match: those sets fail verification now. */
+  damaged: DamagedObject[];
 }
 
 /**
@@ -89,7 +92,7 @@ export async function createBackup(
     const { facts, blobs: sourceBlobs } = read.value;
     const databaseDone = new Date();
 
-    const attachments = await backUpBlobs(repo, catalog, blobs, sourceBlobs, options, progress);
+    const { attachments, damaged } = await backUpBlobs(repo, catalog, blobs, sourceBlobs, options, progress);
     const finishedAt = new Date();
     const body: ManifestBody = {
       format: 'tier4-backup-set/1',
@@ -132,7 +135,7 @@ export async function createBackup(
         ...(options.signal ? { signal: options.signal } : {}),
       },
     );
-    return { manifest, problems: attachments.problems };
+    return { manifest, problems: attachments.problems, damaged };
   } catch (error) {
     if (setId) await removeIncompleteSet(repo, setId);
     throw error;
@@ -255,15 +258,17 @@ async function backUpBlobs(
   blobs: SourceBlob[],
   options: CreateOptions,
   progress: ProgressListener,
-): Promise<Manifest['attachments']> {
-  // Blobs are immutable and keyed by a random id: one already stored by an earlier complete set is reused.
-  const present = new Set<string>();
-  for await (const object of repo.store.list(layout.blobsPrefix(repo.site))) present.add(object.key);
-  const known = new Map<string, BlobRecord>();
-  for (const entry of options.fresh ? [] : catalog.complete) {
-    for (const blob of entry.manifest!.attachments.blobs)
-      if (present.has(blob.object)) known.set(blob.key, blob);
-  }
+): Promise<{ attachments: Manifest['attachments']; damaged: DamagedObject[] }> {
+  // Blobs are immutable and keyed by a random id: one already stored by an earlier complete set is reused,
+  // once its stored copy has been checked.
+  const {
+    reusable: known,
+    present,
+    damaged,
+  } = await planReuse(repo.store, repo.site, catalog, {
+    ...(options.fresh ? { fresh: true } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   const problems: Manifest['attachments']['problems'] = [];
   let done = 0;
   let uploadedBytes = 0;
@@ -288,7 +293,7 @@ async function backUpBlobs(
     options.signal,
   );
   const stored = records.filter((record): record is BlobRecord => record !== undefined);
-  return {
+  const attachments = {
     count: stored.length,
     plainBytes: stored.reduce((sum, record) => sum + record.plainSize, 0),
     storedBytes: stored.reduce((sum, record) => sum + record.size, 0),
@@ -298,6 +303,7 @@ async function backUpBlobs(
     problems,
     blobs: stored,
   };
+  return { attachments, damaged };
 }
 
 async function uploadBlob(

@@ -45,7 +45,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
         return withSiteRepository(ctx, options.site, async (repo) => {
           const database = siteDatabase(repo);
           ctx.out.info(`Backing up ${repo.site} into ${repo.store.location}`);
-          const { manifest, problems } = await createBackup(repo, database, {
+          const { manifest, problems, damaged } = await createBackup(repo, database, {
             signal: ctx.signal,
             onProgress: progressLine(ctx.out),
             ...(options.concurrency ? { concurrency: options.concurrency } : {}),
@@ -64,9 +64,15 @@ export function registerBackup(program: Command, registrar: Registrar): void {
                       `  problems     ${problems.length} attachment(s) missing or damaged in storage: see --json`,
                     ]
                   : []),
+                ...(damaged.length > 0
+                  ? [
+                      `  damaged      ${damaged.length} stored attachment(s) no longer match what earlier sets recorded; stored again for this set:`,
+                      ...damaged.map((d) => `                 ${d.object}: ${d.problem}`),
+                    ]
+                  : []),
               ].join('\n'),
             {
-              ok: problems.length === 0,
+              ok: problems.length === 0 && damaged.length === 0,
               id: manifest.id,
               site: repo.site,
               snapshotAt: manifest.snapshotAt,
@@ -83,12 +89,19 @@ export function registerBackup(program: Command, registrar: Registrar): void {
                 storedBytes: a.storedBytes,
               },
               problems,
+              damagedInRepository: damaged,
               timings: manifest.timings,
             },
           );
           if (problems.length > 0) {
             ctx.out.warn(
               `${problems.length} attachment(s) could not be backed up intact; the set records which.`,
+            );
+            return 1;
+          }
+          if (damaged.length > 0) {
+            ctx.out.warn(
+              `${damaged.length} stored attachment(s) are damaged: sets made before this one that use them fail verification. Verify the older sets (\`tier4 backup verify ID --site ${repo.site}\`) and look after the storage.`,
             );
             return 1;
           }

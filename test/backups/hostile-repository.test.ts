@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { openSiteRepository, readCatalog } from '../../backups/index.js';
@@ -169,5 +170,50 @@ describe('stored objects are never overwritten', () => {
     expect(record.object).not.toBe(layout.blob(site.site, key));
     expect((await verify(site, second.id)).code).toBe(0);
     await repo.store.close();
+  });
+});
+
+describe('reuse of stored attachments is not blind', () => {
+  test('a damaged stored copy is detected by the next backup, stored again and reported', async () => {
+    const site = await backupSite({ cases: 20, blobs: 4 });
+    const first = await create(site);
+    const files = (await blobFiles(site)).sort();
+    // One copy cut short, one with a flipped byte (same size: only reading it back finds it).
+    const truncated = await readFile(files[0]!);
+    await writeFile(files[0]!, truncated.subarray(0, truncated.length - 10));
+    const flipped = await readFile(files[1]!);
+    flipped[flipped.length - 20]! ^= 0xff;
+    await writeFile(files[1]!, flipped);
+
+    const second = await run(site, 'backup', 'create');
+    expect(second.code).toBe(1);
+    const report = JSON.parse(second.stdout);
+    expect(report.damagedInRepository).toHaveLength(2);
+    expect(report.attachments.uploaded).toBe(2);
+    expect(second.stderr).toContain('damaged');
+    expect((await verify(site, report.id)).code).toBe(0);
+    expect((await verify(site, first.id)).code).toBe(1);
+    // The damaged copies stay as they are: evidence, and never overwritten.
+    expect((await readFile(files[1]!)).equals(flipped)).toBe(true);
+  });
+
+  test('an attachment that failed its checksum once is read again after its source is repaired', async () => {
+    const site = await backupSite({ cases: 20, blobs: 1 });
+    const key = 'flakysource00000000000000001';
+    const content = randomBytes(5000);
+    await addBlob(site, key, content);
+    const { diskBlobPath } = await import('../../core/primero/tables.js');
+    const sourcePath = join(site.blobRoot, diskBlobPath(key));
+    await writeFile(sourcePath, Buffer.concat([content.subarray(0, 100), Buffer.alloc(4900)]));
+    const bad = await run(site, 'backup', 'create');
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout).problems).toEqual([{ key, problem: 'checksum-mismatch' }]);
+
+    await writeFile(sourcePath, content); // repaired
+    const good = await run(site, 'backup', 'create');
+    expect(good.code, good.stderr).toBe(0);
+    const id = JSON.parse(good.stdout).id;
+    const deep = await run(site, 'backup', 'verify', id, '--deep');
+    expect(deep.code, deep.stdout).toBe(0);
   });
 });
