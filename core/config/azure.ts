@@ -30,6 +30,7 @@ export const POLICY_CHECK_IDS = [
   'CKV_AZURE_59',
   'CKV_AZURE_190',
   'CKV2_AZURE_38',
+  'CKV_AZURE_35',
   'CKV_AZURE_34',
   'CKV_AZURE_42',
   'CKV_AZURE_110',
@@ -44,6 +45,8 @@ export const POLICY_CHECK_IDS = [
   'CKV_AZURE_7',
   'CKV_AZURE_141',
   'CKV_AZURE_143',
+  'TIER4_AKS_SYSTEM_POOL',
+  'TIER4_AKS_ADMIN_ACCESS',
   'CKV_AZURE_171',
   'TIER4_DIAGNOSTICS',
   'TIER4_TAGS',
@@ -71,8 +74,9 @@ export const azureSettingsSchema = z
       .default(networkDefaults),
     aks: z
       .object({
-        vmSize: z.string().default('Standard_B2s_v2'),
-        minNodes: z.number().int().min(1).default(1),
+        /** The system pool: 2+ nodes of 4+ vCPUs, no B-series (policy TIER4_AKS_SYSTEM_POOL). */
+        vmSize: z.string().default('Standard_D4as_v5'),
+        minNodes: z.number().int().min(1).default(2),
         maxNodes: z.number().int().min(1).default(3),
         kubernetesVersion: z.string().optional(),
         upgradeChannel: z.enum(['patch', 'stable', 'rapid', 'node-image']).default('patch'),
@@ -80,7 +84,7 @@ export const azureSettingsSchema = z
         authorizedIpRanges: z
           .array(cidr)
           .min(1, 'needs at least one CIDR allowed to reach the AKS API server'),
-        /** Entra ID groups that get cluster-admin. */
+        /** Entra ID groups that administer the cluster (Azure RBAC Cluster Admin + Cluster User roles). */
         adminGroupObjectIds: z.array(uuid).default([]),
         /** The Kubernetes service account Primero runs as; it gets a workload identity that may read Key Vault. */
         workloadServiceAccount: z

@@ -8,8 +8,9 @@ import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment/inde
 import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity/index.js';
 import type { Construct } from '../cdktf.js';
 import type { DemoSiteModel } from './model.js';
-import { sendDiagnostics } from './monitoring.js';
+import { collectContainerInsights, sendDiagnostics } from './monitoring.js';
 import type { Network } from './network.js';
+import { ADMIN_GROUP_ROLES } from './policy.js';
 
 export interface Cluster {
   cluster: KubernetesCluster;
@@ -17,6 +18,21 @@ export interface Cluster {
   workloadIdentity: UserAssignedIdentity;
   /** A static address for the ingress load balancer, so DNS does not change when the Service is recreated. */
   ingressIp: PublicIp;
+}
+
+/** Gives each admin group the roles `tier4 site deploy` needs (see ADMIN_GROUP_ROLES). */
+function grantAdminGroups(scope: Construct, groups: string[], clusterId: string): void {
+  groups.forEach((group, index) => {
+    for (const role of ADMIN_GROUP_ROLES) {
+      const id = role === ADMIN_GROUP_ROLES[0] ? 'rbac-cluster-admin' : 'cluster-user';
+      new RoleAssignment(scope, `aks-admin-group-${index}-${id}`, {
+        scope: clusterId,
+        roleDefinitionName: role,
+        principalId: group,
+        principalType: 'Group',
+      });
+    }
+  });
 }
 
 /** The first address after the network address of a CIDR, plus `offset`: AKS wants its DNS IP inside the service range. */
@@ -137,5 +153,7 @@ export function createCluster(
     targetResourceId: cluster.id,
     logs: [{ category: 'kube-audit-admin' }, { category: 'guard' }, { category: 'cluster-autoscaler' }],
   });
+  collectContainerInsights(scope, model, resourceGroup.name, workspace, cluster.id);
+  grantAdminGroups(scope, aks.adminGroupObjectIds, cluster.id);
   return { cluster, workloadIdentity, ingressIp };
 }

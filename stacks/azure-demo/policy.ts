@@ -133,7 +133,71 @@ const TAGGED_TYPES = [
   'azurerm_user_assigned_identity',
   'azurerm_dns_zone',
   'azurerm_dns_a_record',
+  'azurerm_monitor_data_collection_rule',
 ];
+
+/**
+ * What AKS asks of a system node pool (azure-aks-docs articles/aks/use-system-pools.md, "System node
+ * pools have the following restrictions"): at least two nodes, a VM size with at least 4 vCPUs, and no
+ * B-series.
+ */
+export const SYSTEM_POOL_MIN_NODES = 2;
+export const SYSTEM_POOL_MIN_VCPUS = 4;
+
+/**
+ * vCPUs of an Azure VM size, read from its name where the name says it: the naming convention
+ * (Standard_<family><vCPUs>[-<constrained vCPUs>]<features>_v<version>, azure-compute-docs
+ * articles/virtual-machines/vm-naming-conventions.md) holds for v3 and later; older names such as
+ * Standard_DS4_v2 (8 vCPUs) number sizes differently, so they give undefined.
+ */
+export function vmSizeVcpus(size: string): number | undefined {
+  const match = /^Standard_[A-Z]+(\d+)(?:-(\d+))?[a-z]*_v(\d+)$/.exec(size);
+  if (!match || Number(match[3]) < 3) return undefined;
+  return Number(match[2] ?? match[1]);
+}
+
+function systemPoolProblem(pool: Attrs | undefined): string | undefined {
+  const size = String(at(pool, 'vm_size') ?? '');
+  if (/^Standard_B/i.test(size))
+    return `vm_size ${size} is B-series, which AKS does not support for system pools`;
+  const vcpus = vmSizeVcpus(size);
+  if (vcpus === undefined)
+    return `vm_size ${size || 'is not set'}: cannot tell its vCPUs from the name; choose a v3-or-later size with at least ${SYSTEM_POOL_MIN_VCPUS} vCPUs (such as Standard_D4as_v5)`;
+  if (vcpus < SYSTEM_POOL_MIN_VCPUS)
+    return `vm_size ${size} has ${vcpus} vCPUs; a system pool needs at least ${SYSTEM_POOL_MIN_VCPUS}`;
+  const autoscaling = at(pool, 'auto_scaling_enabled') === true;
+  const nodes = at(pool, autoscaling ? 'min_count' : 'node_count');
+  if (typeof nodes !== 'number' || nodes < SYSTEM_POOL_MIN_NODES)
+    return `${autoscaling ? 'min_count' : 'node_count'} is ${JSON.stringify(nodes) ?? 'not set'}; a system pool needs at least ${SYSTEM_POOL_MIN_NODES} nodes`;
+  return undefined;
+}
+
+/**
+ * The roles an admin group needs to run `tier4 site deploy` on a cluster with Azure RBAC for Kubernetes
+ * authorization (azure-aks-docs manage-azure-rbac.md): Kubernetes rights come only from Azure role
+ * assignments, and fetching a kubeconfig is listClusterUserCredential, granted by the Cluster User Role
+ * (azure-aks-docs concepts-identity.md).
+ */
+export const ADMIN_GROUP_ROLES = [
+  'Azure Kubernetes Service RBAC Cluster Admin',
+  'Azure Kubernetes Service Cluster User Role',
+] as const;
+
+function adminAccessProblem(attrs: Attrs, doc: TerraformJson, address: string): string | undefined {
+  const groups = at(attrs, 'azure_active_directory_role_based_access_control', 'admin_group_object_ids');
+  if (!Array.isArray(groups) || groups.length === 0)
+    return 'azure_active_directory_role_based_access_control.admin_group_object_ids is empty: nobody may deploy';
+  const assignments = resourcesOf(doc, 'azurerm_role_assignment').map(([, a]) => a);
+  for (const group of groups) {
+    for (const role of ADMIN_GROUP_ROLES) {
+      const granted = assignments.some(
+        (a) => a.principal_id === group && a.role_definition_name === role && references(a.scope, address),
+      );
+      if (!granted) return `admin group ${String(group)} has no "${role}" assignment on the cluster`;
+    }
+  }
+  return undefined;
+}
 
 /** The resource types whose logs must reach Log Analytics. */
 const DIAGNOSED_TYPES = [
@@ -180,6 +244,12 @@ export const POLICY_CHECKS: PolicyCheck[] = [
       }
       return undefined;
     },
+  ),
+  perResource(
+    'CKV_AZURE_35',
+    'Storage firewall denies by default',
+    'azurerm_storage_account',
+    mustEqual(['network_rules', 'default_action'], 'Deny'),
   ),
   perResource(
     'CKV_AZURE_34',
@@ -304,6 +374,29 @@ export const POLICY_CHECKS: PolicyCheck[] = [
       return problems;
     },
   },
+  {
+    id: 'TIER4_AKS_SYSTEM_POOL',
+    title: `AKS system pools have at least ${SYSTEM_POOL_MIN_NODES} nodes of ${SYSTEM_POOL_MIN_VCPUS}+ vCPUs, not B-series`,
+    evaluate(doc) {
+      const problems: Array<{ resource: string; problem: string }> = [];
+      for (const [address, attrs] of resourcesOf(doc, 'azurerm_kubernetes_cluster')) {
+        const problem = systemPoolProblem(block(attrs.default_node_pool));
+        if (problem) problems.push({ resource: address, problem: `default_node_pool: ${problem}` });
+      }
+      for (const [address, attrs] of resourcesOf(doc, 'azurerm_kubernetes_cluster_node_pool')) {
+        if (attrs.mode !== 'System') continue;
+        const problem = systemPoolProblem(attrs);
+        if (problem) problems.push({ resource: address, problem });
+      }
+      return problems;
+    },
+  },
+  perResource(
+    'TIER4_AKS_ADMIN_ACCESS',
+    'AKS admin groups may fetch credentials and administer the cluster',
+    'azurerm_kubernetes_cluster',
+    adminAccessProblem,
+  ),
   perResource('CKV_AZURE_171', 'AKS upgrades automatically', 'azurerm_kubernetes_cluster', (attrs) =>
     mustBeOneOf(['automatic_upgrade_channel'], ['patch', 'stable', 'rapid', 'node-image'])(attrs),
   ),

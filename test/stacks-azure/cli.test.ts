@@ -43,7 +43,7 @@ describe('tier4 site synth', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/Wrote .*cdk\.tf\.json: \d+ resources\./);
-    expect(result.stdout).toContain('Policy checks: 22 passed, 0 failed.');
+    expect(result.stdout).toContain('Policy checks: 25 passed, 0 failed.');
   });
 
   test('without --out it writes cdktf.out/ beside the configuration; the site defaults to the Azure one', async () => {

@@ -2,7 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { POLICY_CHECK_IDS } from '../../core/config/azure.js';
 import { loadConfig } from '../../core/config/load.js';
-import { POLICY_CHECKS, runPolicyChecks, type TerraformJson } from '../../stacks/azure-demo/policy.js';
+import {
+  POLICY_CHECKS,
+  runPolicyChecks,
+  type TerraformJson,
+  vmSizeVcpus,
+} from '../../stacks/azure-demo/policy.js';
 import { synthesizeAzureDemo } from '../../stacks/azure-demo/synth.js';
 import { FIXTURE, tempDir, terraformRef } from './helpers.js';
 
@@ -24,6 +29,9 @@ const FLIPS: Record<string, { flip: (r: Resources) => void; alsoFails?: string[]
   },
   CKV2_AZURE_38: {
     flip: (r) => delete r.azurerm_storage_account!.storage!.blob_properties.delete_retention_policy,
+  },
+  CKV_AZURE_35: {
+    flip: (r) => (r.azurerm_storage_account!.storage!.network_rules.default_action = 'Allow'),
   },
   CKV_AZURE_34: {
     flip: (r) => (r.azurerm_storage_container!['container-attachments']!.container_access_type = 'blob'),
@@ -69,6 +77,12 @@ const FLIPS: Record<string, { flip: (r: Resources) => void; alsoFails?: string[]
   CKV_AZURE_141: { flip: (r) => (r.azurerm_kubernetes_cluster!.aks!.local_account_disabled = false) },
   CKV_AZURE_143: {
     flip: (r) => (r.azurerm_kubernetes_cluster!.aks!.default_node_pool.node_public_ip_enabled = true),
+  },
+  TIER4_AKS_SYSTEM_POOL: {
+    flip: (r) => (r.azurerm_kubernetes_cluster!.aks!.default_node_pool.vm_size = 'Standard_B2s_v2'),
+  },
+  TIER4_AKS_ADMIN_ACCESS: {
+    flip: (r) => delete r.azurerm_role_assignment!['aks-admin-group-0-rbac-cluster-admin'],
   },
   CKV_AZURE_171: { flip: (r) => (r.azurerm_kubernetes_cluster!.aks!.automatic_upgrade_channel = 'none') },
   TIER4_DIAGNOSTICS: { flip: (r) => delete r.azurerm_monitor_diagnostic_setting!['key-vault-diagnostics'] },
@@ -132,5 +146,444 @@ describe('policy checks over the synthesized stack', () => {
     expect(failing(doc)).toEqual([]);
     aks.default_node_pool[0].node_public_ip_enabled = true;
     expect(failing(doc)).toEqual(['CKV_AZURE_143']);
+  });
+});
+
+type Edit = (r: Resources) => void;
+const storage = (r: Resources) => r.azurerm_storage_account!.storage!;
+const vault = (r: Resources) => r.azurerm_key_vault!['key-vault']!;
+const server = (r: Resources) => r.azurerm_postgresql_flexible_server!.postgres!;
+const aks = (r: Resources) => r.azurerm_kubernetes_cluster!.aks!;
+const pgSetting = (r: Resources, id: string) => r.azurerm_postgresql_flexible_server_configuration![id]!;
+const firewallRule = (start: string, end: string) => (r: Resources) => {
+  r.azurerm_postgresql_flexible_server_firewall_rule = {
+    rule: {
+      name: 'office',
+      server_id: terraformRef('azurerm_postgresql_flexible_server.postgres.id'),
+      start_ip_address: start,
+      end_ip_address: end,
+    },
+  };
+};
+const nodePool = (attrs: Attrs) => (r: Resources) => {
+  r.azurerm_kubernetes_cluster_node_pool = {
+    extra: {
+      name: 'extra',
+      kubernetes_cluster_id: terraformRef('azurerm_kubernetes_cluster.aks.id'),
+      node_public_ip_enabled: false,
+      ...attrs,
+    },
+  };
+};
+
+/**
+ * Every way each check can fail, not one flip each: [check, what is wrong, edit, checks that must then
+ * fail]. An edit that must fail nothing is a boundary the check must accept.
+ */
+const BRANCHES: Array<[string, string, Edit, string[]]> = [
+  ['CKV_AZURE_3', 'HTTPS-only off', (r) => (storage(r).https_traffic_only_enabled = false), ['CKV_AZURE_3']],
+  [
+    'CKV_AZURE_3',
+    'HTTPS-only left to the default',
+    (r) => delete storage(r).https_traffic_only_enabled,
+    ['CKV_AZURE_3'],
+  ],
+  ['CKV_AZURE_44', 'TLS 1.0', (r) => (storage(r).min_tls_version = 'TLS1_0'), ['CKV_AZURE_44']],
+  ['CKV_AZURE_44', 'TLS 1.1', (r) => (storage(r).min_tls_version = 'TLS1_1'), ['CKV_AZURE_44']],
+  ['CKV_AZURE_44', 'no minimum TLS', (r) => delete storage(r).min_tls_version, ['CKV_AZURE_44']],
+  ['CKV_AZURE_44', 'TLS 1.3 is accepted', (r) => (storage(r).min_tls_version = 'TLS1_3'), []],
+  [
+    'CKV_AZURE_59',
+    'public access left to the default',
+    (r) => delete storage(r).public_network_access_enabled,
+    ['CKV_AZURE_59'],
+  ],
+  [
+    'CKV_AZURE_190',
+    'public blobs left to the default',
+    (r) => delete storage(r).allow_nested_items_to_be_public,
+    ['CKV_AZURE_190'],
+  ],
+  [
+    'CKV2_AZURE_38',
+    'no container soft delete',
+    (r) => delete storage(r).blob_properties.container_delete_retention_policy,
+    ['CKV2_AZURE_38'],
+  ],
+  [
+    'CKV2_AZURE_38',
+    'blob soft delete of 0 days',
+    (r) => (storage(r).blob_properties.delete_retention_policy.days = 0),
+    ['CKV2_AZURE_38'],
+  ],
+  [
+    'CKV2_AZURE_38',
+    'container soft delete without days',
+    (r) => delete storage(r).blob_properties.container_delete_retention_policy.days,
+    ['CKV2_AZURE_38'],
+  ],
+  ['CKV2_AZURE_38', 'no blob properties at all', (r) => delete storage(r).blob_properties, ['CKV2_AZURE_38']],
+  [
+    'CKV2_AZURE_38',
+    'one day is accepted',
+    (r) => (storage(r).blob_properties.delete_retention_policy.days = 1),
+    [],
+  ],
+  [
+    'CKV_AZURE_35',
+    'storage firewall allows by default',
+    (r) => (storage(r).network_rules.default_action = 'Allow'),
+    ['CKV_AZURE_35'],
+  ],
+  ['CKV_AZURE_35', 'no storage firewall', (r) => delete storage(r).network_rules, ['CKV_AZURE_35']],
+  [
+    'CKV_AZURE_35',
+    'firewall default left unset',
+    (r) => delete storage(r).network_rules.default_action,
+    ['CKV_AZURE_35'],
+  ],
+  [
+    'CKV_AZURE_34',
+    'a public container',
+    (r) => (r.azurerm_storage_container!['container-backups']!.container_access_type = 'container'),
+    ['CKV_AZURE_34'],
+  ],
+  [
+    'CKV_AZURE_34',
+    'access type left to the default',
+    (r) => delete r.azurerm_storage_container!['container-backups']!.container_access_type,
+    ['CKV_AZURE_34'],
+  ],
+  [
+    'CKV_AZURE_42',
+    'purge protection left to the default',
+    (r) => delete vault(r).purge_protection_enabled,
+    ['CKV_AZURE_110', 'CKV_AZURE_42'],
+  ],
+  ['CKV_AZURE_109', 'no vault firewall', (r) => delete vault(r).network_acls, ['CKV_AZURE_109']],
+  [
+    'TIER4_PG_NO_OPEN_FIREWALL',
+    'a rule for all of Azure (0.0.0.0-0.0.0.0)',
+    firewallRule('0.0.0.0', '0.0.0.0'),
+    ['TIER4_PG_NO_OPEN_FIREWALL'],
+  ],
+  [
+    'TIER4_PG_NO_OPEN_FIREWALL',
+    'a rule ending at 255.255.255.255',
+    firewallRule('10.1.2.3', '255.255.255.255'),
+    ['TIER4_PG_NO_OPEN_FIREWALL'],
+  ],
+  [
+    'TIER4_PG_NO_OPEN_FIREWALL',
+    'a rule starting at 0.0.0.0',
+    firewallRule('0.0.0.0', '10.1.2.3'),
+    ['TIER4_PG_NO_OPEN_FIREWALL'],
+  ],
+  [
+    'TIER4_PG_NO_OPEN_FIREWALL',
+    'one office address is accepted',
+    firewallRule('203.0.113.4', '203.0.113.4'),
+    [],
+  ],
+  [
+    'TIER4_PG_PRIVATE_ACCESS',
+    'public access left to the default',
+    (r) => delete server(r).public_network_access_enabled,
+    ['TIER4_PG_PRIVATE_ACCESS'],
+  ],
+  [
+    'TIER4_PG_PRIVATE_ACCESS',
+    'no delegated subnet',
+    (r) => delete server(r).delegated_subnet_id,
+    ['TIER4_PG_PRIVATE_ACCESS'],
+  ],
+  [
+    'TIER4_PG_PRIVATE_ACCESS',
+    'an empty delegated subnet',
+    (r) => (server(r).delegated_subnet_id = ''),
+    ['TIER4_PG_PRIVATE_ACCESS'],
+  ],
+  [
+    'TIER4_PG_PRIVATE_ACCESS',
+    'no private DNS zone',
+    (r) => delete server(r).private_dns_zone_id,
+    ['TIER4_PG_PRIVATE_ACCESS'],
+  ],
+  [
+    'TIER4_PG_SECURE_TRANSPORT',
+    'the setting missing',
+    (r) => delete r.azurerm_postgresql_flexible_server_configuration!['postgres-require-secure-transport'],
+    ['TIER4_PG_SECURE_TRANSPORT'],
+  ],
+  [
+    'TIER4_PG_SECURE_TRANSPORT',
+    'the setting on another server',
+    (r) =>
+      (pgSetting(r, 'postgres-require-secure-transport').server_id = terraformRef(
+        'azurerm_postgresql_flexible_server.other.id',
+      )),
+    ['TIER4_PG_SECURE_TRANSPORT'],
+  ],
+  [
+    'TIER4_PG_SECURE_TRANSPORT',
+    'ON in capitals is accepted',
+    (r) => (pgSetting(r, 'postgres-require-secure-transport').value = 'ON'),
+    [],
+  ],
+  [
+    'TIER4_PG_TLS_MIN',
+    'the setting missing',
+    (r) => delete r.azurerm_postgresql_flexible_server_configuration!['postgres-ssl-min-protocol-version'],
+    ['TIER4_PG_TLS_MIN'],
+  ],
+  [
+    'TIER4_PG_TLS_MIN',
+    'TLSv1.3 is accepted',
+    (r) => (pgSetting(r, 'postgres-ssl-min-protocol-version').value = 'TLSv1.3'),
+    [],
+  ],
+  [
+    'CKV_AZURE_4',
+    'an empty workspace id',
+    (r) => (aks(r).oms_agent.log_analytics_workspace_id = ''),
+    ['CKV_AZURE_4'],
+  ],
+  [
+    'CKV_AZURE_5',
+    'RBAC left to the default',
+    (r) => delete aks(r).role_based_access_control_enabled,
+    ['CKV_AZURE_5'],
+  ],
+  [
+    'CKV_AZURE_6',
+    'the API open to 0.0.0.0/0',
+    (r) => aks(r).api_server_access_profile.authorized_ip_ranges.push('0.0.0.0/0'),
+    ['CKV_AZURE_6'],
+  ],
+  ['CKV_AZURE_6', 'no API access profile', (r) => delete aks(r).api_server_access_profile, ['CKV_AZURE_6']],
+  [
+    'CKV_AZURE_6',
+    'a private cluster needs no ranges',
+    (r) => {
+      aks(r).private_cluster_enabled = true;
+      delete aks(r).api_server_access_profile;
+    },
+    [],
+  ],
+  ['CKV_AZURE_7', 'no network profile', (r) => delete aks(r).network_profile, ['CKV_AZURE_7']],
+  [
+    'CKV_AZURE_141',
+    'local accounts left to the default',
+    (r) => delete aks(r).local_account_disabled,
+    ['CKV_AZURE_141'],
+  ],
+  [
+    'CKV_AZURE_143',
+    'public IPs on the default pool left to the default',
+    (r) => delete aks(r).default_node_pool.node_public_ip_enabled,
+    ['CKV_AZURE_143'],
+  ],
+  [
+    'CKV_AZURE_143',
+    'an extra pool with public IPs',
+    nodePool({ node_public_ip_enabled: true, vm_size: 'Standard_D4as_v5' }),
+    ['CKV_AZURE_143'],
+  ],
+  [
+    'CKV_AZURE_143',
+    'an extra pool without the setting',
+    nodePool({ node_public_ip_enabled: undefined, vm_size: 'Standard_D4as_v5' }),
+    ['CKV_AZURE_143'],
+  ],
+  ['CKV_AZURE_171', 'no upgrade channel', (r) => delete aks(r).automatic_upgrade_channel, ['CKV_AZURE_171']],
+  ['CKV_AZURE_171', 'node-image is accepted', (r) => (aks(r).automatic_upgrade_channel = 'node-image'), []],
+  ['CKV_AZURE_171', 'stable is accepted', (r) => (aks(r).automatic_upgrade_channel = 'stable'), []],
+  ['CKV_AZURE_171', 'rapid is accepted', (r) => (aks(r).automatic_upgrade_channel = 'rapid'), []],
+  [
+    'TIER4_AKS_SYSTEM_POOL',
+    'a 2-vCPU size',
+    (r) => (aks(r).default_node_pool.vm_size = 'Standard_D2as_v5'),
+    ['TIER4_AKS_SYSTEM_POOL'],
+  ],
+  [
+    'TIER4_AKS_SYSTEM_POOL',
+    'a size constrained to 2 active vCPUs',
+    (r) => (aks(r).default_node_pool.vm_size = 'Standard_E4-2ds_v5'),
+    ['TIER4_AKS_SYSTEM_POOL'],
+  ],
+  [
+    'TIER4_AKS_SYSTEM_POOL',
+    'an old name that does not tell its vCPUs',
+    (r) => (aks(r).default_node_pool.vm_size = 'Standard_DS4_v2'),
+    ['TIER4_AKS_SYSTEM_POOL'],
+  ],
+  [
+    'TIER4_AKS_SYSTEM_POOL',
+    'B-series with 4 vCPUs',
+    (r) => (aks(r).default_node_pool.vm_size = 'Standard_B4ms'),
+    ['TIER4_AKS_SYSTEM_POOL'],
+  ],
+  [
+    'TIER4_AKS_SYSTEM_POOL',
+    'no size',
+    (r) => delete aks(r).default_node_pool.vm_size,
+    ['TIER4_AKS_SYSTEM_POOL'],
+  ],
+  [
+    'TIER4_AKS_SYSTEM_POOL',
+    'autoscaling down to one node',
+    (r) => (aks(r).default_node_pool.min_count = 1),
+    ['TIER4_AKS_SYSTEM_POOL'],
+  ],
+  [
+    'TIER4_AKS_SYSTEM_POOL',
+    'a fixed pool of one node',
+    (r) => {
+      aks(r).default_node_pool.auto_scaling_enabled = false;
+      aks(r).default_node_pool.node_count = 1;
+    },
+    ['TIER4_AKS_SYSTEM_POOL'],
+  ],
+  [
+    'TIER4_AKS_SYSTEM_POOL',
+    'a fixed pool with no count',
+    (r) => {
+      aks(r).default_node_pool.auto_scaling_enabled = false;
+    },
+    ['TIER4_AKS_SYSTEM_POOL'],
+  ],
+  [
+    'TIER4_AKS_SYSTEM_POOL',
+    'a fixed pool of two 4-vCPU nodes is accepted',
+    (r) => {
+      aks(r).default_node_pool.auto_scaling_enabled = false;
+      aks(r).default_node_pool.node_count = 2;
+      aks(r).default_node_pool.vm_size = 'Standard_D4s_v5';
+    },
+    [],
+  ],
+  [
+    'TIER4_AKS_SYSTEM_POOL',
+    'an extra B-series system pool',
+    nodePool({ mode: 'System', vm_size: 'Standard_B2s', auto_scaling_enabled: true, min_count: 2 }),
+    ['TIER4_AKS_SYSTEM_POOL'],
+  ],
+  [
+    'TIER4_AKS_SYSTEM_POOL',
+    'an extra B-series user pool is accepted',
+    nodePool({ mode: 'User', vm_size: 'Standard_B2s', node_count: 1 }),
+    [],
+  ],
+  [
+    'TIER4_AKS_ADMIN_ACCESS',
+    'no admin group',
+    (r) => (aks(r).azure_active_directory_role_based_access_control.admin_group_object_ids = []),
+    ['TIER4_AKS_ADMIN_ACCESS'],
+  ],
+  [
+    'TIER4_AKS_ADMIN_ACCESS',
+    'no Azure AD block',
+    (r) => delete aks(r).azure_active_directory_role_based_access_control,
+    ['TIER4_AKS_ADMIN_ACCESS'],
+  ],
+  [
+    'TIER4_AKS_ADMIN_ACCESS',
+    'no right to fetch credentials',
+    (r) => delete r.azurerm_role_assignment!['aks-admin-group-0-cluster-user'],
+    ['TIER4_AKS_ADMIN_ACCESS'],
+  ],
+  [
+    'TIER4_AKS_ADMIN_ACCESS',
+    'the admin role on another scope',
+    (r) =>
+      (r.azurerm_role_assignment!['aks-admin-group-0-rbac-cluster-admin']!.scope = terraformRef(
+        'azurerm_resource_group.resource-group.id',
+      )),
+    ['TIER4_AKS_ADMIN_ACCESS'],
+  ],
+  [
+    'TIER4_AKS_ADMIN_ACCESS',
+    'a second admin group without roles',
+    (r) =>
+      aks(r).azure_active_directory_role_based_access_control.admin_group_object_ids.push(
+        '99999999-2222-3333-4444-555555555555',
+      ),
+    ['TIER4_AKS_ADMIN_ACCESS'],
+  ],
+  [
+    'TIER4_DIAGNOSTICS',
+    'AKS without diagnostics',
+    (r) => delete r.azurerm_monitor_diagnostic_setting!['aks-diagnostics'],
+    ['TIER4_DIAGNOSTICS'],
+  ],
+  [
+    'TIER4_DIAGNOSTICS',
+    'PostgreSQL without diagnostics',
+    (r) => delete r.azurerm_monitor_diagnostic_setting!['postgres-diagnostics'],
+    ['TIER4_DIAGNOSTICS'],
+  ],
+  [
+    'TIER4_DIAGNOSTICS',
+    'storage without diagnostics',
+    (r) => delete r.azurerm_monitor_diagnostic_setting!['storage-diagnostics'],
+    ['TIER4_DIAGNOSTICS'],
+  ],
+  [
+    'TIER4_DIAGNOSTICS',
+    'a setting with no logs',
+    (r) => (r.azurerm_monitor_diagnostic_setting!['aks-diagnostics']!.enabled_log = []),
+    ['TIER4_DIAGNOSTICS'],
+  ],
+  [
+    'TIER4_DIAGNOSTICS',
+    'a setting with no workspace',
+    (r) => delete r.azurerm_monitor_diagnostic_setting!['postgres-diagnostics']!.log_analytics_workspace_id,
+    ['TIER4_DIAGNOSTICS'],
+  ],
+  ['TIER4_TAGS', 'an empty site tag', (r) => (aks(r).tags.site = ''), ['TIER4_TAGS']],
+  [
+    'TIER4_TAGS',
+    'no tags on the DNS zone',
+    (r) => delete r.azurerm_dns_zone!['dns-zone']!.tags,
+    ['TIER4_TAGS'],
+  ],
+  [
+    'TIER4_TAGS',
+    'no role tag on the data collection rule',
+    (r) => delete r.azurerm_monitor_data_collection_rule!['container-insights-rule']!.tags.role,
+    ['TIER4_TAGS'],
+  ],
+];
+
+describe('each policy check on every branch that can make it fail', () => {
+  let synthesized: TerraformJson;
+  beforeAll(async () => {
+    const result = await synthesizeAzureDemo(loadConfig(FIXTURE), 'demo', await tempDir('policy-branches'));
+    synthesized = JSON.parse(await readFile(result.file, 'utf8'));
+  });
+
+  test.each(BRANCHES)('%s: %s', (id, _label, edit, expected) => {
+    const doc = structuredClone(synthesized);
+    edit(doc.resource as Resources);
+    expect(failing(doc)).toEqual([...expected].sort());
+    if (expected.includes(id)) {
+      const finding = runPolicyChecks(doc).findings.find((f) => f.check === id)!;
+      expect(finding.problems[0]!.problem.length).toBeGreaterThan(10);
+    }
+  });
+
+  test('every check has a branch beyond its one flip', () => {
+    const covered = new Set(BRANCHES.map(([id]) => id));
+    const missing = POLICY_CHECKS.map((c) => c.id).filter((id) => !covered.has(id) && id !== 'CKV_AZURE_110');
+    expect(missing).toEqual([]);
+  });
+
+  test('vCPUs are read from sizes that follow the naming convention, and only from those', () => {
+    expect(vmSizeVcpus('Standard_D4as_v5')).toBe(4);
+    expect(vmSizeVcpus('Standard_D16-4s_v5')).toBe(4);
+    expect(vmSizeVcpus('Standard_E2s_v3')).toBe(2);
+    expect(vmSizeVcpus('Standard_DS4_v2')).toBeUndefined();
+    expect(vmSizeVcpus('Standard_B2s')).toBeUndefined();
+    expect(vmSizeVcpus('D4as_v5')).toBeUndefined();
   });
 });

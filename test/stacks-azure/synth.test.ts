@@ -48,6 +48,8 @@ describe('the shipped example synthesizes', () => {
       azurerm_key_vault_secret: 5,
       azurerm_log_analytics_workspace: 1,
       azurerm_monitor_diagnostic_setting: 4,
+      azurerm_monitor_data_collection_rule: 1,
+      azurerm_monitor_data_collection_rule_association: 1,
       azurerm_dns_zone: 1,
       azurerm_dns_a_record: 1,
       random_password: 4,
@@ -75,7 +77,7 @@ describe('resources and their key settings', () => {
     ({ doc, text } = await synthDoc(FIXTURE));
   });
 
-  test('AKS: free tier, autoscaling 1-3, CNI overlay with network policy, Entra ID RBAC, workload identity', () => {
+  test('AKS: free tier, autoscaling 2-3, CNI overlay with network policy, Entra ID RBAC, workload identity', () => {
     const aks = one(doc, 'azurerm_kubernetes_cluster');
     expect(aks).toMatchObject({
       sku_tier: 'Free',
@@ -87,9 +89,10 @@ describe('resources and their key settings', () => {
       azure_active_directory_role_based_access_control: { azure_rbac_enabled: true },
       api_server_access_profile: { authorized_ip_ranges: ['203.0.113.0/24'] },
       default_node_pool: {
-        vm_size: 'Standard_B2s_v2',
+        // use-system-pools.md: 2+ nodes, 4+ vCPUs, no B-series in a system pool.
+        vm_size: 'Standard_D4as_v5',
         auto_scaling_enabled: true,
-        min_count: 1,
+        min_count: 2,
         max_count: 3,
         node_public_ip_enabled: false,
       },
@@ -98,6 +101,48 @@ describe('resources and their key settings', () => {
     expect(aks.oms_agent.log_analytics_workspace_id).toContain('azurerm_log_analytics_workspace.');
     const federation = one(doc, 'azurerm_federated_identity_credential');
     expect(federation.subject).toBe('system:serviceaccount:primero:primero');
+  });
+
+  test('Container Insights: a data collection rule to the workspace, associated with the cluster', () => {
+    const rule = one(doc, 'azurerm_monitor_data_collection_rule');
+    expect(rule).toMatchObject({
+      name: 'MSCI-westeurope-aks-test-cp-demo',
+      destinations: { log_analytics: [{ name: 'ciworkspace' }] },
+      data_flow: [{ streams: ['Microsoft-ContainerInsights-Group-Default'], destinations: ['ciworkspace'] }],
+      data_sources: {
+        extension: [
+          {
+            name: 'ContainerInsightsExtension',
+            extension_name: 'ContainerInsights',
+            streams: ['Microsoft-ContainerInsights-Group-Default'],
+          },
+        ],
+      },
+    });
+    expect(rule.destinations.log_analytics[0].workspace_resource_id).toBe(
+      terraformRef('azurerm_log_analytics_workspace.log-analytics.id'),
+    );
+    expect(JSON.parse(rule.data_sources.extension[0].extension_json)).toEqual({
+      dataCollectionSettings: { interval: '1m', namespaceFilteringMode: 'Off', enableContainerLogV2: true },
+    });
+    expect(one(doc, 'azurerm_monitor_data_collection_rule_association')).toMatchObject({
+      name: 'ContainerInsightsExtension',
+      target_resource_id: terraformRef('azurerm_kubernetes_cluster.aks.id'),
+      data_collection_rule_id: terraformRef(
+        'azurerm_monitor_data_collection_rule.container-insights-rule.id',
+      ),
+    });
+  });
+
+  test('the admin group may fetch a kubeconfig and administer the cluster (Azure RBAC)', () => {
+    const assignments = Object.values(doc.resource!.azurerm_role_assignment!) as Attrs[];
+    const onCluster = assignments
+      .filter((a) => a.scope === terraformRef('azurerm_kubernetes_cluster.aks.id'))
+      .map((a) => [a.principal_id, a.principal_type, a.role_definition_name]);
+    expect(onCluster.sort()).toEqual([
+      ['11111111-2222-3333-4444-555555555555', 'Group', 'Azure Kubernetes Service Cluster User Role'],
+      ['11111111-2222-3333-4444-555555555555', 'Group', 'Azure Kubernetes Service RBAC Cluster Admin'],
+    ]);
   });
 
   test('PostgreSQL 15: private access, TLS 1.2 required, Primero extensions allowed, database created', () => {
@@ -137,6 +182,7 @@ describe('resources and their key settings', () => {
       min_tls_version: 'TLS1_2',
       public_network_access_enabled: false,
       allow_nested_items_to_be_public: false,
+      network_rules: { default_action: 'Deny', bypass: ['AzureServices'] },
       blob_properties: {
         versioning_enabled: true,
         delete_retention_policy: { days: 14 },
