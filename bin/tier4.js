@@ -1,16 +1,62 @@
 #!/usr/bin/env node
-// Launcher: the compiled CLI when it has been built (fast start), else the TypeScript sources through tsx,
-// so `npx tier4` works right after `npm ci`. TIER4_FROM_SOURCE=1 forces the sources.
-import { existsSync } from 'node:fs';
+// Launcher: the compiled CLI when it is built and current (fast start), else the TypeScript sources through
+// tsx, so `npx tier4` works right after `npm ci` and a `git pull` never runs stale code.
+// TIER4_FROM_SOURCE=1 forces the sources.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 
-const compiled = new URL('../dist/cli/main.js', import.meta.url);
+const root = new URL('../', import.meta.url);
+const compiled = new URL('dist/cli/main.js', root);
+
+/** Newest modification time of the .ts sources that tsc compiles (tsconfig.json's include); 0 if none. */
+function newestSource() {
+  let include = [];
+  try {
+    include = JSON.parse(readFileSync(new URL('tsconfig.json', root), 'utf8')).include ?? [];
+  } catch {
+    return 0; // an installed package ships dist/ without sources
+  }
+  let newest = 0;
+  const walk = (dir) => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+    }
+  };
+  for (const dir of include) walk(new URL(dir, root).pathname);
+  return newest;
+}
+
+/** Stale when a source is newer than the build. A checkout, pull or `git add` rewrites .git/index, so the walk
+ * over the sources runs only when the index is newer than the build: one stat on the usual path. */
+function isStale() {
+  const builtAt = statSync(compiled).mtimeMs;
+  const index = new URL('.git/index', root);
+  if (existsSync(index) && statSync(index).mtimeMs <= builtAt) return false;
+  return newestSource() > builtAt;
+}
+
+let useCompiled = existsSync(compiled) && !process.env.TIER4_FROM_SOURCE;
+if (useCompiled && isStale()) {
+  useCompiled = false;
+  process.stderr.write(
+    'tier4: dist/ is older than the sources (after a git pull?): running the sources, which starts slower.\n' +
+      'hint: run `npm run build` to start fast again.\n',
+  );
+}
 let cli;
-if (existsSync(compiled) && !process.env.TIER4_FROM_SOURCE) {
+if (useCompiled) {
   cli = await import(compiled.href);
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  cli = await import(new URL('../cli/main.ts', import.meta.url).href);
+  cli = await import(new URL('cli/main.ts', root).href);
 }
 
 // First Ctrl-C asks the running command to stop and clean up; a second one leaves at once.

@@ -1,6 +1,7 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
 import { REPO_ROOT, spawnTier4, tier4 } from './support/cli.js';
 
@@ -87,5 +88,40 @@ describe('the installed binary', () => {
         expect(imported, `${args[0]} loaded ${heavy}`).not.toContain(heavy);
       }
     }
+  });
+});
+
+describe('bin/tier4.js', () => {
+  /** A copy of the launcher beside a built and a source CLI that say which of them ran. */
+  async function launcherTree(): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'tier4-launcher-'));
+    await mkdir(join(dir, 'bin'));
+    await mkdir(join(dir, 'cli'));
+    await mkdir(join(dir, 'dist', 'cli'), { recursive: true });
+    await copyFile(join(REPO_ROOT, 'bin', 'tier4.js'), join(dir, 'bin', 'tier4.js'));
+    await symlink(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
+    await writeFile(join(dir, 'tsconfig.json'), JSON.stringify({ include: ['cli'] }));
+    await writeFile(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+    const fake = (from: string) =>
+      `export const processIo = () => ({});\nexport async function runCli() { process.stdout.write('${from}\\n'); return 0; }\n`;
+    await writeFile(join(dir, 'cli', 'main.ts'), fake('sources'));
+    await writeFile(join(dir, 'dist', 'cli', 'main.js'), fake('dist'));
+    return dir;
+  }
+
+  test('runs dist/ when it is current, and the sources with a warning when a source is newer', async () => {
+    const dir = await launcherTree();
+    const past = new Date(Date.now() - 3_600_000);
+    await utimes(join(dir, 'cli', 'main.ts'), past, past);
+    const current = await execa('node', [join(dir, 'bin', 'tier4.js')], { reject: false });
+    expect(current.stdout).toBe('dist');
+    expect(current.stderr).toBe('');
+
+    const future = new Date(Date.now() + 60_000);
+    await utimes(join(dir, 'cli', 'main.ts'), future, future);
+    const stale = await execa('node', [join(dir, 'bin', 'tier4.js')], { reject: false });
+    expect(stale.stdout).toBe('sources');
+    expect(stale.stderr).toContain('dist/ is older than the sources');
+    expect(stale.stderr).toContain('npm run build');
   });
 });
