@@ -4,7 +4,8 @@ import { execa } from 'execa';
 import { mapLimit } from '../core/concurrency.js';
 import { OperationError } from '../core/errors.js';
 import { toolVersion } from '../core/package-info.js';
-import { type BlobEndpoint, openSiteBlobs } from './attachments.js';
+import { printableKey, unsafeBlobKey } from '../core/primero/tables.js';
+import { type BlobEndpoint, openSiteBlobs, UnsafeBlobError } from './attachments.js';
 import { type Catalog, readCatalog } from './catalog.js';
 import { encryptStream } from './crypto/age.js';
 import { DigestStream } from './crypto/digest.js';
@@ -277,6 +278,12 @@ async function backUpBlobs(
     blobs,
     options.concurrency ?? repo.backups.concurrency,
     async (blob): Promise<BlobRecord | undefined> => {
+      // A key that is not a plain name is never turned into a path or an object name, nor opened.
+      if (unsafeBlobKey(blob.key)) {
+        problems.push({ key: printableKey(blob.key), problem: 'unsafe-key', blobId: blob.id });
+        done += 1;
+        return undefined;
+      }
       const reused = known.get(blob.key);
       let record: BlobRecord | undefined = reused;
       if (!record) {
@@ -339,13 +346,17 @@ async function uploadBlob(
       },
       {
         attempts: options.attempts ?? 5,
-        retryable: (error) => !isNotFound(error),
+        retryable: (error) => !isNotFound(error) && !(error instanceof UnsafeBlobError),
         ...(options.signal ? { signal: options.signal } : {}),
       },
     );
   } catch (error) {
     if (isNotFound(error)) {
       problems.push({ key: blob.key, problem: 'missing' });
+      return undefined;
+    }
+    if (error instanceof UnsafeBlobError) {
+      problems.push({ key: blob.key, problem: 'unsafe-path', blobId: blob.id });
       return undefined;
     }
     throw new OperationError(

@@ -53,7 +53,14 @@ export const manifestBodySchema = z.object({
     uploaded: z.number().int().nonnegative(),
     uploadedBytes: z.number().int().nonnegative(),
     reused: z.number().int().nonnegative(),
-    problems: z.array(z.object({ key: z.string(), problem: z.enum(['missing', 'checksum-mismatch']) })),
+    problems: z.array(
+      z.object({
+        key: z.string(),
+        problem: z.enum(['missing', 'checksum-mismatch', 'unsafe-key', 'unsafe-path']),
+        /** active_storage_blobs.id, so a blob whose key cannot be trusted is named by something that can. */
+        blobId: z.string().optional(),
+      }),
+    ),
     blobs: z.array(blobRecord),
   }),
 });

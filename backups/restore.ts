@@ -1,15 +1,17 @@
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
 import { mapLimit } from '../core/concurrency.js';
-import { OperationError, UsageError } from '../core/errors.js';
-import type { BlobEndpoint } from './attachments.js';
+import { errorMessage, OperationError, UsageError } from '../core/errors.js';
+import { printableKey, unsafeBlobKey } from '../core/primero/tables.js';
+import { type BlobEndpoint, UnsafeBlobError } from './attachments.js';
 import { decryptStream } from './crypto/age.js';
 import { DigestStream } from './crypto/digest.js';
-import type { Manifest } from './manifest.js';
+import type { BlobRecord, Manifest } from './manifest.js';
 import {
   connectDatabase,
   type DatabaseTarget,
@@ -19,9 +21,18 @@ import {
   withDatabase,
 } from './postgres/connection.js';
 import { assertToolCanHandle, findPgTool, toolErrorDetail } from './postgres/pg-tools.js';
+import {
+  type IncompleteRestore,
+  incompleteMarker,
+  markComplete,
+  markIncomplete,
+  quoteIdent,
+  readIncomplete,
+} from './postgres/restore-marker.js';
 import type { ProgressListener } from './progress.js';
 import type { SiteRepository } from './site-repository.js';
 import { findSet, type VerifyReport, verifySet } from './verify.js';
+import { makeWorkFolder, removeWorkFolder, sweepStaleWorkFolders } from './work-folder.js';
 
 export type TargetState = 'absent' | 'empty' | 'not-empty';
 
@@ -31,6 +42,8 @@ export interface RestorePlan {
   target: DatabaseTarget;
   targetState: TargetState;
   targetServerMajor: number;
+  /** The target holds a restore that never finished (it was killed or failed half-way). */
+  targetIncomplete?: IncompleteRestore;
 }
 
 /**
@@ -77,6 +90,7 @@ export async function planRestore(
       databaseName(target.url),
     ]);
     let targetState: TargetState = exists.rowCount ? 'empty' : 'absent';
+    const incomplete = await readIncomplete(admin, databaseName(target.url));
     if (targetState === 'empty') {
       const db = await connectDatabase(target);
       try {
@@ -94,6 +108,7 @@ export async function planRestore(
       target,
       targetState,
       targetServerMajor: Math.floor(Number(server.rows[0]!.num) / 10_000),
+      ...(incomplete ? { targetIncomplete: incomplete } : {}),
     };
   } finally {
     await admin.end();
@@ -113,11 +128,22 @@ export interface RestoreOptions {
   tempDir?: string;
 }
 
+/** An attachment the restore refused to write, and why. */
+export interface RestoreProblem {
+  key: string;
+  problem: 'unsafe-key' | 'unsafe-path';
+  detail?: string;
+}
+
 export interface RestoreResult {
   id: string;
+  /** Attachments not restored; the database and every other attachment were. */
+  problems: RestoreProblem[];
   database: string;
   restoredTables: number;
   attachments: number;
+  /** False when no --attachments-to was given: then no attachment was restored. */
+  attachmentsRestored: boolean;
   attachmentBytes: number;
   seconds: { database: number; attachments: number; total: number };
 }
@@ -144,96 +170,344 @@ export async function runRestore(
   );
 
   const jobs = Math.max(1, options.jobs ?? 2);
-  // A database that existed before the restore (e.g. set up by CloudNativePG) may have its extensions owned by
-  // another role; restoring their comments would then fail, so they are left out through a TOC list.
-  const skipExtensionComments = plan.targetState === 'empty';
-  const streaming = jobs === 1 && !skipExtensionComments;
-  // The plaintext dump touches local disk only when pg_restore needs a file, in a folder only we can read,
-  // made before the target is touched (so a bad --temp-dir changes nothing) and removed in `finally`.
-  const workDir = streaming ? undefined : await mkdtemp(join(options.tempDir ?? tmpdir(), 'tier4-restore-'));
+  // A database that existed empty before the restore (e.g. set up by CloudNativePG, owned by a role that may not
+  // create databases) is restored in place; its extensions may belong to another role, so restoring their
+  // comments would fail: they are left out through a TOC list, which needs the dump as a file. Any other target
+  // is restored into a new work database beside it, which takes the target's name only once all succeeded.
+  const inPlace = plan.targetState === 'empty';
+  const viaFile = jobs > 1 || inPlace;
+  const tempParent = options.tempDir ?? tmpdir();
+  await sweepStaleWorkFolders(tempParent);
+  await checkPrerequisites(plan, viaFile ? tempParent : undefined);
+
+  const name = databaseName(target.url);
+  const marker = incompleteMarker(manifest.id, name);
+  // Plaintext touches local disk only in this private folder, made before the target is touched (a bad
+  // --temp-dir changes nothing), removed on every way out.
+  const workDir = await makeWorkFolder(tempParent);
+  let work: string | undefined;
+  let swapped = false;
   try {
-    await prepareTargetDatabase(target, plan.targetState);
-    progress({ phase: 'restore', step: 'database' });
-    const args = ['--no-owner', '--no-acl', '--exit-on-error', '--no-password', `--dbname=${target.url}`];
-    const decrypted = await decryptStream(
-      await repo.store.get(manifest.database.object),
-      options.identities,
-      manifest.database.object,
-    );
-    let result: Awaited<ReturnType<typeof execa>>;
-    if (streaming) {
-      const child = execa(pgRestore.path, args, {
-        env: pgToolEnv(target),
-        stdin: 'pipe',
-        reject: false,
-        ...(options.signal ? { cancelSignal: options.signal } : {}),
-      });
-      decrypted.pipe(child.stdin!);
-      child.stdin!.on('error', () => {});
-      result = await child;
-    } else {
-      const file = join(workDir!, 'database.dump');
-      await pipeline(decrypted, createWriteStream(file, { mode: 0o600 }));
-      const useList = skipExtensionComments
-        ? [`--use-list=${await tocWithoutExtensionComments(pgRestore.path, file)}`]
-        : [];
-      result = await execa(pgRestore.path, [...args, ...useList, `--jobs=${jobs}`, file], {
-        env: pgToolEnv(target),
-        reject: false,
-        ...(options.signal ? { cancelSignal: options.signal } : {}),
-      });
+    // The dump restored is the dump verified: as a file, it is checked before pg_restore sees it; streamed,
+    // it is checked once pg_restore is done, before the work database can take the target's name.
+    const dumpFile = viaFile
+      ? await fetchVerifiedDump(repo, manifest, options.identities, workDir)
+      : undefined;
+    const admin = await connectDatabase({ ...target, url: withDatabase(target.url, 'postgres') });
+    try {
+      if (inPlace) await markIncomplete(admin, name, marker);
+      else {
+        work = `tier4_work_${randomBytes(5).toString('hex')}`;
+        await admin.query(`CREATE DATABASE ${quoteIdent(work)}`);
+        await markIncomplete(admin, work, marker);
+      }
+    } finally {
+      await admin.end();
     }
-    if (result.exitCode !== 0) {
-      throw new OperationError(
-        `pg_restore into ${describeDatabase(target.url)} failed: ${toolErrorDetail(result)}`,
-        'The target database is partly restored: restore again with --replace once the cause is fixed.',
+    const into: DatabaseTarget = work ? { ...target, url: withDatabase(target.url, work) } : target;
+    progress({ phase: 'restore', step: 'database' });
+    await restoreDump(pgRestore.path, repo, manifest, into, options, {
+      jobs,
+      dumpFile,
+      skipExtensionComments: inPlace,
+    });
+    const databaseDone = Date.now();
+
+    let attachmentBytes = 0;
+    const problems: RestoreProblem[] = [];
+    if (options.attachmentsTo) {
+      const restored = await restoredChecksums(into);
+      let done = 0;
+      await mapLimit(
+        manifest.attachments.blobs,
+        options.concurrency ?? 4,
+        async (blob) => {
+          // A key that is not a plain name is never turned into a path or an object name.
+          if (unsafeBlobKey(blob.key)) {
+            problems.push({ key: printableKey(blob.key), problem: 'unsafe-key' });
+            return;
+          }
+          try {
+            attachmentBytes += await restoreBlob(repo, blob, options, restored.get(blob.key), workDir);
+          } catch (error) {
+            if (!(error instanceof UnsafeBlobError)) throw error;
+            problems.push({ key: blob.key, problem: 'unsafe-path', detail: error.message });
+            return;
+          }
+          done += 1;
+          progress({
+            phase: 'attachments',
+            done,
+            total: manifest.attachments.blobs.length,
+            bytes: attachmentBytes,
+          });
+        },
+        options.signal,
+      );
+    }
+    options.signal?.throwIfAborted();
+    if (work) {
+      await swapIntoPlace(target, work, name, plan.targetState === 'not-empty');
+      swapped = true;
+    }
+    const admin2 = await connectDatabase({ ...target, url: withDatabase(target.url, 'postgres') });
+    try {
+      await markComplete(admin2, name, manifest.id);
+    } finally {
+      await admin2.end();
+    }
+    const finished = Date.now();
+    const restoredTables = await countTables(target);
+    return {
+      id: manifest.id,
+      database: describeDatabase(target.url),
+      restoredTables,
+      attachments: options.attachmentsTo ? manifest.attachments.blobs.length - problems.length : 0,
+      attachmentsRestored: options.attachmentsTo !== undefined,
+      attachmentBytes,
+      problems,
+      seconds: {
+        database: (databaseDone - started) / 1000,
+        attachments: (finished - databaseDone) / 1000,
+        total: (finished - started) / 1000,
+      },
+    };
+  } catch (error) {
+    // A work database that never took the target's name is dropped: the target stays as it was.
+    if (work && !swapped) await dropDatabase(target, work).catch(() => undefined);
+    throw error;
+  } finally {
+    await removeWorkFolder(workDir);
+  }
+}
+
+/**
+ * Refuses, before anything is changed, a restore that could not finish: a role that may not create the work
+ * database (or rename the target it replaces), or a temp folder without room for the decrypted dump.
+ */
+async function checkPrerequisites(plan: RestorePlan, tempParent: string | undefined): Promise<void> {
+  const { target, manifest } = plan;
+  const name = databaseName(target.url);
+  const admin = await connectDatabase({ ...target, url: withDatabase(target.url, 'postgres') });
+  try {
+    const { rows } = await admin.query<{ rolsuper: boolean; rolcreatedb: boolean; owns: boolean | null }>(
+      `SELECT r.rolsuper, r.rolcreatedb,
+              (SELECT pg_has_role(current_user, d.datdba, 'MEMBER') FROM pg_database d WHERE d.datname = $1) AS owns
+         FROM pg_roles r WHERE r.rolname = current_user`,
+      [name],
+    );
+    const role = rows[0]!;
+    if (plan.targetState !== 'empty' && !role.rolsuper && !role.rolcreatedb) {
+      throw new UsageError(
+        `The role restoring into ${describeDatabase(target.url)} may not create databases; nothing was changed.`,
+        'A restore builds the database beside the target and gives it the name at the end: use a role with CREATEDB, or restore into an empty database that exists.',
+      );
+    }
+    if (plan.targetState === 'not-empty' && !role.rolsuper && role.owns !== true) {
+      throw new UsageError(
+        `The role restoring into ${describeDatabase(target.url)} does not own that database, so it cannot replace it; nothing was changed.`,
+        "Restore as the database's owner (or a superuser).",
       );
     }
   } finally {
-    if (workDir) await rm(workDir, { recursive: true, force: true });
+    await admin.end();
   }
-  const databaseDone = Date.now();
+  if (tempParent) {
+    const needed = manifest.database.plainSize + 16 * 1024 * 1024;
+    const space = await statfs(tempParent);
+    const free = space.bavail * space.bsize;
+    if (free < needed) {
+      throw new OperationError(
+        `The temp folder ${tempParent} has ${mib(free)} MiB free; the decrypted dump needs ${mib(needed)} MiB. Nothing was changed.`,
+        'Pass --temp-dir a folder with more room (it is private and emptied afterwards), or --jobs 1 to stream the dump into a new database.',
+      );
+    }
+  }
+}
 
-  let attachmentBytes = 0;
-  if (options.attachmentsTo) {
-    const to = options.attachmentsTo;
-    let done = 0;
-    await mapLimit(
-      manifest.attachments.blobs,
-      options.concurrency ?? 4,
-      async (blob) => {
-        const plain = await decryptStream(await repo.store.get(blob.object), options.identities, blob.object);
-        const md5 = new DigestStream('md5');
-        await to.write(blob.key, plain.pipe(md5));
-        if (blob.checksum && md5.digest('base64') !== blob.checksum) {
-          throw new OperationError(`Attachment ${blob.key} does not match its checksum after decryption.`);
-        }
-        attachmentBytes += md5.bytes;
-        done += 1;
-        progress({
-          phase: 'attachments',
-          done,
-          total: manifest.attachments.blobs.length,
-          bytes: attachmentBytes,
-        });
-      },
-      options.signal,
+function mib(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(0);
+}
+
+/** Decrypts the dump into a private file while hashing the ciphertext it reads; a changed object is refused. */
+async function fetchVerifiedDump(
+  repo: SiteRepository,
+  manifest: Manifest,
+  identities: string[],
+  workDir: string,
+): Promise<string> {
+  const cipher = new DigestStream('sha256');
+  const decrypted = await decryptStream(
+    (await repo.store.get(manifest.database.object)).pipe(cipher),
+    identities,
+    manifest.database.object,
+  );
+  const file = join(workDir, 'database.dump');
+  await pipeline(decrypted, createWriteStream(file, { mode: 0o600, flags: 'wx' }));
+  assertSameDump(manifest, cipher);
+  return file;
+}
+
+function assertSameDump(manifest: Manifest, cipher: DigestStream): void {
+  if (cipher.bytes !== manifest.database.size || cipher.digest('hex') !== manifest.database.sha256) {
+    throw new OperationError(
+      `The database dump ${manifest.database.object} changed in the repository after it was verified; nothing was restored into the target.`,
+      'Someone or something is writing to the repository: investigate before restoring again.',
     );
   }
-  const finished = Date.now();
-  const restoredTables = await countTables(target);
-  return {
-    id: manifest.id,
-    database: describeDatabase(target.url),
-    restoredTables,
-    attachments: options.attachmentsTo ? manifest.attachments.blobs.length : 0,
-    attachmentBytes,
-    seconds: {
-      database: (databaseDone - started) / 1000,
-      attachments: (finished - databaseDone) / 1000,
-      total: (finished - started) / 1000,
-    },
+}
+
+async function restoreDump(
+  pgRestorePath: string,
+  repo: SiteRepository,
+  manifest: Manifest,
+  into: DatabaseTarget,
+  options: RestoreOptions,
+  how: { jobs: number; dumpFile: string | undefined; skipExtensionComments: boolean },
+): Promise<void> {
+  const args = ['--no-owner', '--no-acl', '--exit-on-error', '--no-password', `--dbname=${into.url}`];
+  const run = {
+    env: pgToolEnv(into),
+    reject: false,
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
   };
+  let result: Awaited<ReturnType<typeof execa>>;
+  if (how.dumpFile) {
+    const useList = how.skipExtensionComments
+      ? [`--use-list=${await tocWithoutExtensionComments(pgRestorePath, how.dumpFile)}`]
+      : [];
+    result = await execa(pgRestorePath, [...args, ...useList, `--jobs=${how.jobs}`, how.dumpFile], run);
+  } else {
+    const cipher = new DigestStream('sha256');
+    const decrypted = await decryptStream(
+      (await repo.store.get(manifest.database.object)).pipe(cipher),
+      options.identities,
+      manifest.database.object,
+    );
+    const child = execa(pgRestorePath, args, { ...run, stdin: 'pipe' });
+    decrypted.pipe(child.stdin!);
+    child.stdin!.on('error', () => {});
+    result = await child;
+    // pg_restore read to the end of the archive, so the whole object went through the hash.
+    if (result.exitCode === 0) assertSameDump(manifest, cipher);
+  }
+  if (result.exitCode !== 0) {
+    throw new OperationError(
+      `pg_restore into ${describeDatabase(into.url)} failed: ${toolErrorDetail(result)}`,
+      how.skipExtensionComments
+        ? 'The target database is partly restored and marked incomplete: restore again with --replace once the cause is fixed.'
+        : 'The target database was not changed. Fix the cause and restore again.',
+    );
+  }
+}
+
+/**
+ * Gives the restored work database the target's name. A target that exists is closed to new connections, its
+ * sessions ended, and both renames run in one transaction: either the old or the new database has the name.
+ * The old one is dropped afterwards.
+ */
+async function swapIntoPlace(
+  target: DatabaseTarget,
+  work: string,
+  name: string,
+  replacing: boolean,
+): Promise<void> {
+  const admin = await connectDatabase({ ...target, url: withDatabase(target.url, 'postgres') });
+  const old = `tier4_old_${randomBytes(5).toString('hex')}`;
+  try {
+    if (!replacing) {
+      await admin.query(`ALTER DATABASE ${quoteIdent(work)} RENAME TO ${quoteIdent(name)}`);
+      return;
+    }
+    await admin.query(`ALTER DATABASE ${quoteIdent(name)} WITH ALLOW_CONNECTIONS false`);
+    try {
+      await admin.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [name],
+      );
+      await admin.query('BEGIN');
+      await admin.query(`ALTER DATABASE ${quoteIdent(name)} RENAME TO ${quoteIdent(old)}`);
+      await admin.query(`ALTER DATABASE ${quoteIdent(work)} RENAME TO ${quoteIdent(name)}`);
+      await admin.query('COMMIT');
+    } catch (error) {
+      await admin.query('ROLLBACK').catch(() => undefined);
+      await admin
+        .query(`ALTER DATABASE ${quoteIdent(name)} WITH ALLOW_CONNECTIONS true`)
+        .catch(() => undefined);
+      throw new OperationError(
+        `Could not give the restored database the name ${name}: ${errorMessage(error)}. The target was not changed.`,
+        'Make sure nothing holds connections to the target, then restore again.',
+      );
+    }
+    await admin.query(`DROP DATABASE ${quoteIdent(old)} WITH (FORCE)`).catch(() => undefined);
+  } finally {
+    await admin.end();
+  }
+}
+
+async function dropDatabase(server: DatabaseTarget, name: string): Promise<void> {
+  const admin = await connectDatabase({ ...server, url: withDatabase(server.url, 'postgres') });
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * One attachment: the ciphertext is hashed as it is decrypted, and the plaintext's MD5 checked against the
+ * manifest and the restored active_storage_blobs row, all before the blob becomes visible under its key.
+ */
+async function restoreBlob(
+  repo: SiteRepository,
+  blob: BlobRecord,
+  options: RestoreOptions,
+  restoredChecksum: string | null | undefined,
+  spoolDir: string | undefined,
+): Promise<number> {
+  const cipher = new DigestStream('sha256');
+  const plain = await decryptStream(
+    (await repo.store.get(blob.object)).pipe(cipher),
+    options.identities,
+    blob.object,
+  );
+  const md5 = new DigestStream('md5');
+  await options.attachmentsTo!.write(blob.key, plain.pipe(md5), {
+    ...(spoolDir ? { spoolDir } : {}),
+    verify: () => {
+      if (cipher.bytes !== blob.size || cipher.digest('hex') !== blob.sha256) {
+        throw new OperationError(
+          `Attachment ${blob.key} changed in the repository after it was verified (${blob.object}); it was not written.`,
+          'Someone or something is writing to the repository: investigate before restoring again.',
+        );
+      }
+      const checksum = md5.digest('base64');
+      const expected = [blob.checksum, restoredChecksum].filter((sum): sum is string => !!sum);
+      if (expected.some((sum) => sum !== checksum)) {
+        throw new OperationError(
+          `Attachment ${blob.key} does not match its checksum (active_storage_blobs.checksum) after decryption; it was not written.`,
+        );
+      }
+    },
+  });
+  return md5.bytes;
+}
+
+/** key → checksum of the restored active_storage_blobs (empty when the table is not there). */
+async function restoredChecksums(target: DatabaseTarget): Promise<Map<string, string | null>> {
+  const db = await connectDatabase(target);
+  try {
+    const { rows } = await db.query<{ present: boolean }>(
+      "SELECT to_regclass('public.active_storage_blobs') IS NOT NULL AS present",
+    );
+    if (!rows[0]?.present) return new Map();
+    const blobs = await db.query<{ key: string; checksum: string | null }>(
+      'SELECT key, checksum FROM active_storage_blobs',
+    );
+    return new Map(blobs.rows.map((row) => [row.key, row.checksum]));
+  } finally {
+    await db.end();
+  }
 }
 
 /** Writes the dump's table of contents without COMMENT ON EXTENSION entries, beside the dump; returns its path. */
@@ -243,18 +517,6 @@ async function tocWithoutExtensionComments(pgRestorePath: string, dump: string):
   const list = `${dump}.list`;
   await writeFile(list, `${kept.join('\n')}\n`, { mode: 0o600 });
   return list;
-}
-
-async function prepareTargetDatabase(target: DatabaseTarget, state: TargetState): Promise<void> {
-  const name = databaseName(target.url);
-  const quoted = `"${name.replaceAll('"', '""')}"`;
-  const admin = await connectDatabase({ ...target, url: withDatabase(target.url, 'postgres') });
-  try {
-    if (state === 'not-empty') await admin.query(`DROP DATABASE ${quoted} WITH (FORCE)`);
-    if (state !== 'empty') await admin.query(`CREATE DATABASE ${quoted}`);
-  } finally {
-    await admin.end();
-  }
 }
 
 async function countTables(target: DatabaseTarget): Promise<number> {

@@ -12,6 +12,8 @@ export interface DatabaseFacts {
 }
 
 export interface SourceBlob {
+  /** active_storage_blobs.id (a bigint, as text). */
+  id: string;
   key: string;
   checksum: string | null;
   byteSize: number;
@@ -76,10 +78,15 @@ async function readContents(client: pg.Client): Promise<SnapshotContents> {
   const facts = await readFacts(client);
   const blobs = (await tableExists(client, 'active_storage_blobs'))
     ? (
-        await client.query<{ key: string; checksum: string | null; byte_size: string }>(
-          'SELECT key, checksum, byte_size FROM active_storage_blobs ORDER BY id',
+        await client.query<{ id: string; key: string; checksum: string | null; byte_size: string }>(
+          'SELECT id::text AS id, key, checksum, byte_size FROM active_storage_blobs ORDER BY id',
         )
-      ).rows.map((row) => ({ key: row.key, checksum: row.checksum, byteSize: Number(row.byte_size) }))
+      ).rows.map((row) => ({
+        id: row.id,
+        key: row.key,
+        checksum: row.checksum,
+        byteSize: Number(row.byte_size),
+      }))
     : [];
   return { facts, blobs };
 }

@@ -62,6 +62,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
                 ...(problems.length > 0
                   ? [
                       `  problems     ${problems.length} attachment(s) missing or damaged in storage: see --json`,
+                      ...unsafeBlobLines(problems),
                     ]
                   : []),
                 ...(damaged.length > 0
@@ -303,6 +304,7 @@ export function registerRestore(program: Command, registrar: Registrar): void {
           const target = parseTargetUrl(options.targetDatabase);
           if (options.tempDir) assertWritableFolder(resolve(ctx.io.cwd, options.tempDir), '--temp-dir');
           const { planRestore, runRestore, nextSteps, siteIdentities, openBlobTarget } = await engine();
+          const { describeIncomplete } = await import('../../backups/postgres/restore-marker.js');
           const { resolveSecret } = await import('../../core/secrets.js');
           return withSiteRepository(ctx, options.site, async (repo) => {
             const password = options.targetPasswordEnv
@@ -317,6 +319,11 @@ export function registerRestore(program: Command, registrar: Registrar): void {
               signal: ctx.signal,
               onProgress: progressLine(ctx.out),
             });
+            if (plan.targetIncomplete) {
+              ctx.out.warn(
+                `The target ${describeIncomplete(databaseNameOf(target), plan.targetIncomplete)}.`,
+              );
+            }
             if (plan.targetState === 'not-empty' && !options.replace) {
               throw new UsageError(
                 `The target database is not empty; nothing was restored.`,
@@ -342,23 +349,48 @@ export function registerRestore(program: Command, registrar: Registrar): void {
             });
             await attachmentsTo?.close();
             const steps = nextSteps(repo.site, repo.siteConfig.primero.solr);
+            const attachmentsLine = attachmentsTo
+              ? `Attachments: ${result.attachments} restored (${formatBytes(result.attachmentBytes)}) in ${result.seconds.attachments.toFixed(1)}s.`
+              : `Attachments were NOT restored (no --attachments-to): the ${plan.manifest.attachments.count} attachment(s) of this set are still only in the repository.`;
             ctx.out.result(
               () =>
                 [
-                  `Restored ${result.id} into ${result.database}: ${result.restoredTables} tables in ${result.seconds.database.toFixed(1)}s` +
-                    (attachmentsTo
-                      ? `; ${result.attachments} attachments (${formatBytes(result.attachmentBytes)}) in ${result.seconds.attachments.toFixed(1)}s.`
-                      : '.'),
+                  `Restored ${result.id} into ${result.database}: ${result.restoredTables} tables in ${result.seconds.database.toFixed(1)}s.`,
+                  attachmentsLine,
+                  ...result.problems.map(
+                    (p) =>
+                      `  not restored: attachment ${p.key}: ${p.problem}${p.detail ? ` (${p.detail})` : ''}`,
+                  ),
                   '',
                   'Next steps:',
                   ...steps.map((step, i) => `  ${i + 1}. ${step}`),
                 ].join('\n'),
-              { ok: true, ...result, nextSteps: steps },
+              {
+                ok: result.problems.length === 0,
+                ...result,
+                attachmentsNotRestored: attachmentsTo ? 0 : plan.manifest.attachments.count,
+                nextSteps: steps,
+              },
             );
+            if (!attachmentsTo)
+              ctx.out.warn('Attachments were not restored; pass --attachments-to to restore them.');
+            if (result.problems.length > 0) {
+              ctx.out.warn(`${result.problems.length} attachment(s) were refused and not restored.`);
+              return 1;
+            }
+            return 0;
           });
         },
       ),
     );
+}
+
+/** Blobs never read because their key or path is unsafe, named by their active_storage_blobs id. */
+function unsafeBlobLines(problems: Array<{ problem: string; blobId?: string | undefined }>): string[] {
+  const ids = problems.filter((p) => p.problem.startsWith('unsafe-')).map((p) => p.blobId ?? '?');
+  return ids.length > 0
+    ? [`  refused      active_storage_blobs id ${ids.join(', ')}: unsafe key or path, not read`]
+    : [];
 }
 
 function assertWritableFolder(path: string, option: string): void {
@@ -368,6 +400,10 @@ function assertWritableFolder(path: string, option: string): void {
   } catch {
     throw new UsageError(`${option} ${path} is not a folder this user can write to; nothing was restored.`);
   }
+}
+
+function databaseNameOf(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.slice(1));
 }
 
 function parseTargetUrl(text: string): string {
