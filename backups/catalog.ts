@@ -1,12 +1,9 @@
 import { layout, SET_ID_PATTERN, setIdTime } from './layout.js';
 import { type Manifest, openManifest } from './manifest.js';
 import type { ObjectStore } from './store/types.js';
+import { openVerification, type Verification } from './verification-record.js';
 
-export interface Verification {
-  at: string;
-  deep: boolean;
-  ok: boolean;
-}
+export type { Verification };
 
 export interface CatalogEntry {
   id: string;
@@ -32,6 +29,8 @@ export interface Catalog {
   incomplete: CatalogEntry[];
   /** Manifests that fail to parse or fail their MAC. */
   invalid: CatalogEntry[];
+  /** Things read and ignored (a verification record that fails its MAC…), each naming its object. */
+  warnings: string[];
 }
 
 export async function readCatalog(
@@ -48,7 +47,7 @@ export async function readCatalog(
     objects.push(object.key);
     byId.set(id, objects);
   }
-  const catalog: Catalog = { complete: [], incomplete: [], invalid: [] };
+  const catalog: Catalog = { complete: [], incomplete: [], invalid: [], warnings: [] };
   const byTime = (a: string, b: string) =>
     setIdTime(a).getTime() - setIdTime(b).getTime() || (a < b ? -1 : a > b ? 1 : 0);
   for (const id of [...byId.keys()].sort(byTime)) {
@@ -74,10 +73,16 @@ export async function readCatalog(
     const verifications = objects
       .filter((key) => key.startsWith(`${layout.setPrefix(site, id)}verified/`))
       .sort();
-    const newest = verifications.at(-1);
-    if (newest) {
-      const record = await store.getBytes(newest);
-      if (record) entry.lastVerified = JSON.parse(record.toString('utf8')) as Verification;
+    // The newest record that is authentic; any other is ignored, loudly.
+    for (const key of verifications.reverse()) {
+      const record = await store.getBytes(key);
+      if (!record) continue;
+      const opened = openVerification(record, macKeys, id);
+      if (opened.ok) {
+        entry.lastVerified = opened.verification;
+        break;
+      }
+      catalog.warnings.push(`ignored verification record ${key}: ${opened.reason}`);
     }
     catalog.complete.push(entry);
   }

@@ -18,6 +18,7 @@ export async function listSets(repo: SiteRepository): Promise<{
   sets: SetSummary[];
   incomplete: string[];
   untrusted: Array<{ id: string; problem: string }>;
+  warnings: string[];
 }> {
   const catalog = await readCatalog(repo.store, repo.site, repo.macKeys);
   return {
@@ -38,5 +39,6 @@ export async function listSets(repo: SiteRepository): Promise<{
     }),
     incomplete: catalog.incomplete.map((entry) => entry.id),
     untrusted: catalog.invalid.map((entry) => ({ id: entry.id, problem: entry.problem ?? 'unknown' })),
+    warnings: catalog.warnings,
   };
 }

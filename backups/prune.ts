@@ -19,6 +19,8 @@ export interface PruneReport {
   blobsRemoved: number;
   blobBytesRemoved: number;
   errors: Array<{ object: string; error: string }>;
+  /** What was read and ignored (e.g. a verification record that fails its MAC). */
+  warnings: string[];
 }
 
 /**
@@ -60,6 +62,7 @@ export async function pruneRepository(
       blobsRemoved: 0,
       blobBytesRemoved: 0,
       errors: [],
+      warnings: catalog.warnings,
     };
     const referenced = new Set<string>();
     for (const entry of catalog.complete) {

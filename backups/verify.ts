@@ -9,6 +9,7 @@ import { type Manifest, manifestObjects } from './manifest.js';
 import { findPgTool } from './postgres/pg-tools.js';
 import type { ProgressListener } from './progress.js';
 import type { SiteRepository } from './site-repository.js';
+import { sealVerification } from './verification-record.js';
 
 export interface VerifyFailure {
   object: string;
@@ -141,7 +142,17 @@ export async function verifySet(
     await repo.store
       .putBytes(
         layout.verification(repo.site, manifest.id, at),
-        JSON.stringify({ at: at.toISOString(), deep, ok: report.ok, failures: failures.length }),
+        sealVerification(
+          {
+            format: 'tier4-verification/1',
+            set: manifest.id,
+            at: at.toISOString(),
+            deep,
+            ok: report.ok,
+            failures: failures.length,
+          },
+          repo.macKey,
+        ),
       )
       .catch(() => undefined); // an immutable or read-only repository still verifies
   }

@@ -120,6 +120,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
         const { listSets } = await engine();
         return withSiteRepository(ctx, options.site, async (repo) => {
           const listing = await listSets(repo);
+          for (const warning of listing.warnings) ctx.out.warn(warning);
           ctx.out.result(
             () => {
               if (listing.sets.length === 0)
@@ -194,6 +195,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
         const { pruneRepository } = await engine();
         return withSiteRepository(ctx, options.site, async (repo) => {
           const report = await pruneRepository(repo, { dryRun: options.dryRun === true });
+          for (const warning of report.warnings) ctx.out.warn(warning);
           const verb = report.dryRun ? 'would remove' : 'removed';
           ctx.out.result(
             () =>

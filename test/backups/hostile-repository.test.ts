@@ -6,7 +6,14 @@ import { parse, stringify } from 'yaml';
 import { openSiteRepository, readCatalog } from '../../backups/index.js';
 import { layout } from '../../backups/layout.js';
 import { loadConfig } from '../../core/config/load.js';
-import { addBlob, type BackupSite, backupSite, repositoryFiles } from '../support/backup-site.js';
+import {
+  addBlob,
+  type BackupSite,
+  backupSite,
+  repositoryFiles,
+  restoreArgs,
+  scratchDatabaseUrl,
+} from '../support/backup-site.js';
 import { tier4 } from '../support/cli.js';
 import { queryDatabase } from '../support/pg.js';
 import { testSecret } from '../support/secrets.js';
@@ -215,5 +222,56 @@ describe('reuse of stored attachments is not blind', () => {
     const id = JSON.parse(good.stdout).id;
     const deep = await run(site, 'backup', 'verify', id, '--deep');
     expect(deep.code, deep.stdout).toBe(0);
+  });
+});
+
+describe('verification records', () => {
+  test('a malformed or forged record is ignored with a warning naming it; nothing crashes', async () => {
+    const site = await backupSite({ cases: 20, blobs: 2 });
+    const first = await create(site);
+    expect((await verify(site, first.id)).code).toBe(0);
+    const second = await create(site);
+    const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
+    const later = new Date(Date.now() + 60_000);
+    const malformed = layout.verification(site.site, first.id, later);
+    await repo.store.putBytes(malformed, '{not json');
+    // A forged record claims the never-verified second set passed a deep verification.
+    const forged = layout.verification(site.site, second.id, later);
+    await repo.store.putBytes(forged, JSON.stringify({ at: later.toISOString(), deep: true, ok: true }));
+    await repo.store.close();
+
+    const listed = await run(site, 'backup', 'list');
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stderr).toContain(malformed);
+    expect(listed.stderr).toContain(forged);
+    const sets = JSON.parse(listed.stdout).sets as Array<{ id: string; lastVerified: unknown }>;
+    expect(sets.find((s) => s.id === first.id)!.lastVerified).toMatchObject({ ok: true }); // the real one
+    expect(sets.find((s) => s.id === second.id)!.lastVerified).toBeNull();
+
+    const third = await run(site, 'backup', 'create');
+    expect(third.code, third.stderr).toBe(0);
+    const pruned = await run(site, 'backup', 'prune', '--dry-run');
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(JSON.parse(pruned.stdout).warnings.join('\n')).toContain(malformed);
+    const restored = await tier4(['--json', ...restoreArgs(site, 'latest', scratchDatabaseUrl('hostile'))], {
+      env: site.env,
+    });
+    expect(restored.code, restored.stderr).toBe(0);
+    const drilled = await tier4(
+      [
+        '--json',
+        '-c',
+        site.configPath,
+        'drill',
+        '--site',
+        site.site,
+        '--report-dir',
+        join(site.dir, 'r'),
+        '--backup',
+        first.id,
+      ],
+      { env: site.env },
+    );
+    expect(drilled.code, drilled.stderr).toBe(0);
   });
 });
