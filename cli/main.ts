@@ -17,7 +17,17 @@ export async function runCli(
     await program.parseAsync(argv, { from: 'user' });
     return state.exitCode;
   } catch (error) {
-    if (error instanceof CommanderError) return commanderExitCode(error);
+    if (error instanceof CommanderError) {
+      const code = commanderExitCode(error);
+      // With --json a script reads stdout only: a usage error is one JSON document there too.
+      if (code !== EXIT_OK && argv.includes('--json')) {
+        const message = error.message.replace(/^error: /, '');
+        io.stdout.write(
+          `${JSON.stringify({ ok: false, error: { message, hint: 'run with --help for usage', exitCode: code } }, null, 2)}\n`,
+        );
+      }
+      return code;
+    }
     const globals = state.context?.globals ?? program.opts<GlobalOptions>();
     const out =
       state.context?.out ??

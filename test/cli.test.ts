@@ -47,6 +47,23 @@ describe('the tier4 command', () => {
     expect(doc.error.message).toContain('No configuration file');
     expect(result.stderr).toContain('error: No configuration file');
   });
+
+  test('with --json a usage error (unknown command, missing option) is one JSON document too', async () => {
+    for (const args of [
+      ['--json', 'frobnicate'],
+      ['--json', 'backup', 'restore-everything'],
+      ['restore', 'latest', '--json', '--target-database'],
+    ]) {
+      const result = await tier4(args);
+      expect(result.code, args.join(' ')).toBe(2);
+      const doc = JSON.parse(result.stdout);
+      expect(doc).toMatchObject({ ok: false, error: { exitCode: 2 } });
+      expect(doc.error.message.length).toBeGreaterThan(10);
+      expect(result.stderr).toContain('error:');
+    }
+    const plain = await tier4(['frobnicate']);
+    expect(plain.stdout).toBe('');
+  });
 });
 
 describe('the installed binary', () => {
