@@ -1,6 +1,7 @@
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import { APP_ROOT, metadata, NAMES } from './common.js';
+import { SOLR_IMAGE } from './upstream.js';
 import type { PrimeroValues } from './values.js';
 
 /** Where the database CA is mounted; libpq reads it through PGSSLROOTCERT (Primero's database.yml has no option). */
@@ -49,6 +50,16 @@ function storageSettings(values: PrimeroValues): Record<string, string> {
   }
 }
 
+/** What config/sunspot.yml.template reads, with upstream's defaults (upstream.ts SOLR_APP_ENV). */
+function solrSettings(): Record<string, string> {
+  return {
+    SOLR_HOSTNAME: NAMES.solr,
+    SOLR_PORT: String(SOLR_IMAGE.port),
+    SOLR_LOG_LEVEL: 'ERROR',
+    SOLR_AUTO_COMMIT_AFTER_REQUEST: 'true',
+  };
+}
+
 /** Settings shared by the application, the worker and the migration Job. No secret is ever in here. */
 export function primeroConfigMap(values: PrimeroValues): IConfigMap {
   const db = values.database;
@@ -60,6 +71,8 @@ export function primeroConfigMap(values: PrimeroValues): IConfigMap {
     POSTGRES_USER: db.user,
     POSTGRES_SSL_MODE: db.sslMode,
     POSTGRES_POOL_NUM: '10',
+    // database.yml.template has no port: libpq reads PGPORT (upstream.ts DATABASE_PORT).
+    PGPORT: String(db.port),
     // The database exists already (CloudNativePG or a managed server): primero-migrate must not create it.
     PRIMERO_PG_APP_ROLE: 'true',
     // nginx runs in its own pods, so Rails serves the compiled assets itself.
@@ -70,8 +83,10 @@ export function primeroConfigMap(values: PrimeroValues): IConfigMap {
     LOCALE_DEFAULT: 'en',
     // The worker's LibreOffice and other tools write under $HOME; /tmp is a writable emptyDir.
     HOME: '/tmp',
+    // The entrypoint reads it under set -u on the worker's path (upstream.ts ENTRYPOINT_COMMANDS.worker).
+    PRIMERO_WORKER_MULTIPROCESS: values.workerMultiprocess ? 'true' : 'false',
     SOLR_ENABLED: values.solr.enabled ? 'true' : 'false',
-    ...(values.solr.enabled ? { SOLR_HOSTNAME: NAMES.solr, SOLR_PORT: '8983' } : {}),
+    ...(values.solr.enabled ? solrSettings() : {}),
     ...(db.ca ? { PGSSLROOTCERT: `${DB_CA_DIR}/${db.ca.key}` } : {}),
     ...storageSettings(values),
   };

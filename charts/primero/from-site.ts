@@ -79,6 +79,7 @@ export function valuesFromSite(config: Tier4Config, siteName: string, options: V
     },
     network: k.network,
     promotion: promotionValues(config, siteName, appSecret),
+    workerMultiprocess: k.workerMultiprocess,
     migration: { bootstrap: options.firstInstall === true },
     ops: opsValues(config, siteName, site, k, options.configText),
   };

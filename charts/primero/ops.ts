@@ -96,6 +96,7 @@ function opsCronJob(
     extraFiles?: FileSecret[];
     extraVolumes?: IVolume[];
     extraMounts?: IVolumeMount[];
+    supplementalGroups?: number[];
   },
 ): ICronJob {
   const env: IEnvVar[] = [
@@ -150,7 +151,10 @@ function opsCronJob(
               automountServiceAccountToken: false,
               enableServiceLinks: false,
               restartPolicy: 'Never',
-              securityContext: podSecurityContext(UIDS.ops),
+              securityContext: {
+                ...podSecurityContext(UIDS.ops),
+                ...(options.supplementalGroups ? { supplementalGroups: options.supplementalGroups } : {}),
+              },
               containers: [container],
               volumes: [
                 { name: 'config', configMap: { name: NAMES.opsConfig } },
@@ -163,6 +167,23 @@ function opsCronJob(
         },
       },
     },
+  };
+}
+
+/**
+ * Local attachments, read-only, at the path tier4.yaml names (attachments.path, also PRIMERO_STORAGE_PATH):
+ * the backup reads them there. A read-only claim is never re-owned by fsGroup; Primero's group is added so
+ * files only its group may read stay readable.
+ */
+function attachmentsReadOnly(values: PrimeroValues) {
+  const storage = values.storage;
+  if (storage.type !== 'local') return {};
+  return {
+    extraVolumes: [
+      { name: 'attachments', persistentVolumeClaim: { claimName: NAMES.attachments, readOnly: true } },
+    ],
+    extraMounts: [{ name: 'attachments', mountPath: storage.path, readOnly: true }],
+    supplementalGroups: [UIDS.primero],
   };
 }
 
@@ -179,6 +200,7 @@ export function opsCronJobs(values: PrimeroValues): ICronJob[] {
         args: ['backup', 'create', '--site', site, '--json'],
         deadlineSeconds: 6 * 3600,
         backoffLimit: 2,
+        ...attachmentsReadOnly(values),
       }),
     );
   }

@@ -162,6 +162,8 @@ export const primeroValuesSchema = z
       .object({ host: z.string(), port: z.number().int(), tls: z.boolean(), basicAuth: secretKey })
       .strict()
       .optional(),
+    /** PRIMERO_WORKER_MULTIPROCESS: run long-running jobs (configuration apply) in a second worker process. */
+    workerMultiprocess: z.boolean(),
     /** First install: run primero-bootstrap (migrate + seeds) instead of primero-migrate. */
     migration: z.object({ bootstrap: z.boolean() }).strict(),
     ops: z

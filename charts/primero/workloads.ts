@@ -22,6 +22,7 @@ import {
   UIDS,
 } from './common.js';
 import { DB_CA_DIR, DHPARAM_DIR, primeroSecretEnv, TLS_DIR } from './config.js';
+import { NGINX_IMAGE, SOLR_IMAGE } from './upstream.js';
 import type { Component, PrimeroValues } from './values.js';
 
 /** One ServiceAccount per workload, with no API token: none of Primero's pods talk to the Kubernetes API. */
@@ -282,6 +283,7 @@ export function migrateJob(values: PrimeroValues): IJob {
   const component = 'migrate';
   const command = values.migration.bootstrap ? 'primero-bootstrap' : 'primero-migrate';
   const env = railsEnv(values);
+  const attachments = attachmentsVolume(values);
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -310,12 +312,17 @@ export function migrateJob(values: PrimeroValues): IJob {
               env: values.migration.bootstrap
                 ? [...env.env, { name: 'RUN_DEFAULT_PRIMERO_SEEDS', value: 'true' }]
                 : env.env,
-              volumeMounts: [...railsMounts(values), { name: 'db', mountPath: `${APP_ROOT}/db` }],
+              // The seeds attach agency logos, written to PRIMERO_STORAGE_PATH (upstream.ts STORAGE).
+              volumeMounts: [
+                ...railsMounts(values),
+                { name: 'db', mountPath: `${APP_ROOT}/db` },
+                ...attachments.mounts,
+              ],
               resources: resourcesFor(values, component),
               securityContext: containerSecurityContext(UIDS.primero),
             },
           ],
-          volumes: [...railsVolumes(values), emptyDir('db', '256Mi')],
+          volumes: [...railsVolumes(values), emptyDir('db', '256Mi'), ...attachments.volumes],
         }),
       },
     },
@@ -337,6 +344,16 @@ export function applicationService(values: PrimeroValues): IService {
 
 // ----------------------------------------------------------------------------- nginx
 
+/**
+ * Drop ALL but keep NET_BIND_SERVICE in the bounding set: the image's /usr/sbin/nginx carries the file
+ * capability cap_net_bind_service=+ep, and the kernel refuses to exec it when the bounding set lacks it
+ * (upstream.ts NGINX_IMAGE). Pod Security "restricted" allows adding exactly this one.
+ */
+function nginxSecurityContext() {
+  const context = containerSecurityContext(UIDS.nginx);
+  return { ...context, capabilities: { drop: ['ALL'], add: [...NGINX_IMAGE.capabilities] } };
+}
+
 export function nginxDeployment(values: PrimeroValues): IDeployment {
   const component = 'nginx';
   return {
@@ -353,7 +370,8 @@ export function nginxDeployment(values: PrimeroValues): IDeployment {
           serviceAccountName: NAMES.nginx,
           securityContext: {
             ...podSecurityContext(UIDS.nginx),
-            // Bind 80/443 without NET_BIND_SERVICE: a namespaced, "safe" sysctl allowed by Pod Security.
+            // allowPrivilegeEscalation false (no_new_privs) keeps the kernel from granting nginx's file
+            // capability at exec, so binding 80/443 as uid 1001 needs this namespaced, "safe" sysctl.
             sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }],
           },
           initContainers: [
@@ -382,11 +400,13 @@ export function nginxDeployment(values: PrimeroValues): IDeployment {
                 { name: 'dhparam', mountPath: DHPARAM_DIR, readOnly: true },
               ],
               resources: resourcesFor(values, component),
-              securityContext: containerSecurityContext(UIDS.nginx),
+              securityContext: nginxSecurityContext(),
+              // TCP only: the default server rejects a TLS handshake without SNI (kubelet sends none), and
+              // port 80 answers every path with a redirect (upstream.ts NGINX_IMAGE.probes).
               startupProbe: { tcpSocket: { port: 'https' }, periodSeconds: 5, failureThreshold: 24 },
-              livenessProbe: { tcpSocket: { port: 'https' }, periodSeconds: 20, failureThreshold: 3 },
+              livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 20, failureThreshold: 3 },
               readinessProbe: {
-                httpGet: { path: '/health/server', port: 'https', scheme: 'HTTPS' },
+                tcpSocket: { port: 'https' },
                 periodSeconds: 10,
                 timeoutSeconds: 5,
                 failureThreshold: 3,
@@ -476,6 +496,20 @@ export function attachmentsClaim(values: PrimeroValues): IPersistentVolumeClaim 
   };
 }
 
+/**
+ * What the image's solr.in.sh.template reads; docker compose gives Solr upstream's defaults.env (upstream.ts
+ * SOLR_IMAGE). Logs go to /opt/logs, the emptyDir the image prepared for them, not onto the index volume.
+ */
+function solrEnv() {
+  return [
+    { name: 'SOLR_HEAP_MEMORY', value: '512m' },
+    { name: 'SOLR_HOSTNAME', value: NAMES.solr },
+    { name: 'SOLR_PORT', value: String(SOLR_IMAGE.port) },
+    { name: 'SOLR_LOG_LEVEL', value: 'ERROR' },
+    { name: 'SOLR_LOGS_DIR', value: '/opt/logs' },
+  ];
+}
+
 export function solrStatefulSet(values: PrimeroValues): IStatefulSet | undefined {
   if (!values.solr.enabled) return undefined;
   const component = 'solr';
@@ -503,7 +537,8 @@ export function solrStatefulSet(values: PrimeroValues): IStatefulSet | undefined
             {
               name: 'solr',
               image: values.images.solr,
-              ports: [{ name: 'solr', containerPort: 8983, protocol: 'TCP' }],
+              ports: [{ name: 'solr', containerPort: SOLR_IMAGE.port, protocol: 'TCP' }],
+              env: solrEnv(),
               volumeMounts: [
                 { name: 'data', mountPath: '/var/solr' },
                 // The image's init script renders bin/solr.in.sh from its template at start.

@@ -155,6 +155,11 @@ export const kubernetesSettingsSchema = z
       .object({ storageSize: quantity.default('10Gi'), storageClass: z.string().optional() })
       .strict()
       .default({ storageSize: '10Gi' }),
+    /**
+     * Primero's PRIMERO_WORKER_MULTIPROCESS: true runs configuration applies (queue long_running_process) in a
+     * second worker process beside the other queues. Upstream's default is false.
+     */
+    workerMultiprocess: z.boolean().default(false),
     /** How often the doctor CronJob checks the site. */
     doctorSchedule: z.string().default('*/30 * * * *'),
     /** The tier4 CLI image for the ops CronJobs. */

@@ -3,6 +3,7 @@ import { KeyVault } from '@cdktf/provider-azurerm/lib/key-vault/index.js';
 import { KeyVaultSecret } from '@cdktf/provider-azurerm/lib/key-vault-secret/index.js';
 import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment/index.js';
 import { Password } from '@cdktf/provider-random/lib/password/index.js';
+import { MESSAGE_SECRET_BYTES } from '../../charts/primero/upstream.js';
 import type { Construct } from '../cdktf.js';
 import { type DemoSiteModel, KEY_VAULT_SECRETS } from './model.js';
 
@@ -59,8 +60,9 @@ export function createPrimeroSecrets(scope: Construct, model: DemoSiteModel, vau
   const generated: Array<[keyof typeof KEY_VAULT_SECRETS, Password]> = [
     ['PRIMERO_SECRET_KEY_BASE', generate('primero-secret-key-base', 128)],
     ['DEVISE_SECRET_KEY', generate('devise-secret-key', 128)],
-    // Encrypts some columns (webhook secrets, export passwords): it must survive every restore.
-    ['PRIMERO_MESSAGE_SECRET', generate('primero-message-secret', 64)],
+    // Encrypts some columns (webhook secrets, export passwords): it must survive every restore. An RbNaCl
+    // SecretBox key used as is: exactly 32 bytes, here 32 ASCII letters and digits (charts/primero/upstream.ts).
+    ['PRIMERO_MESSAGE_SECRET', generate('primero-message-secret', MESSAGE_SECRET_BYTES)],
   ];
   // Azure needs three of upper, lower, digit, symbol; URL-safe symbols keep connection strings simple.
   const postgresPassword = new Password(scope, 'postgres-admin-password', {

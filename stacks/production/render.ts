@@ -6,6 +6,7 @@ import { requiredSecrets } from '../../charts/primero/config.js';
 import { kubernetesSettings } from '../../charts/primero/from-site.js';
 import { checkPolicies, type Finding } from '../../charts/primero/policy.js';
 import { checkSchemas } from '../../charts/primero/schema-check.js';
+import { checkUpstreamFidelity } from '../../charts/primero/upstream-check.js';
 import { getSite, type LoadedConfig } from '../../core/config/load.js';
 import { OperationError } from '../../core/errors.js';
 import { planSite, type SitePlan, STAGES, type Stage } from './site.js';
@@ -48,11 +49,15 @@ export function planLoadedSite(
   return planSite(loaded.config, siteName, { configText, firstInstall: options.firstInstall === true });
 }
 
-/** Every finding for a plan: our policy rules, then the schema checks. */
+/** Every finding for a plan: our policy rules, upstream Primero's needs (upstream.ts), the schema checks. */
 export async function checkPlan(plan: SitePlan): Promise<Finding[]> {
   const objects = plan.manifests.map((manifest) => manifest.object);
   const drillIdentitySecret = plan.values.ops.drill?.identity.secret;
-  return [...checkPolicies(objects, { drillIdentitySecret }), ...(await checkSchemas(objects))];
+  return [
+    ...checkPolicies(objects, { drillIdentitySecret }),
+    ...checkUpstreamFidelity(objects),
+    ...(await checkSchemas(objects)),
+  ];
 }
 
 /** For `tier4 doctor`: the policy and schema findings of a site's manifests, without writing anything. */

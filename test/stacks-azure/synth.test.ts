@@ -214,6 +214,11 @@ describe('resources and their key settings', () => {
         /^\$\{(random_password\.[\w-]+\.result|azurerm_storage_account\.storage\.primary_access_key)\}$/,
       );
     }
+    // Primero's message secret is an RbNaCl SecretBox key: exactly 32 bytes (one per ASCII character).
+    expect(doc.resource!.random_password!['primero-message-secret']).toMatchObject({
+      length: 32,
+      special: false,
+    });
   });
 
   test('every taggable resource carries site, role and managed-by', () => {
