@@ -1,20 +1,29 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { openSiteRepository } from '../../backups/index.js';
+import {
+  openBlobTarget,
+  openSiteRepository,
+  planRestore,
+  runRestore,
+  type SiteRepository,
+  siteIdentities,
+} from '../../backups/index.js';
 import { layout } from '../../backups/layout.js';
 import { type Manifest, sealManifest } from '../../backups/manifest.js';
 import { loadConfig } from '../../core/config/load.js';
 import {
   type BackupSite,
   backupSite,
+  databaseOf,
   listFiles,
   restoreArgs,
   scratchDatabaseUrl,
+  tableDigests,
 } from '../support/backup-site.js';
 import { tier4 } from '../support/cli.js';
-import { queryDatabase } from '../support/pg.js';
+import { pgInfo, queryDatabase } from '../support/pg.js';
 
 // Hostile input against the backup engine: rows, repositories and folders arranged by an attacker (or a tired
 // operator), against real PostgreSQL 15 and a real file:// repository. Each case was seen to go wrong before.
@@ -134,5 +143,179 @@ describe('blob keys and paths are never trusted', () => {
     );
     // The other attachments were restored.
     expect(result.attachments).toBe(2);
+  });
+});
+
+/** The stored file of an object in a site's file:// repository. */
+function objectPath(site: BackupSite, key: string): string {
+  return join(site.repository.replace('file://', ''), key);
+}
+
+async function databaseExists(name: string): Promise<boolean> {
+  return (await queryDatabase('postgres', 'SELECT 1 FROM pg_database WHERE datname = $1', [name])).length > 0;
+}
+
+/** Work databases a restore into `target` left behind (they carry its name in their marker). */
+async function leftoverWorkDatabases(target: string): Promise<string[]> {
+  const rows = await queryDatabase<{ datname: string }>(
+    'postgres',
+    "SELECT datname FROM pg_database WHERE datname LIKE 'tier4_work_%' AND shobj_description(oid, 'pg_database') LIKE $1",
+    [`%"target":"${target}"%`],
+  );
+  return rows.map((row) => row.datname);
+}
+
+describe('the bytes restored are the bytes verified', () => {
+  async function twoSets(site: BackupSite, repo: SiteRepository) {
+    const { set: first } = await createSet(site);
+    await queryDatabase(site.db.database, 'CREATE TABLE intruder (x int)');
+    const { set: second } = await createSet(site);
+    const manifest = async (id: string) =>
+      JSON.parse((await repo.store.getBytes(layout.manifest(repo.site, id)))!.toString()) as Manifest;
+    return { first: await manifest(first.id), second: await manifest(second.id) };
+  }
+
+  for (const jobs of [1, 2]) {
+    test(`a dump replaced after verification is refused (--jobs ${jobs}); the target is not created`, async () => {
+      const site = await backupSite({ cases: 20, blobs: 1 });
+      const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
+      const { first, second } = await twoSets(site, repo);
+      const url = scratchDatabaseUrl();
+      const target = { url, password: pgInfo().password };
+      const identities = siteIdentities(repo);
+      const plan = await planRestore(repo, first.id, target, identities);
+      // While the operator reads the confirmation: another valid age file, a real dump of the same site.
+      await copyFile(objectPath(site, second.database.object), objectPath(site, first.database.object));
+      await expect(runRestore(repo, plan, { identities, jobs })).rejects.toThrow(
+        /changed in the repository after it was verified/,
+      );
+      expect(await databaseExists(databaseOf(url))).toBe(false);
+      expect(await leftoverWorkDatabases(databaseOf(url))).toEqual([]);
+      await repo.store.close();
+    });
+  }
+
+  test('an attachment replaced after verification is never written, and the target database keeps its name free', async () => {
+    const site = await backupSite({ cases: 5, blobs: 2 });
+    const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
+    const { set } = await createSet(site);
+    const manifest = JSON.parse(
+      (await repo.store.getBytes(layout.manifest(repo.site, set.id)))!.toString(),
+    ) as Manifest;
+    const [a, b] = manifest.attachments.blobs;
+    const url = scratchDatabaseUrl();
+    const identities = siteIdentities(repo);
+    const to = join(site.dir, 'restored');
+    const plan = await planRestore(repo, set.id, { url, password: pgInfo().password }, identities);
+    await copyFile(objectPath(site, b!.object), objectPath(site, a!.object));
+    const attachmentsTo = await openBlobTarget(to, repo.siteConfig.attachments, site.env);
+    await expect(runRestore(repo, plan, { identities, attachmentsTo, concurrency: 1 })).rejects.toThrow(
+      /changed in the repository after it was verified/,
+    );
+    const written = (await listFiles(to).catch(() => [])).map((path) => path.split('/').pop());
+    expect(written).not.toContain(a!.key);
+    expect(written.filter((name) => name!.startsWith('.tier4-'))).toEqual([]);
+    expect(await databaseExists(databaseOf(url))).toBe(false);
+    await repo.store.close();
+  });
+});
+
+describe('restore --replace never leaves the live target broken', () => {
+  test('a dump that fails half-way (it passed every check) leaves the target as it was', async () => {
+    const site = await backupSite({ cases: 50, blobs: 1 });
+    const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
+    const { set } = await createSet(site);
+    // A live target with data of its own.
+    const live = await backupSite({ cases: 30, blobs: 0 });
+    const before = await tableDigests(live.db.database);
+    const info = pgInfo();
+    const liveUrl = `postgres://${info.user}@${info.host}:${info.port}/${live.db.database}`;
+
+    // The dump, cut short and encrypted again, sealed as if nothing was wrong: pg_restore fails part-way.
+    const { decryptStream, encryptStream } = await import('../../backups/crypto/age.js');
+    const { digestOf } = await import('../../backups/crypto/digest.js');
+    const { Readable } = await import('node:stream');
+    const manifest = JSON.parse(
+      (await repo.store.getBytes(layout.manifest(repo.site, set.id)))!.toString(),
+    ) as Manifest;
+    const plain = Buffer.concat(
+      await (
+        await decryptStream(await repo.store.get(manifest.database.object), siteIdentities(repo), 'dump')
+      ).toArray(),
+    );
+    const cut = plain.subarray(0, Math.floor(plain.length * 0.7));
+    const encrypted = Buffer.concat(
+      await (await encryptStream(Readable.from([cut]), repo.recipients)).toArray(),
+    );
+    await writeFile(objectPath(site, manifest.database.object), encrypted);
+    const digest = await digestOf(Readable.from([encrypted]));
+    await rewriteManifest(site, set.id, (m) => {
+      m.database.size = digest.bytes;
+      m.database.sha256 = digest.digest;
+      m.database.plainSize = cut.length;
+    });
+
+    for (const jobs of ['1', '2']) {
+      const restored = await tier4(
+        ['--json', ...restoreArgs(site, set.id, liveUrl, '--replace', '--jobs', jobs)],
+        {
+          env: site.env,
+        },
+      );
+      expect(restored.code).toBe(1);
+      expect(JSON.parse(restored.stdout).error.hint).toMatch(/target database was not changed/);
+      expect(await tableDigests(live.db.database)).toEqual(before);
+      expect(await leftoverWorkDatabases(live.db.database)).toEqual([]);
+    }
+    await repo.store.close();
+  });
+
+  test('too little temp space is found before anything is dropped', async () => {
+    const site = await backupSite({ cases: 5, blobs: 0 });
+    const { set } = await createSet(site);
+    const live = await backupSite({ cases: 10, blobs: 0 });
+    const before = await tableDigests(live.db.database);
+    const info = pgInfo();
+    const liveUrl = `postgres://${info.user}@${info.host}:${info.port}/${live.db.database}`;
+    // /dev/shm stands in for a small temp folder: claim a dump bigger than its free space.
+    const { statfs } = await import('node:fs/promises');
+    const shm = await statfs('/dev/shm');
+    await rewriteManifest(site, set.id, (m) => {
+      m.database.plainSize = shm.bavail * shm.bsize + 1;
+    });
+    const restored = await tier4(
+      [...restoreArgs(site, set.id, liveUrl, '--replace', '--jobs', '2', '--temp-dir', '/dev/shm')],
+      { env: site.env },
+    );
+    expect(restored.code).toBe(1);
+    expect(restored.stderr).toMatch(
+      /has \d+ MiB free; the decrypted dump needs \d+ MiB\. Nothing was changed/,
+    );
+    expect(await tableDigests(live.db.database)).toEqual(before);
+  });
+
+  test('a successful --replace swaps the restored database in, and the old one is gone', async () => {
+    const site = await backupSite({ cases: 10, blobs: 1 });
+    const { set } = await createSet(site);
+    const live = await backupSite({ cases: 3, blobs: 0 });
+    const info = pgInfo();
+    const liveUrl = `postgres://${info.user}@${info.host}:${info.port}/${live.db.database}`;
+    const restored = await tier4(restoreArgs(site, set.id, liveUrl, '--replace', '--jobs', '1'), {
+      env: site.env,
+    });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await tableDigests(live.db.database)).toEqual(await tableDigests(site.db.database));
+    const comment = await queryDatabase<{ c: string }>(
+      'postgres',
+      "SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = $1",
+      [live.db.database],
+    );
+    expect(comment[0]!.c).toMatch(new RegExp(`^tier4: restored .*"set":"${set.id}"`));
+    expect(await leftoverWorkDatabases(live.db.database)).toEqual([]);
+    const old = await queryDatabase(
+      'postgres',
+      "SELECT 1 FROM pg_database WHERE datname LIKE 'tier4_old_%' AND NOT datallowconn",
+    );
+    expect(old).toEqual([]);
   });
 });
