@@ -125,7 +125,12 @@ describe('tier4 config init', () => {
     const dir = await mkdtemp(join(tmpdir(), 'tier4-init-'));
     const file = join(dir, 'tier4.yaml');
     expect((await tier4(['config', 'init', '-c', file])).code).toBe(0);
-    expect(await readFile(file, 'utf8')).toContain('# Secrets are never written in this file');
+    const written = await readFile(file, 'utf8');
+    expect(written).toContain('# Secrets are never written in this file');
+    // The schema its first line names for editors is written beside it.
+    expect(written.split('\n')[0]).toBe('# yaml-language-server: $schema=./tier4.schema.json');
+    const schema = JSON.parse(await readFile(join(dir, 'tier4.schema.json'), 'utf8'));
+    expect(schema.properties.sites).toBeDefined();
     expect((await tier4(['config', 'validate', '-c', file])).code).toBe(0);
     const again = await tier4(['config', 'init', '-c', file]);
     expect(again.code).toBe(2);
@@ -189,5 +194,25 @@ describe('tier4 config show', () => {
     expect(valid.code, valid.stderr).toBe(0);
     const second = await tier4(['config', 'show', '-c', shown]);
     expect(second.stdout).toBe(first.stdout);
+  });
+});
+
+describe('tier4 config schema', () => {
+  test('prints a JSON Schema that the example satisfies and that rejects a mistyped key', async () => {
+    const result = await tier4(['config', 'schema']);
+    expect(result.code, result.stderr).toBe(0);
+    const schema = JSON.parse(result.stdout);
+    expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
+    const { Ajv2020 } = await import('ajv/dist/2020.js');
+    const validate = new Ajv2020({ strict: false, validateFormats: false }).compile(schema);
+    const example = parseDocument(await readFile(EXAMPLE, 'utf8')).toJS();
+    expect(validate(example), JSON.stringify(validate.errors)).toBe(true);
+    const typo = structuredClone(example);
+    typo.sites.production.backup = typo.sites.production.backups;
+    expect(validate(typo)).toBe(false);
+    expect(JSON.stringify(validate.errors)).toContain('additionalProperties');
+    const inline = structuredClone(example);
+    inline.sites.production.database.password = 'plain';
+    expect(validate(inline)).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
-import { constants, copyFileSync, existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { constants, copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { LoadedConfig } from '../../core/config/load.js';
 import { summarizeConfig } from '../../core/config/summary.js';
@@ -41,6 +41,25 @@ export function registerConfig(program: Command, registrar: Registrar): void {
     );
 
   config
+    .command('schema')
+    .description('print the JSON Schema of tier4.yaml (for editors: # yaml-language-server: $schema=…)')
+    .option('-o, --out <file>', 'write it to this file instead of stdout')
+    .action(
+      registrar.action(async (ctx, options: { out?: string }) => {
+        const { configJsonSchema } = await import('../../core/config/json-schema.js');
+        const text = `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
+        if (!options.out) {
+          ctx.io.stdout.write(text);
+          return;
+        }
+        const target = resolve(ctx.io.cwd, options.out);
+        const { writeFile } = await import('node:fs/promises');
+        await writeFile(target, text);
+        ctx.out.result(`Wrote ${target}.`, { ok: true, file: target });
+      }),
+    );
+
+  config
     .command('init')
     .description('write a commented starting tier4.yaml for a new deployment')
     .option('-o, --out <file>', 'where to write it (default: the -c path, or ./tier4.yaml)')
@@ -59,9 +78,13 @@ export function registerConfig(program: Command, registrar: Registrar): void {
           target,
           options.force ? 0 : constants.COPYFILE_EXCL,
         );
+        // The example's first line points editors at ./tier4.schema.json: write it beside the file.
+        const { configJsonSchema } = await import('../../core/config/json-schema.js');
+        const schemaFile = join(dirname(target), 'tier4.schema.json');
+        writeFileSync(schemaFile, `${JSON.stringify(configJsonSchema(), null, 2)}\n`);
         ctx.out.result(
-          `Wrote ${target}. Edit the site names, URLs and secret references, then run \`tier4 config validate\`.`,
-          { ok: true, file: target },
+          `Wrote ${target} and ${schemaFile} (for editors). Edit the site names, URLs and secret references, then run \`tier4 config validate\`.`,
+          { ok: true, file: target, schema: schemaFile },
         );
       }),
     );
