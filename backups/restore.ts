@@ -44,6 +44,8 @@ export interface RestorePlan {
   targetServerMajor: number;
   /** The target holds a restore that never finished (it was killed or failed half-way). */
   targetIncomplete?: IncompleteRestore;
+  /** For the operator, loudly: e.g. "latest" passed over a newer set that cannot be trusted. */
+  warnings: string[];
 }
 
 /**
@@ -105,6 +107,7 @@ export async function planRestore(
     return {
       manifest: entry.manifest,
       verification,
+      warnings: entry.warnings,
       target,
       targetState,
       targetServerMajor: Math.floor(Number(server.rows[0]!.num) / 10_000),

@@ -28,15 +28,38 @@ export interface VerifyReport {
   seconds: number;
 }
 
+export type FoundSet = CatalogEntry & {
+  manifest: Manifest;
+  /**
+   * What the caller must tell the operator: "latest" fell back past newer sets that cannot be trusted (a
+   * tampered newest manifest must never silently turn into an older restore), records that were ignored.
+   */
+  warnings: string[];
+  /** Newer sets that "latest" passed over because their manifests cannot be trusted. */
+  skippedUntrusted: Array<{ id: string; problem: string }>;
+};
+
 /** The complete, authentic set with this id (or the newest when id is "latest"); a clear error otherwise. */
-export async function findSet(
-  repo: SiteRepository,
-  id: string,
-): Promise<CatalogEntry & { manifest: Manifest }> {
+export async function findSet(repo: SiteRepository, id: string): Promise<FoundSet> {
   const catalog = await readCatalog(repo.store, repo.site, repo.macKeys);
   const entry =
     id === 'latest' ? catalog.complete.at(-1) : catalog.complete.find((candidate) => candidate.id === id);
-  if (entry?.manifest) return entry as CatalogEntry & { manifest: Manifest };
+  if (entry?.manifest) {
+    const skippedUntrusted =
+      id === 'latest'
+        ? catalog.invalid
+            .filter((candidate) => candidate.time.getTime() > entry.time.getTime())
+            .map((candidate) => ({ id: candidate.id, problem: candidate.problem ?? 'untrusted' }))
+        : [];
+    const warnings = [
+      ...skippedUntrusted.map(
+        (skipped) =>
+          `The newest backup set ${skipped.id} cannot be trusted (${skipped.problem}); using the older set ${entry.id} instead. Find out who or what changed the repository.`,
+      ),
+      ...catalog.warnings,
+    ];
+    return { ...(entry as CatalogEntry & { manifest: Manifest }), warnings, skippedUntrusted };
+  }
   const invalid = catalog.invalid.find((candidate) => candidate.id === id);
   if (invalid) {
     throw new OperationError(

@@ -63,6 +63,10 @@ export async function runDrill(repo: SiteRepository, options: DrillOptions): Pro
 
   const entry = await findSet(repo, options.backupId ?? 'latest');
   const manifest = entry.manifest;
+  // A tampered newest manifest must not quietly turn the drill into a drill of an older set.
+  for (const warning of entry.warnings) note(`warning: ${warning}`);
+  if (entry.skippedUntrusted.length > 0)
+    check('newest-set', 'fail', entry.warnings[0]!, { untrusted: entry.skippedUntrusted });
   let bytesMoved = 0;
 
   const verification = await step('verify checksums', () =>

@@ -321,6 +321,7 @@ export function registerRestore(program: Command, registrar: Registrar): void {
               signal: ctx.signal,
               onProgress: progressLine(ctx.out),
             });
+            for (const warning of plan.warnings) ctx.out.warn(warning);
             if (plan.targetIncomplete) {
               ctx.out.warn(
                 `The target ${describeIncomplete(databaseNameOf(target), plan.targetIncomplete)}.`,
@@ -371,6 +372,7 @@ export function registerRestore(program: Command, registrar: Registrar): void {
                 ok: result.problems.length === 0,
                 ...result,
                 attachmentsNotRestored: attachmentsTo ? 0 : plan.manifest.attachments.count,
+                warnings: plan.warnings,
                 nextSteps: steps,
               },
             );

@@ -61,6 +61,15 @@ async function verify(site: BackupSite, id: string) {
   return run(site, 'backup', 'verify', id);
 }
 
+/** Alters a field of a set's manifest, keeping it readable: its MAC no longer matches. */
+async function tamperWithManifest(site: BackupSite, id: string): Promise<void> {
+  const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
+  const key = layout.manifest(site.site, id);
+  const manifest = JSON.parse((await repo.store.getBytes(key))!.toString('utf8'));
+  await repo.store.putBytes(key, JSON.stringify({ ...manifest, finishedAt: new Date().toISOString() }));
+  await repo.store.close();
+}
+
 async function blobFiles(site: BackupSite): Promise<string[]> {
   return (await repositoryFiles(site)).filter((path) => path.includes('/blobs/'));
 }
@@ -88,13 +97,8 @@ describe('prune under a wrong or rotated integrity key', () => {
     await queryDatabase(site.db.database, 'DELETE FROM active_storage_blobs WHERE key = $1', [key]);
     await create(site);
     // The first set's manifest is altered (or sealed with a key we were not given): it names the blob.
+    await tamperWithManifest(site, first.id);
     const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
-    const manifestKey = layout.manifest(site.site, first.id);
-    const manifest = JSON.parse((await repo.store.getBytes(manifestKey))!.toString('utf8'));
-    await repo.store.putBytes(
-      manifestKey,
-      JSON.stringify({ ...manifest, finishedAt: new Date().toISOString() }),
-    );
 
     const pruned = await run(site, 'backup', 'prune');
     expect(pruned.code, pruned.stderr).toBe(0);
@@ -273,5 +277,35 @@ describe('verification records', () => {
       { env: site.env },
     );
     expect(drilled.code, drilled.stderr).toBe(0);
+  });
+});
+
+describe('"latest" past a newest set that cannot be trusted', () => {
+  test('restore and drill say so loudly; the drill fails', async () => {
+    const site = await backupSite({ cases: 20, blobs: 2 });
+    const older = await create(site);
+    const newest = await create(site);
+    await tamperWithManifest(site, newest.id);
+
+    const restored = await tier4(['--json', ...restoreArgs(site, 'latest', scratchDatabaseUrl('hostile'))], {
+      env: site.env,
+    });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stderr).toContain(`The newest backup set ${newest.id} cannot be trusted`);
+    const result = JSON.parse(restored.stdout);
+    expect(result.id).toBe(older.id);
+    expect(result.warnings.join('\n')).toContain(newest.id);
+    const text = await tier4(restoreArgs(site, 'latest', scratchDatabaseUrl('hostile')), { env: site.env });
+    expect(text.stderr).toContain(`using the older set ${older.id}`);
+
+    const drilled = await tier4(
+      ['--json', '-c', site.configPath, 'drill', '--site', site.site, '--report-dir', join(site.dir, 'r')],
+      { env: site.env },
+    );
+    expect(drilled.code).toBe(1);
+    const report = JSON.parse(drilled.stdout);
+    expect(report.setId).toBe(older.id);
+    expect(report.failedChecks).toEqual(['newest-set']);
+    expect(drilled.stderr).toContain('newest-set');
   });
 });
