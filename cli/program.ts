@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { UsageError } from '../core/errors.js';
 import { toolVersion } from '../core/package-info.js';
 import { registerBackup, registerRestore } from './commands/backup.js';
 import { registerCerts } from './commands/certs.js';
@@ -9,6 +10,7 @@ import { registerPromote } from './commands/promote.js';
 import { registerRehearse } from './commands/rehearse.js';
 import { registerRunbook } from './commands/runbook.js';
 import { registerSite } from './commands/site.js';
+import type { Shell } from './completion.js';
 import { CommandContext, type GlobalOptions } from './context.js';
 import type { Io } from './output.js';
 
@@ -68,5 +70,17 @@ export function buildProgram(io: Io, signal: AbortSignal, state: RunState): Comm
   registerPromote(program, registrar);
   registerRunbook(program, registrar);
   registerRehearse(program, registrar);
+  program
+    .command('completion')
+    .description('print a shell completion script: source <(tier4 completion bash)')
+    .argument('<shell>', 'bash, zsh or fish')
+    .action(
+      registrar.action(async (ctx, shell: string) => {
+        const { completionScript, SHELLS } = await import('./completion.js');
+        if (!(SHELLS as readonly string[]).includes(shell))
+          throw new UsageError(`No completion for "${shell}".`, `Choose one of: ${SHELLS.join(', ')}.`);
+        ctx.io.stdout.write(completionScript(shell as Shell, program));
+      }),
+    );
   return program;
 }

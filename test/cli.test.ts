@@ -142,3 +142,45 @@ describe('bin/tier4.js', () => {
     expect(stale.stderr).toContain('npm run build');
   });
 });
+
+describe('tier4 completion', () => {
+  /** Completes the words as bash would with the script loaded, and returns the candidates. */
+  async function bashComplete(script: string, words: string[]): Promise<string[]> {
+    const dir = await mkdtemp(join(tmpdir(), 'tier4-completion-'));
+    await writeFile(join(dir, 'tier4.bash'), script);
+    const quoted = words.map((word) => `'${word}'`).join(' ');
+    const run = await execa('bash', [
+      '-c',
+      `source ${join(dir, 'tier4.bash')}; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length - 1}; _tier4_complete; printf '%s\\n' "\${COMPREPLY[@]}"`,
+    ]);
+    return run.stdout.split('\n').filter(Boolean);
+  }
+
+  test('bash completes command groups, subcommands and options from the real command tree', async () => {
+    const result = await tier4(['completion', 'bash']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await bashComplete(result.stdout, ['tier4', 'ba'])).toEqual(['backup']);
+    const backup = await bashComplete(result.stdout, ['tier4', 'backup', '']);
+    expect(backup).toEqual(expect.arrayContaining(['create', 'list', 'verify', 'prune', '--help']));
+    expect(backup).not.toContain('validate');
+    // Options and their values in between do not lose the place.
+    expect(await bashComplete(result.stdout, ['tier4', '--json', 'backup', 'list', '--si'])).toEqual([
+      '--site',
+    ]);
+    expect(await bashComplete(result.stdout, ['tier4', '-c', 'x.yaml', 'certs', 'client', 'cr'])).toEqual([
+      'create',
+    ]);
+  });
+
+  test('zsh and fish scripts name every command group; another shell is a usage error', async () => {
+    const zsh = await tier4(['completion', 'zsh']);
+    expect(zsh.stdout).toMatch(/^#compdef tier4\n/);
+    expect(zsh.stdout).toContain('bashcompinit');
+    const fish = await tier4(['completion', 'fish']);
+    for (const group of GROUPS) expect(fish.stdout).toContain(`-a ${group}\n`);
+    expect(fish.stdout).toContain(`complete -c tier4 -n "test (__tier4_path) = 'backup'" -a create\n`);
+    const bad = await tier4(['completion', 'powershell']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('Choose one of: bash, zsh, fish');
+  });
+});
