@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { userInfo } from 'node:os';
+import { operatorName, runId } from '../core/audit-log.js';
 import { OperationError, Tier4Error, UsageError } from '../core/errors.js';
 import {
   type ConfigurationMeta,
@@ -62,19 +61,7 @@ export class PromotionFailedError extends OperationError {
   }
 }
 
-export function operatorName(explicit?: string): string {
-  if (explicit) return explicit;
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? 'unknown';
-  }
-}
-
-export function runId(now: Date): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
-  return `${stamp}-${randomBytes(3).toString('hex')}`;
-}
+export { operatorName, runId };
 
 export function rollbackCommand(session: Pick<PromotionSession, 'ctx' | 'to'>, id: string): string {
   return `tier4 -c ${session.ctx.loaded.path} promote rollback --site ${session.to.name} --to ${id}`;

@@ -2,12 +2,16 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { TargetKind } from '../../backups/target-guard.js';
 import { UsageError } from '../../core/errors.js';
+import { reportVerdict, withAuditedRepository } from '../audited.js';
 import { confirmBySiteName } from '../confirm.js';
+import type { CommandContext } from '../context.js';
 import { formatBytes, table } from '../output.js';
 import type { Registrar } from '../program.js';
 import { progressLine } from '../progress.js';
 import { withSiteRepository } from '../site-repository.js';
+import { registerRestoreHistory } from './restore-history.js';
 
 // The backup engine is imported inside each action: --help must not load cloud SDKs.
 const engine = () => import('../../backups/index.js');
@@ -259,9 +263,13 @@ export function registerBackup(program: Command, registrar: Registrar): void {
 }
 
 export function registerRestore(program: Command, registrar: Registrar): void {
-  program
+  const restore = program
     .command('restore')
-    .description('Restore a backup set into a database, and attachments into a folder or the site storage')
+    .description('Restore a backup set into a database, and attachments into a folder or the site storage');
+  registerRestoreHistory(restore, registrar);
+  restore
+    .command('run', { isDefault: true })
+    .description('restore a backup set (the default); never into the demo site, and every restore is audited')
     .argument('<id>', 'backup set id, or "latest"')
     .requiredOption('-s, --site <name>', 'the site whose backup to restore')
     .requiredOption(
@@ -285,6 +293,11 @@ export function registerRestore(program: Command, registrar: Registrar): void {
     .option('--identity <file>', 'age identity file (default: backups.encryption.identity)')
     .option('-y, --yes', 'do not ask; needs --confirm <site>')
     .option('--confirm <site>', 'the site name, to confirm non-interactively')
+    .option(
+      '--allow-non-production-target',
+      "restore a production set into a database that is neither production's nor new on a production server (confirmed, audited; never demo)",
+    )
+    .option('--operator <name>', 'who is restoring, for the audit log (default: the OS user)')
     .action(
       registrar.action(
         async (
@@ -293,6 +306,8 @@ export function registerRestore(program: Command, registrar: Registrar): void {
           options: {
             site: string;
             targetDatabase: string;
+            allowNonProductionTarget?: boolean;
+            operator?: string;
             targetPasswordEnv?: string;
             attachmentsTo?: string;
             jobs: number;
@@ -308,14 +323,22 @@ export function registerRestore(program: Command, registrar: Registrar): void {
           const { planRestore, runRestore, nextSteps, siteIdentities, openBlobTarget } = await engine();
           const { describeIncomplete } = await import('../../backups/postgres/restore-marker.js');
           const { resolveSecret } = await import('../../core/secrets.js');
-          return withSiteRepository(ctx, options.site, async (repo) => {
+          const run = { kind: 'restore' as const, target: () => target, operator: options.operator };
+          return withAuditedRepository(ctx, options.site, run, async (repo, audit) => {
             const password = options.targetPasswordEnv
               ? resolveSecret({ env: options.targetPasswordEnv }, ctx.io.env)
               : resolveSecret(repo.siteConfig.database.password, ctx.io.env);
+            const targetKind = await guardRestoreTarget(ctx, repo.site, { url: target, password }, options);
+            const outsideProduction = targetKind === 'non-production';
             const identities = siteIdentities(repo, options.identity);
             const attachmentsTo = options.attachmentsTo
               ? await openBlobTarget(options.attachmentsTo, repo.siteConfig.attachments, ctx.io.env)
               : undefined;
+            audit.begin({
+              targetKind,
+              ...(outsideProduction ? { allowNonProductionTarget: true } : {}),
+              ...(options.attachmentsTo ? { attachmentsTo: options.attachmentsTo } : {}),
+            });
             ctx.out.info(`Verifying backup set ${id} of ${repo.site} before restoring…`);
             const plan = await planRestore(repo, id, { url: target, password }, identities, {
               signal: ctx.signal,
@@ -333,11 +356,12 @@ export function registerRestore(program: Command, registrar: Registrar): void {
                 'Restore into a new database, or pass --replace to drop and recreate it.',
               );
             }
+            audit.record.set = plan.manifest.id;
             if (repo.siteConfig.role === 'production' || plan.targetState === 'not-empty') {
               await confirmBySiteName(
                 ctx,
                 repo.site,
-                `This restores ${plan.manifest.id} of ${repo.site} into ${target.replace(/^postgres(ql)?:\/\//, '')}${plan.targetState === 'not-empty' ? ', dropping what that database holds now' : ''}`,
+                `This restores ${plan.manifest.id} of ${repo.site} into ${target.replace(/^postgres(ql)?:\/\//, '')}${outsideProduction ? ', a database outside production' : ''}${plan.targetState === 'not-empty' ? ', dropping what that database holds now' : ''}`,
                 options,
               );
             }
@@ -351,6 +375,18 @@ export function registerRestore(program: Command, registrar: Registrar): void {
               onProgress: progressLine(ctx.out),
             });
             await attachmentsTo?.close();
+            audit.finish(result.problems.length > 0 ? 'failed' : 'succeeded', {
+              restored: {
+                tables: result.restoredTables,
+                rows: plan.manifest.database.rowCounts,
+                databaseBytes: plan.manifest.database.plainSize,
+                attachments: result.attachments,
+                attachmentBytes: result.attachmentBytes,
+              },
+              ...(result.problems.length > 0
+                ? { error: `${result.problems.length} attachment(s) not restored` }
+                : {}),
+            });
             const steps = nextSteps(repo.site, repo.siteConfig.primero.solr);
             const attachmentsLine = attachmentsTo
               ? `Attachments: ${result.attachments} restored (${formatBytes(result.attachmentBytes)}) in ${result.seconds.attachments.toFixed(1)}s.`
@@ -387,6 +423,34 @@ export function registerRestore(program: Command, registrar: Registrar): void {
         },
       ),
     );
+}
+
+/**
+ * Restores never target demo (target-guard.ts). A production set outside production needs
+ * --allow-non-production-target (then confirmed with the site name, like any production restore).
+ */
+async function guardRestoreTarget(
+  ctx: CommandContext,
+  site: string,
+  target: { url: string; password: string },
+  options: { attachmentsTo?: string; allowNonProductionTarget?: boolean },
+): Promise<TargetKind> {
+  const { checkAttachmentsTarget, checkDatabaseTarget } = await import('../../backups/target-guard.js');
+  const config = ctx.config().config;
+  const verdict = await checkDatabaseTarget(config, site, target, { env: ctx.io.env });
+  reportVerdict(ctx, verdict);
+  if (options.attachmentsTo) await checkAttachmentsTarget(config, site, options.attachmentsTo);
+  if (verdict.kind !== 'non-production') return verdict.kind;
+  if (!options.allowNonProductionTarget) {
+    throw new UsageError(
+      `The target is neither ${site}'s database nor a new database on a production server: this would copy real data outside production. Nothing was restored.`,
+      'Restore into production or a scratch database on a production server, or pass --allow-non-production-target and confirm (it is audited).',
+    );
+  }
+  ctx.out.warn(
+    `--allow-non-production-target: restoring real data of ${site} outside production; this is recorded in the audit log.`,
+  );
+  return verdict.kind;
 }
 
 /** Blobs never read because their key or path is unsafe, named by their active_storage_blobs id. */

@@ -1,7 +1,12 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { RestoreAuditRecord, RunAudit } from '../../backups/restore-audit.js';
+import type { SiteRepository } from '../../backups/site-repository.js';
 import { formatSeconds } from '../../core/duration.js';
 import { UsageError } from '../../core/errors.js';
+import type { DrillReport } from '../../drills/index.js';
+import { reportVerdict, withAuditedRepository } from '../audited.js';
+import type { CommandContext } from '../context.js';
 import { table } from '../output.js';
 import type { Registrar } from '../program.js';
 import { progressLine } from '../progress.js';
@@ -36,17 +41,31 @@ export function registerDrill(program: Command, registrar: Registrar): void {
       sampleSize,
     )
     .option('--identity <file>', 'age identity file (default: backups.encryption.identity)')
+    .option('--operator <name>', 'who runs the drill, for the audit log (default: the OS user)')
     .action(
       registrar.action(
         async (
           ctx,
-          options: { site: string; backup?: string; reportDir?: string; sample?: number; identity?: string },
+          options: {
+            site: string;
+            backup?: string;
+            reportDir?: string;
+            sample?: number;
+            identity?: string;
+            operator?: string;
+          },
         ) => {
           const { runDrill, writeDrillReports, saveDrillSummary } = await import('../../drills/index.js');
           const { siteIdentities } = await import('../../backups/index.js');
           const { resolveSecret } = await import('../../core/secrets.js');
           const loaded = ctx.config();
-          return withSiteRepository(ctx, options.site, async (repo) => {
+          // The scratch databases are made on the drill server: drills.server, else the site's own server.
+          const run = {
+            kind: 'drill' as const,
+            target: (repo: SiteRepository) => repo.siteConfig.drills?.server ?? repo.siteConfig.database.url,
+            operator: options.operator,
+          };
+          return withAuditedRepository(ctx, options.site, run, async (repo, audit) => {
             const drills = repo.siteConfig.drills;
             const identities = siteIdentities(repo, options.identity);
             const server = drills?.server
@@ -61,6 +80,13 @@ export function registerDrill(program: Command, registrar: Registrar): void {
             const reportDir = options.reportDir
               ? resolve(ctx.io.cwd, options.reportDir)
               : join(loaded.baseDir, '.tier4', 'drills');
+            const { checkDatabaseTarget } = await import('../../backups/target-guard.js');
+            const verdict = await checkDatabaseTarget(loaded.config, repo.site, server, {
+              drill: true,
+              env: ctx.io.env,
+            });
+            reportVerdict(ctx, verdict);
+            audit.begin({ targetKind: verdict.kind });
             ctx.out.info(`Restore drill of ${repo.site} from ${repo.store.location}`);
             const report = await runDrill(repo, {
               identities,
@@ -76,6 +102,7 @@ export function registerDrill(program: Command, registrar: Registrar): void {
             await saveDrillSummary(repo, report).catch((error) =>
               ctx.out.warn(`The drill summary could not be stored in the repository: ${error.message}`),
             );
+            await keepDrillAudit(ctx, repo, audit, report);
             ctx.out.result(
               () =>
                 [
@@ -157,5 +184,36 @@ export function registerDrill(program: Command, registrar: Registrar): void {
           );
         });
       }),
+    );
+}
+
+/** The drill's end line: in the local log when it can be written, and in the repository (drills run in the cluster). */
+async function keepDrillAudit(
+  ctx: CommandContext,
+  repo: SiteRepository,
+  audit: RunAudit,
+  report: DrillReport,
+): Promise<void> {
+  const { saveAuditRecord } = await import('../../backups/restore-audit.js');
+  const restored = report.checks.find((c) => c.name === 'row-counts')?.details?.restored;
+  const record = audit.finish(report.ok ? 'succeeded' : 'failed', {
+    set: report.setId,
+    drill: {
+      id: report.id,
+      ok: report.ok,
+      failedChecks: report.failedChecks,
+      rtoSeconds: report.measures.rtoSeconds,
+    },
+    // What the drill read back from its scratch database: row counts only.
+    ...(restored && typeof restored === 'object'
+      ? { restored: { rows: restored as Record<string, number> } }
+      : {}),
+  } satisfies Partial<RestoreAuditRecord>);
+  await saveAuditRecord(repo, record).catch((error) =>
+    ctx.out.warn(`The drill's audit record could not be stored in the repository: ${error.message}`),
+  );
+  if (audit.localProblem)
+    ctx.out.warn(
+      `The local audit log could not be written (${audit.localProblem}); the repository keeps the record.`,
     );
 }

@@ -3,6 +3,7 @@ import { secretRefSchema } from '../secrets.js';
 import { azureSettingsSchema } from './azure.js';
 import { durationSchema } from './duration.js';
 import { kubernetesSettingsSchema } from './kubernetes.js';
+import { placementIssues } from './placement.js';
 import { promotionSettingsSchema } from './promotion.js';
 import { parseRepositoryUrl } from './repository-url.js';
 import { tlsSettingsSchema } from './tls.js';
@@ -202,6 +203,7 @@ export const configSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    for (const issue of placementIssues(config)) ctx.addIssue({ code: 'custom', ...issue });
     const promotion = config.promotion;
     if (!promotion) return;
     for (const end of ['from', 'to'] as const) {

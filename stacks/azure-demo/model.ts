@@ -2,6 +2,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { AzureSettings } from '../../core/config/azure.js';
 import type { LoadedConfig } from '../../core/config/load.js';
 import { getSite } from '../../core/config/load.js';
+import { siteStorageAccount } from '../../core/config/placement.js';
 import { parseRepositoryUrl } from '../../core/config/repository-url.js';
 import { UsageError } from '../../core/errors.js';
 
@@ -81,9 +82,8 @@ export function buildModel(loaded: LoadedConfig, siteName: string): DemoSiteMode
   }
   const deployment = config.deployment.name;
   const prefix = `${deployment}-${site}`;
-  const compact = prefix.replace(/[^a-z0-9]/g, '');
   const postgres = trimName(`psql-${prefix}`, 63);
-  const storageAccount = azure.storage.accountName ?? `st${compact}`.slice(0, 24);
+  const storageAccount = siteStorageAccount(deployment, site, azure);
   const keyVault = trimName(`kv-${prefix}`, 24).replace(/--+/g, '-');
 
   const containers = { attachments: 'primero-attachments', backups: 'tier4-backups' };
