@@ -332,7 +332,8 @@ export async function startPromotionSites(setup: SiteSetup = {}): Promise<Promot
     version: `v${version}`,
     auth: { username: 'tier4-service', password: { env: passwordEnv } },
   });
-  const attachments = { type: 'local', path: '/srv/primero/application/storage' };
+  // Each site its own storage: production's attachments in demo's folder fail config validation.
+  const attachments = (site: string) => ({ type: 'local', path: `/srv/primero-${site}/application/storage` });
   const config = {
     version: 1,
     deployment: { name: 'promo-test' },
@@ -359,7 +360,7 @@ export async function startPromotionSites(setup: SiteSetup = {}): Promise<Promot
           url: demoDb ? demoDb.url : 'postgres://primero@127.0.0.1:5432/primero_production',
           password: { env: demoDb ? demoDb.passwordEnv : 'DEMO_DB_PASSWORD' },
         },
-        attachments,
+        attachments: attachments('demo'),
       },
       production: {
         role: 'production',
@@ -369,7 +370,7 @@ export async function startPromotionSites(setup: SiteSetup = {}): Promise<Promot
           url: 'postgres://primero@127.0.0.1:5432/primero_production',
           password: { env: 'PROD_DB_PASSWORD' },
         },
-        attachments,
+        attachments: attachments('production'),
         backups: example.sites.production.backups,
       },
     },
