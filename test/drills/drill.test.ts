@@ -41,7 +41,8 @@ async function repoFile(site: BackupSite, predicate: (path: string) => boolean):
 async function scratchDatabases(): Promise<string[]> {
   const rows = await queryDatabase<{ datname: string }>(
     'postgres',
-    "SELECT datname FROM pg_database WHERE datname LIKE 'tier4_drill_%'",
+    // This file's site only: other files drill other sites on the same server at the same time.
+    "SELECT datname FROM pg_database WHERE datname LIKE 'tier4_drill_production_%'",
   );
   return rows.map((row) => row.datname);
 }

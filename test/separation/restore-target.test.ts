@@ -20,6 +20,9 @@ interface ConfigDoc {
   >;
 }
 
+/** Not `production`: drills of this file make scratch databases named after the site. */
+const PROD = 'prod-main';
+const SCRATCH = 'tier4_drill_prod_main_%';
 const SENTINEL = 'Sentinel-Child-Name-5b1c';
 
 let site: BackupSite;
@@ -59,12 +62,12 @@ function restore(configFile: string, target: string, ...extra: string[]) {
       'restore',
       setId,
       '--site',
-      'production',
+      PROD,
       '--target-database',
       target,
       '--yes',
       '--confirm',
-      'production',
+      PROD,
       ...extra,
     ],
     { env: site.env },
@@ -72,7 +75,7 @@ function restore(configFile: string, target: string, ...extra: string[]) {
 }
 
 beforeAll(async () => {
-  site = await backupSite({ cases: 20, blobs: 3, sentinel: SENTINEL });
+  site = await backupSite({ cases: 20, blobs: 3, sentinel: SENTINEL, site: PROD });
   const created = await tier4(['--json', '-c', site.configPath, 'backup', 'create', '--site', site.site], {
     env: site.env,
   });
@@ -168,13 +171,13 @@ describe('restore never targets the demo site', () => {
         'restore',
         setId,
         '--site',
-        'production',
+        PROD,
         '--target-database',
         `postgres://${info.user}@localhost:${info.port}/${demoDb}`,
         '--replace',
         '--yes',
         '--confirm',
-        'production',
+        PROD,
       ],
       { env: { ...site.env, T4_DEMO_APP_PASSWORD: password } },
     );
@@ -204,7 +207,7 @@ describe('restore never targets the demo site', () => {
   test('a production set outside production needs --allow-non-production-target and the typed confirmation', async () => {
     // Production and demo live elsewhere in this configuration: the suite's server is neither.
     const file = await writeConfig('tier4-elsewhere.yaml', (doc) => {
-      doc.sites.production!.database.url = `postgres://primero@db.production.invalid:5432/primero`;
+      doc.sites[PROD]!.database.url = `postgres://primero@db.production.invalid:5432/primero`;
       doc.sites.demo!.database.url = `postgres://primero@db.demo.invalid:5432/primero`;
     });
     const info = pgInfo();
@@ -220,7 +223,7 @@ describe('restore never targets the demo site', () => {
         'restore',
         setId,
         '--site',
-        'production',
+        PROD,
         '--target-database',
         target,
         '--allow-non-production-target',
@@ -234,7 +237,7 @@ describe('restore never targets the demo site', () => {
 
     const allowed = await restore(file, target, '--allow-non-production-target', '--operator', 'ops-7');
     expect(allowed.stderr).toContain(
-      '--allow-non-production-target: restoring real data of production outside production',
+      `--allow-non-production-target: restoring real data of ${PROD} outside production`,
     );
     expect(allowed.code).toBe(0);
     expect(await tableDigests(database)).toEqual(await tableDigests(site.db.database));
@@ -255,20 +258,21 @@ describe('drills never target the demo site', () => {
   test("a drill whose server is demo's database is refused before any scratch database is made", async () => {
     const info = pgInfo();
     const file = await writeConfig('tier4-drill-demo.yaml', (doc) => {
-      doc.sites.production!.drills.server =
+      doc.sites[PROD]!.drills.server =
         `postgres://${info.user}@localhost:${info.port}/${demoDb}?application_name=drill`;
     });
     const before = await tableDigests(demoDb);
     const scratchBefore = await queryDatabase(
       'postgres',
-      "SELECT datname FROM pg_database WHERE datname LIKE 'tier4_drill_%'",
+      'SELECT datname FROM pg_database WHERE datname LIKE $1',
+      [SCRATCH],
     );
-    const result = await tier4(['-c', file, 'drill', '--site', 'production'], { env: site.env });
+    const result = await tier4(['-c', file, 'drill', '--site', PROD], { env: site.env });
     expect(result.stderr).toContain('is the demo site "demo"\'s');
     expect(result.code).toBe(2);
     expect(await tableDigests(demoDb)).toEqual(before);
     expect(
-      await queryDatabase('postgres', "SELECT datname FROM pg_database WHERE datname LIKE 'tier4_drill_%'"),
+      await queryDatabase('postgres', 'SELECT datname FROM pg_database WHERE datname LIKE $1', [SCRATCH]),
     ).toEqual(scratchBefore);
   });
 });
@@ -285,7 +289,7 @@ describe('the audit log of restores and drills', () => {
       join(site.dir, 'restored-files'),
     );
     expect(restored.code).toBe(0);
-    const drill = await tier4(['-c', file, 'drill', '--site', 'production', '--operator', 'drill-bot'], {
+    const drill = await tier4(['-c', file, 'drill', '--site', PROD, '--operator', 'drill-bot'], {
       env: site.env,
     });
     expect(drill.code).toBe(0);
@@ -295,9 +299,9 @@ describe('the audit log of restores and drills', () => {
     const text = await tier4(['-c', file, 'restore', 'history'], { env: site.env });
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(
-      /restore\s+production\s+\S+\s+postgres:\/\/\S+\/restored_\w+ \(scratch\)\s+succeeded/,
+      /restore\s+prod-main\s+\S+\s+postgres:\/\/\S+\/restored_\w+ \(scratch\)\s+succeeded/,
     );
-    expect(text.stdout).toMatch(/drill\s+production\s+\S+.*succeeded\s+drill-bot\s+drill passed/);
+    expect(text.stdout).toMatch(/drill\s+prod-main\s+\S+.*succeeded\s+drill-bot\s+drill passed/);
     expect(text.stdout).toMatch(/refused/);
 
     const json = JSON.parse(
@@ -320,8 +324,7 @@ describe('the audit log of restores and drills', () => {
 
     // The drill's record is in the repository too (drills in the cluster leave no local log).
     const fromRepo = JSON.parse(
-      (await tier4(['--json', '-c', file, 'restore', 'history', '--site', 'production'], { env: site.env }))
-        .stdout,
+      (await tier4(['--json', '-c', file, 'restore', 'history', '--site', PROD], { env: site.env })).stdout,
     );
     expect(fromRepo.runs.some((run: { kind: string }) => run.kind === 'drill')).toBe(true);
     const stored = (await listFiles(site.repository.replace('file://', ''))).filter((f) =>

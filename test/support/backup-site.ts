@@ -29,6 +29,8 @@ export async function backupSite(
     blobs?: number;
     sentinel?: string;
     role?: 'production' | 'demo';
+    /** The site's name (default production); a drill's scratch databases carry it. */
+    site?: string;
     /** Primero's attachment storage when it is not the local folder (its secrets in attachmentsEnv). */
     attachments?: Record<string, unknown>;
     attachmentsEnv?: NodeJS.ProcessEnv;
@@ -56,6 +58,7 @@ export async function backupSite(
     repository,
     integrityKey: testSecret('integrity'),
     ...(options.role ? { role: options.role } : {}),
+    ...(options.site ? { site: options.site } : {}),
     ...(options.attachments
       ? { attachments: options.attachments, attachmentsEnv: options.attachmentsEnv ?? {} }
       : {}),
