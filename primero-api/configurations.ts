@@ -51,16 +51,18 @@ export async function snapshotConfiguration(
 }
 
 /**
- * Stores a configuration as given (its id, version and data). Primero sets `primero_version` to its own
- * release on create, whatever is sent.
+ * Stores a configuration as given: its id, version, data and `primero_version`, the fields Primero's own
+ * promote job sends (app/services/api_connector/primero_configuration_connector.rb, `params`). Primero keeps
+ * a sent `primero_version` (`||=` in app/models/primero_configuration.rb), so its own version guard
+ * (`can_apply?`) still holds for a snapshot made on a newer demo.
  */
 export async function storeConfiguration(
   client: PrimeroClient,
   configuration: StoredConfiguration,
 ): Promise<ConfigurationMeta> {
-  const { id, name, description, version, data } = configuration;
+  const { id, name, description, version, primero_version, data } = configuration;
   const body = await client.post<{ data: ConfigurationMeta }>('configurations', {
-    data: { id, name, description, version, data },
+    data: { id, name, description, version, ...(primero_version ? { primero_version } : {}), data },
   });
   return body.data;
 }

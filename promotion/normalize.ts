@@ -3,8 +3,13 @@ import type { ConfigurableModel, JsonObject, LiveConfiguration } from '../primer
 
 /**
  * Turns what Primero's read APIs return into comparable items: keyed by the identity Primero's apply
- * uses (unique_id), without what differs between sites by nature (database ids, rendered report data,
- * the server's own version).
+ * uses (unique_id), without what differs between sites by nature or what an apply cannot carry.
+ *
+ * What the read views return (Primero v2.15.2, app/views/api/v2/<model>/*.json.jbuilder) is not what a
+ * configuration state carries (each model's `configuration_hash` in app/models/*.rb) nor what its apply
+ * writes (`create_or_update!`/`update_properties`). The rules below hold the difference, model by model:
+ * a property is ignored when it is a database id (each site numbers its own rows) or when apply cannot make
+ * it equal on production; a database id that names another form is compared by that form's unique_id.
  */
 
 export interface ModelRules {
@@ -16,39 +21,73 @@ export interface ModelRules {
   /** Properties never compared. */
   ignore: string[];
   /** A list property whose entries are compared one by one, by their own key. */
-  children?: { property: string; key: string; label: string };
+  children?: { property: string; key: string; label: string; ignore: string[] };
 }
 
 export const MODEL_RULES: Record<ConfigurableModel, ModelRules> = {
+  // The forms view is the form's `as_json` (every column) with its fields' `as_json`. FormSection's
+  // configuration_hash keeps every attribute but `id`, so created_at/updated_at carry over and are compared.
+  // Field's keeps its timestamps too and sends subform references as unique ids (`subform_unique_id`,
+  // `collapsed_field_for_subform_unique_id`), which update_properties resolves on the receiving site: the
+  // view's `subform_section_id`/`collapsed_field_for_subform_section_id` are compared as the unique_id of
+  // the form they name (see FORM_REFERENCES). `form_section_id` is the field's own form.
   FormSection: {
     label: 'form',
     plural: 'forms',
     replaced: true,
     ignore: ['id'],
-    children: { property: 'fields', key: 'name', label: 'field' },
+    children: { property: 'fields', key: 'name', label: 'field', ignore: ['id', 'form_section_id'] },
   },
+  // The lookups view has no timestamps; values are compared by their id (a value's own key, not a row id).
   Lookup: {
     label: 'lookup',
     plural: 'lookups',
     replaced: true,
     ignore: ['id'],
-    children: { property: 'values', key: 'id', label: 'value' },
+    children: { property: 'values', key: 'id', label: 'value', ignore: [] },
   },
+  // `report_data` is the report run on the site's own records (reports/_report.json.jbuilder).
   Report: { label: 'report', plural: 'reports', replaced: true, ignore: ['id', 'report_data'] },
   Role: { label: 'role', plural: 'roles', replaced: false, ignore: ['id'] },
   UserGroup: { label: 'user group', plural: 'user groups', replaced: false, ignore: ['id'] },
-  // Logo URLs point at each site's own blob storage.
-  Agency: { label: 'agency', plural: 'agencies', replaced: false, ignore: ['id', 'logo_full', 'logo_icon'] },
+  // Logo and terms-of-use URLs point at each site's own blob storage (agencies/_agency.json.jbuilder).
+  Agency: {
+    label: 'agency',
+    plural: 'agencies',
+    replaced: false,
+    ignore: ['id', 'logo_full', 'logo_icon', 'terms_of_use'],
+  },
+  // The view returns every column but `id` (contact_information/show.json.jbuilder), timestamps included,
+  // but ContactInformation's configuration_hash (ConfigurationRecord) drops created_at/updated_at: each site
+  // stamps its own. `system_version` is the server's release.
   ContactInformation: {
     label: 'contact information',
     plural: 'contact information',
     replaced: false,
-    ignore: ['id', 'system_version'],
+    ignore: ['id', 'created_at', 'updated_at', 'system_version'],
   },
 };
 
-/** Field properties that are database ids. */
-const CHILD_IGNORE = ['id', 'form_section_id'];
+/**
+ * Field properties holding another form's database id, and the unique-id property Field#configuration_hash
+ * sends in their place (app/models/field.rb).
+ */
+export const FORM_REFERENCES: Record<string, string> = {
+  subform_section_id: 'subform_unique_id',
+  collapsed_field_for_subform_section_id: 'collapsed_field_for_subform_unique_id',
+};
+
+/** A field with its references to other forms by their unique_id, as the forms of the same site name them. */
+function withFormReferences(field: JsonObject, formIds: Map<unknown, string>): JsonObject {
+  const out: JsonObject = { ...field };
+  for (const [idProperty, uniqueIdProperty] of Object.entries(FORM_REFERENCES)) {
+    const id = out[idProperty];
+    delete out[idProperty];
+    if (id === null || id === undefined) continue;
+    out[uniqueIdProperty] = formIds.get(id) ?? `(unknown form id ${String(id)})`;
+  }
+  return out;
+}
 
 export interface NormalizedItem {
   key: string;
@@ -114,6 +153,11 @@ function strip(item: JsonObject, ignore: string[]): JsonObject {
 
 export function normalizeConfiguration(live: LiveConfiguration): NormalizedConfiguration {
   const out = {} as NormalizedConfiguration;
+  // Database ids of this site's forms, to read fields' subform references by unique_id.
+  const formIds = new Map<unknown, string>();
+  for (const form of live.models.FormSection ?? []) {
+    if (typeof form.unique_id === 'string') formIds.set(form.id, form.unique_id);
+  }
   for (const [model, rules] of Object.entries(MODEL_RULES) as Array<[ConfigurableModel, ModelRules]>) {
     const items = new Map<string, NormalizedItem>();
     for (const raw of live.models[model] ?? []) {
@@ -126,7 +170,8 @@ export function normalizeConfiguration(live: LiveConfiguration): NormalizedConfi
         const list = raw[rules.children.property];
         for (const child of Array.isArray(list) ? (list as JsonObject[]) : []) {
           const childKey = String(child[rules.children.key] ?? '');
-          children.set(childKey, strip(child, CHILD_IGNORE));
+          const resolved = model === 'FormSection' ? withFormReferences(child, formIds) : child;
+          children.set(childKey, strip(resolved, rules.children.ignore));
         }
       }
       items.set(key, { key, name: displayName(raw), properties: strip(raw, ignore), children });

@@ -1,5 +1,6 @@
 import { formatSeconds } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
+import { readServiceAccount, type ServiceAccount } from '../primero-api/account.js';
 import { readSystemVersion } from '../primero-api/live-configuration.js';
 import { compareVersions, normalizeVersion } from '../primero-api/version.js';
 import type { PromotionSession } from './session.js';
@@ -24,6 +25,58 @@ export interface PreflightResult {
   sitesUp: boolean;
   fromVersion?: string;
   toVersion?: string;
+  /** Each site's service account, when Primero said who it is. */
+  accounts?: { from?: ServiceAccount; to?: ServiceAccount };
+}
+
+/**
+ * Resources (as Primero lists a user's permissions: pluralized) that hold records about people: the record
+ * types (app/models/permission.rb: case, incident, tracing_request, registry_record, family, and the case
+ * views potential_match and duplicate) and users. Promotion needs none of them.
+ */
+export const RECORD_RESOURCES = [
+  'cases',
+  'incidents',
+  'tracing_requests',
+  'registry_records',
+  'families',
+  'potential_matches',
+  'duplicates',
+  'users',
+];
+
+/** What the account may do to records or users: `cases: read, write`, … */
+export function recordAccess(account: ServiceAccount): string[] {
+  return RECORD_RESOURCES.filter((resource) => (account.permissions[resource] ?? []).length > 0).map(
+    (resource) => `${resource}: ${account.permissions[resource]!.join(', ')}`,
+  );
+}
+
+async function accountCheck(
+  session: PromotionSession,
+  end: 'from' | 'to',
+): Promise<{ check: PreflightCheck; account?: ServiceAccount }> {
+  const name = `${session[end].name} service account`;
+  let account: ServiceAccount;
+  try {
+    account = await readServiceAccount(session[end].client);
+  } catch (error) {
+    return { check: { name, status: 'warn', detail: `could not read its role: ${errorMessage(error)}` } };
+  }
+  const extra = recordAccess(account);
+  if (extra.length === 0) {
+    return { check: { name, status: 'ok', detail: 'no access to records or users' }, account };
+  }
+  return {
+    check: {
+      name,
+      status: 'warn',
+      detail:
+        `its role (${account.roleUniqueId ?? 'unknown'}) can reach records or users, beyond what promotion needs: ` +
+        `${extra.join('; ')}. Give it a configuration-only role (runbooks/configuration-promotion.md)`,
+    },
+    account,
+  };
 }
 
 export const BACKUPS_UNAVAILABLE = 'skipped: backups not available in this version';
@@ -137,6 +190,13 @@ export async function preflight(session: PromotionSession): Promise<PreflightRes
     });
   }
 
+  const accounts: NonNullable<PreflightResult['accounts']> = {};
+  for (const end of ['from', 'to'] as const) {
+    const { check, account } = await accountCheck(session, end);
+    checks.push(check);
+    if (account) accounts[end] = account;
+  }
+
   checks.push(await backupCheck(session));
   return {
     checks,
@@ -144,5 +204,6 @@ export async function preflight(session: PromotionSession): Promise<PreflightRes
     sitesUp: true,
     fromVersion: from.version,
     toVersion: to.version,
+    accounts,
   };
 }

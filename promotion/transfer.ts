@@ -1,11 +1,16 @@
+import { connectDatabase } from '../backups/index.js';
 import type { SiteConfig } from '../core/config/schema.js';
-import { OperationError } from '../core/errors.js';
+import { OperationError, Tier4Error } from '../core/errors.js';
 import { resolveSecret } from '../core/secrets.js';
 import type { StoredConfiguration } from '../primero-api/configurations.js';
 
 /**
  * Reads one configuration state, with its data, from a site's database. Primero's API never returns
  * `data`, so when demo cannot reach production this is how the snapshot travels.
+ *
+ * The connection is the backup engine's (backups/postgres/connection.ts): the same URL means the same
+ * database name and the same TLS rule (libpq's sslmode; `prefer` to a remote host insists on TLS, and
+ * `sslrootcert` is honoured), so a snapshot never crosses the network in plaintext where a backup would not.
  */
 export async function readStoredConfiguration(
   siteName: string,
@@ -13,27 +18,16 @@ export async function readStoredConfiguration(
   id: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<StoredConfiguration> {
-  const password = resolveSecret(site.database.password, env);
-  const url = new URL(site.database.url);
-  const sslmode = url.searchParams.get('sslmode');
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({
-    host: url.hostname,
-    port: Number(url.port || 5432),
-    user: decodeURIComponent(url.username),
-    password,
-    database: decodeURIComponent(url.pathname.replace(/^\//, '')) || 'primero_production',
-    ...(sslmode && sslmode !== 'disable' && sslmode !== 'prefer' && sslmode !== 'allow'
-      ? { ssl: { rejectUnauthorized: sslmode === 'verify-full' || sslmode === 'verify-ca' } }
-      : {}),
-    connectionTimeoutMillis: 15_000,
-  });
+  const target = { url: site.database.url, password: resolveSecret(site.database.password, env) };
+  let client: Awaited<ReturnType<typeof connectDatabase>>;
   try {
-    await client.connect();
+    client = await connectDatabase(target);
   } catch (error) {
+    const cause = error instanceof Tier4Error ? error.message : String(error);
     throw new OperationError(
-      `Cannot connect to ${siteName}'s database at ${url.hostname}:${url.port || 5432} (${(error as Error).message}).`,
-      `Check sites.${siteName}.database and that this machine may reach it; or use promotion.transfer: promote.`,
+      `Cannot read the snapshot from ${siteName}'s database: ${cause}`,
+      `Check sites.${siteName}.database (its sslmode and sslrootcert too) and that this machine may reach it; ` +
+        'or use promotion.transfer: promote.',
     );
   }
   try {

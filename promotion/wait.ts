@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OperationError } from '../core/errors.js';
-import type { PrimeroClient } from '../primero-api/client.js';
+import { PrimeroApiError, type PrimeroClient } from '../primero-api/client.js';
 import { type ConfigurationMeta, getConfiguration } from '../primero-api/configurations.js';
 
 /**
@@ -36,19 +36,38 @@ export async function waitForApply(
       if (!sawLock) options.progress?.(`${client.site}: applying (API locked)`);
       sawLock = true;
     } else if (api.status !== undefined && api.status < 300) {
-      const configuration = await getConfiguration(client, id);
-      if (!configuration) {
+      const configuration = await configurationUnlessLocked(client, id);
+      if (configuration === 'locked') {
+        // The worker took the lock between the two requests.
+        if (!sawLock) options.progress?.(`${client.site}: applying (API locked)`);
+        sawLock = true;
+        locked = true;
+      } else if (!configuration) {
         throw new OperationError(
           `${client.site}: configuration ${id} disappeared while it was being applied.`,
         );
+      } else {
+        if (configuration.applied_on) return { status: 'applied', configuration, sawLock };
+        if (sawLock) return { status: 'failed', sawLock: true };
       }
-      if (configuration.applied_on) return { status: 'applied', configuration, sawLock };
-      if (sawLock) return { status: 'failed', sawLock: true };
     }
     if (Date.now() >= deadline) return { status: 'timeout', sawLock, stillLocked: locked };
     await sleep(Math.min(options.pollIntervalMs, Math.max(0, deadline - Date.now())), undefined, {
       ...(options.signal ? { signal: options.signal } : {}),
     });
+  }
+}
+
+/** The configuration, or 'locked' when Primero kept answering 503 (its configuration lock) through the retries. */
+async function configurationUnlessLocked(
+  client: PrimeroClient,
+  id: string,
+): Promise<ConfigurationMeta | undefined | 'locked'> {
+  try {
+    return await getConfiguration(client, id);
+  } catch (error) {
+    if (error instanceof PrimeroApiError && error.status === 503) return 'locked';
+    throw error;
   }
 }
 

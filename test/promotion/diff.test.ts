@@ -124,4 +124,97 @@ describe('semantic diff', () => {
     });
     expect(compareFingerprints(before, before)).toEqual({ mismatched: [], remaining: [] });
   });
+
+  test('hiding a form or one of its fields is a change to review (visible)', () => {
+    const form = (visible: boolean, fieldVisible: boolean) => ({
+      unique_id: 'f',
+      name: { en: 'F' },
+      visible,
+      fields: [{ name: 'a', type: 'text_field', visible: fieldVisible }],
+    });
+    const production = live({ FormSection: [form(true, true)] });
+    const hidden = diffConfigurations(
+      normalizeConfiguration(live({ FormSection: [form(false, true)] })),
+      normalizeConfiguration(production),
+    );
+    expect(hidden.items).toHaveLength(1);
+    expect(hidden.items[0]).toMatchObject({
+      action: 'change',
+      changes: [{ path: 'visible', before: true, after: false }],
+      children: [],
+    });
+    expect(renderDiff(hidden)).toContain('visible: true → false');
+    const fieldHidden = diffConfigurations(
+      normalizeConfiguration(live({ FormSection: [form(true, false)] })),
+      normalizeConfiguration(production),
+    );
+    expect(fieldHidden.items[0]!.children).toEqual([
+      {
+        kind: 'field',
+        key: 'a',
+        action: 'change',
+        changes: [{ path: 'visible', before: true, after: false }],
+      },
+    ]);
+  });
+
+  test('two sites number their rows apart: subform references compare by the referenced form', () => {
+    // The forms view returns database ids (subform_section_id, collapsed_field_for_subform_section_id);
+    // Field#configuration_hash sends the referenced forms' unique ids, which apply resolves on production.
+    const site = (ids: { parent: number; sub: number; other: number }, subform: 'sub' | 'other') =>
+      live({
+        FormSection: [
+          {
+            id: ids.sub,
+            unique_id: 'sub',
+            name: { en: 'Sub' },
+            is_nested: true,
+            fields: [
+              {
+                id: ids.sub + 1,
+                form_section_id: ids.sub,
+                name: 'x',
+                type: 'text_field',
+                collapsed_field_for_subform_section_id: ids.sub,
+              },
+            ],
+          },
+          { id: ids.other, unique_id: 'other', name: { en: 'Other' }, is_nested: true, fields: [] },
+          {
+            id: ids.parent,
+            unique_id: 'parent',
+            name: { en: 'Parent' },
+            fields: [
+              {
+                id: ids.parent + 1,
+                form_section_id: ids.parent,
+                name: 'link',
+                type: 'subform',
+                subform_section_id: ids[subform],
+              },
+            ],
+          },
+        ],
+        // Contact information: each site stamps its own timestamps (its configuration hash carries none).
+        ContactInformation: [
+          { name: 'Helpdesk', created_at: `2026-0${ids.parent % 9}-01T00:00:00Z`, updated_at: '2026-05-01' },
+        ],
+      });
+    const demo = normalizeConfiguration(site({ parent: 1, sub: 3, other: 5 }, 'sub'));
+    const production = normalizeConfiguration(site({ parent: 5004, sub: 5001, other: 5007 }, 'sub'));
+    expect(diffConfigurations(demo, production).items).toEqual([]);
+
+    const repointed = normalizeConfiguration(site({ parent: 5004, sub: 5001, other: 5007 }, 'other'));
+    const diff = diffConfigurations(demo, repointed);
+    expect(diff.items).toHaveLength(1);
+    expect(diff.items[0]).toMatchObject({ key: 'parent', action: 'change' });
+    expect(diff.items[0]!.children).toEqual([
+      {
+        kind: 'field',
+        key: 'link',
+        action: 'change',
+        changes: [{ path: 'subform_unique_id', before: 'other', after: 'sub' }],
+      },
+    ]);
+  });
 });

@@ -1,17 +1,20 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import pg from 'pg';
 import { afterEach, describe, expect, test } from 'vitest';
 import { loadConfig } from '../../core/config/load.js';
+import type { SiteConfig } from '../../core/config/schema.js';
 import { PrimeroClient } from '../../primero-api/client.js';
 import { compareVersions } from '../../primero-api/version.js';
 import { applyPromotion } from '../../promotion/apply.js';
 import { configurationDrift } from '../../promotion/drift.js';
 import { planPromotion } from '../../promotion/plan.js';
+import { readStoredConfiguration } from '../../promotion/transfer.js';
 import { tier4 } from '../support/cli.js';
 import { primeroDatabase } from '../support/pg.js';
 import { PrimeroSimulator } from '../support/primero-simulator.js';
@@ -221,6 +224,17 @@ describe('Primero API client', () => {
     expect(compareVersions('2.0.0.1', '2.0.0')).toBeGreaterThan(0);
     expect(compareVersions('develop', '2.15.2')).toBeUndefined();
   });
+
+  test('versions order as Ruby Gem::Version does: a release candidate comes before its release', () => {
+    // Primero's can_apply? compares with Gem::Version (rubygems lib/rubygems/version.rb).
+    expect(compareVersions('2.16.0-rc2', '2.16.0')).toBeLessThan(0);
+    expect(compareVersions('2.16.0', '2.16.0-rc2')).toBeGreaterThan(0);
+    expect(compareVersions('v2.15.0-rc5', '2.15.0-rc10')).toBeLessThan(0);
+    expect(compareVersions('2.16.0-rc1', '2.15.2')).toBeGreaterThan(0);
+    expect(compareVersions('2.16.0.rc2', '2.16.0-rc2')).toBeGreaterThan(0);
+    expect(compareVersions('2.16', '2.16.0')).toBe(0);
+    expect(compareVersions('2.15.2+build', '2.15.2')).toBeUndefined();
+  });
 });
 
 describe('promotion library', () => {
@@ -266,7 +280,8 @@ describe('promotion library', () => {
       {
         confirm: async () => {
           // Someone renames a form on demo while the operator reads the plan.
-          (s.demo.state.FormSection[0]!.name as Record<string, string>).en = 'Identity (edited)';
+          const identity = s.demo.state.FormSection.find((form) => form.unique_id === 'basic_identity')!;
+          (identity.name as Record<string, string>).en = 'Identity (edited)';
           return true;
         },
       },
@@ -317,6 +332,8 @@ describe('promotion library', () => {
       const s = await start({
         transfer: 'database',
         demoReachesProduction: false,
+        // Production is newer than demo: it would stamp its own release on a configuration sent without one.
+        productionVersion: '2.15.3',
         demoDatabase: {
           url: `postgres://${info.user}@${info.host}:${info.port}/${built.database}`,
           passwordEnv: 'DEMO_DB_PASSWORD',
@@ -350,10 +367,54 @@ describe('promotion library', () => {
       // Production holds demo's configuration under demo's id and version: stored as is.
       const onProduction = s.production.configurations.get(done.configurationId)!;
       expect(onProduction.version).toBe(s.demo.configurations.get(done.configurationId)!.version);
+      // primero_version travels too, as Primero's own promote job sends it, so Primero's version guard holds.
+      expect(onProduction.primero_version).toBe('2.15.2');
       expect(s.demo.log.join('\n')).not.toContain('sync');
       expect(s.demo.writes().some((line) => line.startsWith('PATCH'))).toBe(false);
     } finally {
       await writer.end();
+    }
+  });
+
+  test('transfer: database speaks TLS where the URL asks for it, and never sends a login in plaintext', async () => {
+    // A server that records the first message of each connection and, like a PostgreSQL with ssl=off,
+    // answers an SSLRequest with "N".
+    const firstMessages: number[] = [];
+    const server = createNetServer((socket) => {
+      socket.once('data', (data) => {
+        firstMessages.push(data.readUInt32BE(4));
+        socket.end('N');
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const password = testSecret('transfer-db');
+    const site = (url: string) =>
+      ({
+        database: { url, password: { env: 'DEMO_DB_PASSWORD' } },
+        primero: { url: 'https://demo.example.org' },
+      }) as unknown as SiteConfig;
+    const env = { DEMO_DB_PASSWORD: password };
+    try {
+      // Without sslmode (libpq's default, prefer) to a host that is not this machine's loopback name:
+      // TLS or nothing. 0.0.0.0 reaches this machine without being named as loopback.
+      for (const url of [
+        `postgres://primero@0.0.0.0:${port}/primero_production`,
+        `postgres://primero@0.0.0.0:${port}/primero_production?sslmode=prefer`,
+        `postgres://primero@127.0.0.1:${port}/primero_production?sslmode=require`,
+      ]) {
+        const error = await readStoredConfiguration('demo', site(url), randomUUID(), env).catch(
+          (caught: Error) => caught,
+        );
+        expect(String(error)).toContain("Cannot read the snapshot from demo's database");
+        expect(String(error)).toContain('does not support SSL');
+        expect(String(error)).not.toContain(password);
+      }
+      // Each connection opened with an SSLRequest (80877103), never a StartupMessage carrying the user.
+      expect(firstMessages).toEqual([80877103, 80877103, 80877103]);
+    } finally {
+      server.close();
     }
   });
 });

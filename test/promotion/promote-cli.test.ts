@@ -4,14 +4,17 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { runCli } from '../../cli/main.js';
 import { captureOutput } from '../support/capture.js';
 import { tier4 } from '../support/cli.js';
+import { FORMS_STAMPED_AT } from '../support/primero-simulator.js';
 import {
   additiveConfiguration,
   baselineConfiguration,
   comparable,
+  EDITED_AT,
   editedConfiguration,
   type PromotionSites,
   type SiteSetup,
   startPromotionSites,
+  TEST_TIMING,
 } from '../support/primero-simulator-sites.js';
 
 let sites: PromotionSites | undefined;
@@ -92,7 +95,11 @@ describe('tier4 promote plan', () => {
         kind: 'field',
         key: 'age',
         action: 'change',
-        changes: [{ path: 'display_name.en', before: 'Age', after: 'Age (years)' }],
+        changes: [
+          { path: 'display_name.en', before: 'Age', after: 'Age (years)' },
+          // Field#configuration_hash carries updated_at: apply writes demo's time.
+          { path: 'updated_at', before: FORMS_STAMPED_AT, after: EDITED_AT },
+        ],
       },
       { kind: 'field', key: 'date_of_birth', action: 'add', changes: [] },
     ]);
@@ -262,7 +269,9 @@ describe('tier4 promote apply', () => {
   });
 
   test('an apply that fails on the server: exit 1, the cause, and the exact rollback command', async () => {
-    const s = await start();
+    // Deterministic under load: the simulated worker fails only once tier4 has seen its lock, and the
+    // timeout is far beyond anything this needs (it returns as soon as the lock is gone).
+    const s = await start({ promotion: { timing: { ...TEST_TIMING, applyTimeout: '10m' } } });
     s.production.applyBehaviour = 'error';
     const before = comparable(s.production);
     const result = await run(s, ...APPLY, '--allow-deletions');
@@ -325,6 +334,143 @@ describe('tier4 promote apply', () => {
     const wrong = await run(s, 'promote', 'apply', '--yes', '--confirm', 'demo');
     expect(wrong.code).toBe(2);
     expect(s.production.requests).toEqual([]);
+  });
+});
+
+/** A read view of a simulated site, as its service account sees it. */
+async function view(s: PromotionSites, site: 'demo' | 'production', path: string) {
+  const password = site === 'demo' ? s.env.DEMO_PRIMERO_PASSWORD : s.env.PROD_PRIMERO_PASSWORD;
+  const reply = await fetch(`${s[site].url}/api/v2/${path}`, {
+    headers: { authorization: `Basic ${Buffer.from(`tier4-service:${password}`).toString('base64')}` },
+  });
+  return ((await reply.json()) as { data: unknown }).data;
+}
+
+type Row = Record<string, unknown> & { fields?: Array<Record<string, unknown>> };
+
+/** The database id the forms view gives for basic_identity's subform field, and the subform's own id. */
+async function subformIds(s: PromotionSites, site: 'demo' | 'production') {
+  const forms = (await view(s, site, 'forms')) as Row[];
+  const parent = forms.find((form) => form.unique_id === 'basic_identity')!;
+  const link = parent.fields!.find((field) => field.name === 'family_details_section')!;
+  const subform = forms.find((form) => form.unique_id === 'family_details_section')!;
+  return { reference: link.subform_section_id, subform: subform.id };
+}
+
+describe('two real sites: their own database ids and timestamps', () => {
+  test('plan → apply → verify → rollback between sites whose ids differ', async () => {
+    const s = await start();
+    // The premise: the same subform has different database ids on the two sites, and so does the
+    // reference to it; contact information carries each site's own timestamps.
+    const demoIds = await subformIds(s, 'demo');
+    const productionIds = await subformIds(s, 'production');
+    expect(demoIds.reference).toBe(demoIds.subform);
+    expect(productionIds.reference).toBe(productionIds.subform);
+    expect(demoIds.reference).not.toBe(productionIds.reference);
+    const demoContact = (await view(s, 'demo', 'contact_information')) as Row;
+    const productionContact = (await view(s, 'production', 'contact_information')) as Row;
+    expect(demoContact.created_at).not.toBe(productionContact.created_at);
+
+    const plan = await run(s, '--json', 'promote', 'plan');
+    expect(plan.code).toBe(0);
+    const items = JSON.parse(plan.stdout).diff.items as Array<{ model: string; key: string; action: string }>;
+    // Only demo's real edits: not the subform, not the timestamps contact information cannot carry.
+    expect(items.map((item) => `${item.action} ${item.model}:${item.key}`)).toEqual([
+      'change FormSection:basic_identity',
+      'add FormSection:psychosocial_support',
+      'remove FormSection:legacy_assessment',
+      'change Lookup:lookup-protection-concerns',
+      'remove Lookup:lookup-legacy-scores',
+      'change Role:role-cp-case-worker',
+      'add Role:role-pss-officer',
+      'remove Report:case/primeromodule-cp/Legacy scores',
+      'change ContactInformation:contact_information',
+    ]);
+    const contact = JSON.parse(plan.stdout).diff.items.at(-1);
+    expect(contact.changes).toEqual([{ path: 'phone', before: '', after: '+1 555 0100' }]);
+
+    const applied = await run(s, '--json', ...APPLY, '--allow-deletions');
+    expect(applied.stderr).not.toContain('error:');
+    expect(applied.code).toBe(0);
+    expect(JSON.parse(applied.stdout)).toMatchObject({ status: 'applied', verified: true });
+    // Production resolved the reference to its own row of the subform.
+    const after = await subformIds(s, 'production');
+    expect(after.reference).toBe(after.subform);
+    expect(after.reference).not.toBe(demoIds.reference);
+    const replan = await run(s, '--json', 'promote', 'plan');
+    expect(JSON.parse(replan.stdout).diff.summary.changes).toBe(0);
+
+    const rolledBack = await run(s, 'promote', 'rollback', '--yes', '--confirm', 'production');
+    expect(rolledBack.stderr).not.toContain('error:');
+    expect(rolledBack.code).toBe(0);
+    expect(rolledBack.stdout).toContain('and verified it');
+  });
+
+  test('what apply cannot carry fails the check after apply: exit 1, the difference, the way back', async () => {
+    // ContactInformation is upserted by name (unique_id_attribute 'name'), and the view shows the first
+    // row: a renamed contact is added on production, and production keeps showing the old one.
+    const demo = additiveConfiguration();
+    demo.ContactInformation[0]!.name = 'Child helpline';
+    const s = await start({ demoConfiguration: demo });
+    const result = await run(s, ...APPLY);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      'failed at step verify: Verification failed: after the apply, production still differs from demo in 1 item(s): change contact information contact_information.',
+    );
+    expect(result.stderr).toMatch(/promote rollback --site production --to [0-9a-f-]{36}/);
+    // Primero did apply: everything else arrived; the contact information is a second row.
+    expect(s.production.state.ContactInformation.map((row) => row.name)).toEqual([
+      'CP helpdesk',
+      'Child helpline',
+    ]);
+    const lines = await auditLines(s);
+    expect(lines.at(-1)).toMatchObject({ result: 'failed', failedStep: 'verify' });
+  });
+});
+
+describe('the service account', () => {
+  test('a role limited to configuration passes; one that reaches records or users is a warning', async () => {
+    const lean = await start();
+    const ok = await run(lean, 'promote', 'plan');
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/ok\s+demo service account\s+no access to records or users/);
+    expect(ok.stdout).toMatch(/ok\s+production service account\s+no access to records or users/);
+    await lean.stop();
+    sites = undefined;
+
+    const broad = await start({
+      productionUser: {
+        permissions: {
+          role: ['read'],
+          user_group: ['read'],
+          agency: ['read'],
+          case: ['read', 'write'],
+          family: ['read'],
+          user: ['manage'],
+        },
+      },
+    });
+    const warned = await run(broad, 'promote', 'plan');
+    expect(warned.code).toBe(0);
+    expect(warned.stdout).toMatch(
+      /WARN\s+production service account\s+its role \(role-tier4-service\) can reach records or users, beyond what promotion needs: cases: read, write; families: read; users: manage\./,
+    );
+    expect(warned.stdout).toContain('runbooks/configuration-promotion.md');
+    expect(warned.stdout).toMatch(/ok\s+demo service account/);
+  });
+
+  test('an account without every module blocks: Primero would hide that module’s reports', async () => {
+    const s = await start({ productionUser: { modules: [] } });
+    const plan = await run(s, 'promote', 'plan');
+    expect(plan.code).toBe(1);
+    expect(plan.stdout).toMatch(
+      /FAIL\s+production service account modules\s+lacks primeromodule-cp: Primero lists only the reports of the account's own modules/,
+    );
+    expect(plan.stdout).toMatch(/ok\s+demo service account modules\s+all 1 module\(s\)/);
+    const apply = await run(s, ...APPLY, '--allow-deletions');
+    expect(apply.code).toBe(1);
+    expect(apply.stderr).toContain('Preflight failed; nothing was changed');
+    expect(s.production.writes()).toEqual([]);
   });
 });
 

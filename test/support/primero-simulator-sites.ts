@@ -6,6 +6,7 @@ import { REPO_ROOT } from './cli.js';
 import {
   type ConfigState,
   PrimeroSimulator,
+  type SimUser,
   type SimulatorOptions,
   type StoredConfig,
 } from './primero-simulator.js';
@@ -38,6 +39,38 @@ export function baselineConfiguration(): ConfigState {
             visible: true,
             order: 2,
           },
+          {
+            name: 'family_details_section',
+            type: 'subform',
+            display_name: { en: 'Family details' },
+            subform_unique_id: 'family_details_section',
+            visible: true,
+            order: 3,
+          },
+        ],
+      },
+      {
+        // A subform: its fields' collapsed_field_for_subform_section_id and the parent field's
+        // subform_section_id are database ids, different on every site.
+        unique_id: 'family_details_section',
+        name: { en: 'Family details' },
+        parent_form: 'case',
+        module_ids: ['primeromodule-cp'],
+        visible: false,
+        is_nested: true,
+        order: 0,
+        form_group_id: 'identification_registration',
+        editable: true,
+        collapsed_field_names: ['relation_name'],
+        fields: [
+          {
+            name: 'relation_name',
+            type: 'text_field',
+            display_name: { en: 'Name' },
+            visible: true,
+            order: 0,
+          },
+          { name: 'relation', type: 'select_box', display_name: { en: 'Relation' }, visible: true, order: 1 },
         ],
       },
       {
@@ -193,20 +226,31 @@ export function baselineConfiguration(): ConfigState {
 }
 
 /** The demo's configuration after a round of work: the changes every promotion test expects. */
+/** When demo's edits were saved: Primero stamps updated_at, and a promotion carries it (forms and fields). */
+export const EDITED_AT = '2026-03-02T09:30:00.000Z';
+
 export function editedConfiguration(): ConfigState {
   const config = baselineConfiguration();
   const identity = config.FormSection[0]!;
-  (identity.fields as Array<Record<string, unknown>>)[1]!.display_name = { en: 'Age (years)' };
+  const age = (identity.fields as Array<Record<string, unknown>>)[1]!;
+  age.display_name = { en: 'Age (years)' };
+  age.updated_at = EDITED_AT;
   (identity.fields as Array<Record<string, unknown>>).push({
     name: 'date_of_birth',
     type: 'date_field',
     display_name: { en: 'Date of birth' },
     visible: true,
-    order: 3,
+    order: 4,
+    created_at: EDITED_AT,
+    updated_at: EDITED_AT,
   });
+  // Adding a field touches the form (FormSection's after_add :touch_on_field_add).
+  identity.updated_at = EDITED_AT;
   config.FormSection.push({
     unique_id: 'psychosocial_support',
     name: { en: 'Psychosocial Support' },
+    created_at: EDITED_AT,
+    updated_at: EDITED_AT,
     parent_form: 'case',
     module_ids: ['primeromodule-cp'],
     visible: true,
@@ -259,6 +303,16 @@ export function additiveConfiguration(): ConfigState {
   return edited;
 }
 
+/** Quick waits, for tests; a test that must not depend on timing overrides applyTimeout. */
+export const TEST_TIMING = {
+  pollInterval: '20ms',
+  transferTimeout: '3s',
+  applyTimeout: '3s',
+  requestTimeout: '5s',
+  maxRetryWait: '50ms',
+  retries: 2,
+};
+
 export interface PromotionSites {
   demo: PrimeroSimulator;
   production: PrimeroSimulator;
@@ -287,6 +341,9 @@ export interface SiteSetup {
     onStore: (stored: StoredConfig) => Promise<void>;
   };
   productionManage?: boolean;
+  /** The service accounts' role permissions and modules (default: what promotion needs, every module). */
+  demoUser?: Pick<SimUser, 'permissions' | 'modules'>;
+  productionUser?: Pick<SimUser, 'permissions' | 'modules'>;
   maxPer?: number;
   /** Extra or overriding `promotion:` settings. */
   promotion?: Record<string, unknown>;
@@ -303,17 +360,25 @@ export async function startPromotionSites(setup: SiteSetup = {}): Promise<Promot
         username: 'tier4-service',
         password: productionPassword,
         manageConfiguration: setup.productionManage ?? true,
+        ...setup.productionUser,
       },
     ],
     configuration: setup.productionConfiguration ?? baselineConfiguration(),
+    // Two real sites: production's database ids and seeding time are its own.
+    firstId: 5001,
+    seededAt: '2026-02-11T08:15:00.000Z',
     ...(setup.maxPer ? { maxPer: setup.maxPer } : {}),
   } satisfies SimulatorOptions);
   await production.start();
   const demo = new PrimeroSimulator({
     name: 'demo',
     version: setup.demoVersion ?? '2.15.2',
-    users: [{ username: 'tier4-service', password: demoPassword, manageConfiguration: true }],
+    users: [
+      { username: 'tier4-service', password: demoPassword, manageConfiguration: true, ...setup.demoUser },
+    ],
     configuration: setup.demoConfiguration ?? editedConfiguration(),
+    firstId: 1,
+    seededAt: '2026-01-20T14:40:00.000Z',
     ...(setup.maxPer ? { maxPer: setup.maxPer } : {}),
     ...(setup.demoReachesProduction === false
       ? {}
@@ -341,14 +406,7 @@ export async function startPromotionSites(setup: SiteSetup = {}): Promise<Promot
       from: 'demo',
       to: 'production',
       transfer: setup.transfer ?? 'promote',
-      timing: {
-        pollInterval: '20ms',
-        transferTimeout: '3s',
-        applyTimeout: '3s',
-        requestTimeout: '5s',
-        maxRetryWait: '50ms',
-        retries: 2,
-      },
+      timing: TEST_TIMING,
       ...setup.promotion,
     },
     sites: {
@@ -396,9 +454,17 @@ export async function startPromotionSites(setup: SiteSetup = {}): Promise<Promot
   };
 }
 
-/** A site's configuration without database ids, comparable across sites. */
+/**
+ * A site's configuration without database ids, comparable across sites: its configuration hashes, less the
+ * one database id Field#configuration_hash keeps (collapsed_field_for_subform_section_id; the unique id
+ * beside it says the same).
+ */
 export function comparable(simulator: PrimeroSimulator): unknown {
   const data = simulator.snapshotData();
+  for (const form of data.FormSection ?? []) {
+    for (const field of (form.fields_attributes as Array<Record<string, unknown>>) ?? [])
+      delete field.collapsed_field_for_subform_section_id;
+  }
   const sortBy = (items: Array<Record<string, unknown>>) =>
     [...items].sort((a, b) => String(a.unique_id ?? '').localeCompare(String(b.unique_id ?? '')));
   return Object.fromEntries(Object.entries(data).map(([model, items]) => [model, sortBy(items)]));
