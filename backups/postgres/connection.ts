@@ -32,14 +32,16 @@ export function pgToolEnv(target: DatabaseTarget): Record<string, string> {
 /**
  * node-postgres settings from the URL's parts. (Passing `connectionString` would let the URL's empty password
  * override the one we resolved.) sslmode follows libpq: disable, prefer/require (encrypt, no verification),
- * verify-ca/verify-full (verify against the system CAs or sslrootcert).
+ * verify-ca/verify-full (verify against the system CAs or sslrootcert). The root certificate is found as libpq
+ * finds it (libpq "Environment Variables": the URL's sslrootcert, else PGSSLROOTCERT), so a pod that mounts its
+ * database CA and sets PGSSLROOTCERT for pg_dump trusts the same CA here.
  */
-export function clientConfig(target: DatabaseTarget): pg.ClientConfig {
+export function clientConfig(target: DatabaseTarget, env: NodeJS.ProcessEnv = process.env): pg.ClientConfig {
   const url = new URL(target.url);
   const params = url.searchParams;
   const sslmode = params.get('sslmode') ?? 'prefer';
   const verify = sslmode === 'verify-full' || sslmode === 'verify-ca';
-  const rootCert = params.get('sslrootcert');
+  const rootCert = params.get('sslrootcert') ?? (env.PGSSLROOTCERT || null);
   return {
     host: decodeURIComponent(url.hostname) || params.get('host') || 'localhost',
     port: Number(url.port || 5432),

@@ -1,5 +1,6 @@
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
+import type { IVolume } from 'kubernetes-models/v1/Volume';
 import { APP_ROOT, metadata, NAMES } from './common.js';
 import { SOLR_IMAGE } from './upstream.js';
 import type { PrimeroValues } from './values.js';
@@ -7,6 +8,26 @@ import type { PrimeroValues } from './values.js';
 /** Where the database CA is mounted; libpq reads it through PGSSLROOTCERT (Primero's database.yml has no option). */
 export const DB_CA_DIR = '/etc/primero/db-ca';
 export const TLS_DIR = '/etc/nginx/tls';
+
+/**
+ * The database CA as a volume, from a Secret (CloudNativePG's <cluster>-ca, key ca.crt: CNPG docs,
+ * "Certificates") or a ConfigMap (the public roots of Azure's flexible server). Every pod that talks to the
+ * database mounts it at DB_CA_DIR and names it in PGSSLROOTCERT (libpq's "Environment Variables" page; without
+ * it libpq looks for ~/.postgresql/root.crt and stops).
+ */
+export function databaseCaVolume(values: PrimeroValues, name = 'db-ca'): IVolume | undefined {
+  const ca = values.database.ca;
+  if (!ca) return undefined;
+  const items = [{ key: ca.key, path: ca.key }];
+  return ca.kind === 'ConfigMap'
+    ? { name, configMap: { name: ca.name, items } }
+    : { name, secret: { secretName: ca.name, items } };
+}
+
+/** PGSSLROOTCERT's value in every pod that mounts databaseCaVolume at DB_CA_DIR. */
+export function databaseCaPath(values: PrimeroValues): string | undefined {
+  return values.database.ca ? `${DB_CA_DIR}/${values.database.ca.key}` : undefined;
+}
 export const DHPARAM_DIR = '/etc/nginx/dhparam';
 
 /**
@@ -87,7 +108,7 @@ export function primeroConfigMap(values: PrimeroValues): IConfigMap {
     PRIMERO_WORKER_MULTIPROCESS: values.workerMultiprocess ? 'true' : 'false',
     SOLR_ENABLED: values.solr.enabled ? 'true' : 'false',
     ...(values.solr.enabled ? solrSettings() : {}),
-    ...(db.ca ? { PGSSLROOTCERT: `${DB_CA_DIR}/${db.ca.key}` } : {}),
+    ...(db.ca ? { PGSSLROOTCERT: databaseCaPath(values)! } : {}),
     ...storageSettings(values),
   };
   if (values.promotion) {
@@ -145,8 +166,10 @@ export function requiredSecrets(values: PrimeroValues): Array<{ secret: string; 
     add(values.tls.secretName, 'tls.key');
   }
   for (const item of [...values.ops.env, ...values.ops.files]) add(item.from.name, item.from.key);
+  for (const item of [...values.ops.doctor.env, ...values.ops.doctor.files])
+    add(item.from.name, item.from.key);
   if (values.ops.drill) add(values.ops.drill.identity.secret, values.ops.drill.identity.key);
-  if (values.database.ca) add(values.database.ca.name, values.database.ca.key);
+  if (values.database.ca?.kind === 'Secret') add(values.database.ca.name, values.database.ca.key);
   return [...bySecret.entries()]
     .map(([secret, keys]) => ({ secret, keys: [...keys].sort() }))
     .sort((a, b) => a.secret.localeCompare(b.secret));

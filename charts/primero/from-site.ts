@@ -5,6 +5,7 @@ import { parseRepositoryUrl } from '../../core/config/repository-url.js';
 import type { SiteConfig, Tier4Config } from '../../core/config/schema.js';
 import { UsageError } from '../../core/errors.js';
 import { DEFAULT_DATABASE } from '../../core/primero/tables.js';
+import { AZURE_POSTGRES_CA_CONFIGMAP, isAzureFlexibleServer } from './azure-postgres-ca.js';
 import { type Component, type PrimeroValues, primeroValuesSchema, type ValuesResources } from './values.js';
 
 /** Requests and limits per component; sized for a small country office, raise them in tier4.yaml. */
@@ -118,10 +119,18 @@ function databaseValues(
     return {
       ...common,
       // CloudNativePG's own CA signs the server certificate for <cluster>-rw.<namespace>.svc.
-      ca: { name: `${cluster}-ca`, key: 'ca.crt' },
+      ca: { name: `${cluster}-ca`, key: 'ca.crt', kind: 'Secret' as const },
       podSelector: { 'cnpg.io/cluster': cluster },
       operatorNamespace: k.postgres.operatorNamespace,
       cidrs: [],
+    };
+  }
+  // Azure's flexible server: its public roots, rendered as a ConfigMap, unless the operator names a Secret.
+  if (!k.postgres.caSecret && isAzureFlexibleServer(url.hostname)) {
+    return {
+      ...common,
+      ca: { name: AZURE_POSTGRES_CA_CONFIGMAP, key: 'ca.crt', kind: 'ConfigMap' },
+      cidrs: k.postgres.cidrs,
     };
   }
   if ((sslMode === 'verify-full' || sslMode === 'verify-ca') && !k.postgres.caSecret) {
@@ -132,7 +141,9 @@ function databaseValues(
   }
   return {
     ...common,
-    ca: k.postgres.caSecret ? { name: k.postgres.caSecret, key: 'ca.crt' } : undefined,
+    ca: k.postgres.caSecret
+      ? { name: k.postgres.caSecret, key: 'ca.crt', kind: 'Secret' as const }
+      : undefined,
     cidrs: k.postgres.cidrs,
   };
 }

@@ -1,3 +1,4 @@
+import { azurePostgresCaConfigMap } from './azure-postgres-ca.js';
 import { type KubeObject, NAMES } from './common.js';
 import { dhparamConfigMap, nginxConfigMap, primeroConfigMap } from './config.js';
 import { networkPolicies } from './network.js';
@@ -47,6 +48,7 @@ export function renderPrimero(input: PrimeroValues): StagedManifest[] {
     nginxConfigMap(values),
     dhparamConfigMap(values),
     opsConfigMap(values),
+    azurePostgresCaConfigMap(values),
     serviceAccount(values, NAMES.application, 'application'),
     serviceAccount(values, NAMES.worker, 'worker'),
     serviceAccount(values, NAMES.nginx, 'nginx'),

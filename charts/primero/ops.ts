@@ -19,6 +19,7 @@ import {
   resourcesFor,
   UIDS,
 } from './common.js';
+import { DB_CA_DIR, databaseCaPath, databaseCaVolume } from './config.js';
 import type { PrimeroValues } from './values.js';
 
 /**
@@ -107,8 +108,12 @@ function opsCronJob(
       name: item.name,
       valueFrom: { secretKeyRef: { name: item.from.name, key: item.from.key } },
     })),
+    // The database CA for pg_dump/pg_restore (libpq) and for node-postgres (backups/postgres/connection.ts
+    // reads PGSSLROOTCERT the way libpq does), so sslmode=verify-full works inside the pod.
+    ...(values.database.ca ? [{ name: 'PGSSLROOTCERT', value: databaseCaPath(values)! }] : []),
     ...(options.extraEnv ?? []),
   ];
+  const ca = databaseCaVolume(values);
   const files = secretFileVolumes([...values.ops.files, ...(options.extraFiles ?? [])], 'secret-files');
   const container: IContainer = {
     name: options.name.replace(/^tier4-/, ''),
@@ -120,6 +125,7 @@ function opsCronJob(
       { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
       { name: 'tmp', mountPath: '/tmp' },
       ...files.mounts,
+      ...(ca ? [{ name: ca.name, mountPath: DB_CA_DIR, readOnly: true }] : []),
       ...(options.extraMounts ?? []),
     ],
     resources: resourcesFor(values, 'ops'),
@@ -160,6 +166,7 @@ function opsCronJob(
                 { name: 'config', configMap: { name: NAMES.opsConfig } },
                 emptyDir('tmp', '10Gi'),
                 ...files.volumes,
+                ...(ca ? [ca] : []),
                 ...(options.extraVolumes ?? []),
               ],
             },

@@ -118,7 +118,10 @@ export const primeroValuesSchema = z
         sslMode: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']),
         password: secretKey,
         /** CA certificate for verify-ca/verify-full, mounted and named by PGSSLROOTCERT. */
-        ca: secretKey.optional(),
+        ca: z
+          .object({ name, key: z.string().min(1), kind: z.enum(['Secret', 'ConfigMap']) })
+          .strict()
+          .optional(),
         /** In-cluster database (CloudNativePG): egress goes to these pod labels. */
         podSelector: z.record(z.string(), z.string()).optional(),
         /** CloudNativePG's operator namespace, which must reach the instances. */

@@ -21,7 +21,7 @@ import {
   selectorLabels,
   UIDS,
 } from './common.js';
-import { DB_CA_DIR, DHPARAM_DIR, primeroSecretEnv, TLS_DIR } from './config.js';
+import { DB_CA_DIR, DHPARAM_DIR, databaseCaVolume, primeroSecretEnv, TLS_DIR } from './config.js';
 import { NGINX_IMAGE, SOLR_IMAGE } from './upstream.js';
 import type { Component, PrimeroValues } from './values.js';
 
@@ -60,15 +60,8 @@ function railsVolumes(values: PrimeroValues): IVolume[] {
     emptyDir('app-log', '256Mi'),
     emptyDir('tmp', '1Gi'),
   ];
-  if (values.database.ca) {
-    volumes.push({
-      name: 'db-ca',
-      secret: {
-        secretName: values.database.ca.name,
-        items: [{ key: values.database.ca.key, path: values.database.ca.key }],
-      },
-    });
-  }
+  const ca = databaseCaVolume(values);
+  if (ca) volumes.push(ca);
   return volumes;
 }
 

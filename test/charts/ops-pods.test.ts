@@ -93,3 +93,57 @@ describe('the doctor job (#14 item 7)', () => {
     });
   });
 });
+
+describe('the database CA in every pod that connects (#14 item 1)', () => {
+  const jobs = ['tier4-backup', 'tier4-drill', 'tier4-doctor'];
+
+  test("production: CloudNativePG's <cluster>-ca Secret, key ca.crt, mounted and named by PGSSLROOTCERT", () => {
+    const objects = render('production');
+    for (const name of jobs) {
+      const pod = podOf(cronJob(objects, name));
+      const container = pod.containers[0];
+      const env = (container.env as Any[]).find((item) => item.name === 'PGSSLROOTCERT');
+      expect(env, name).toEqual({ name: 'PGSSLROOTCERT', value: '/etc/primero/db-ca/ca.crt' });
+      const mount = (container.volumeMounts as Any[]).find((item) => item.mountPath === '/etc/primero/db-ca');
+      const volume = (pod.volumes as Any[]).find((item) => item.name === mount.name);
+      expect(volume.secret, name).toEqual({
+        secretName: 'primero-db-ca',
+        items: [{ key: 'ca.crt', path: 'ca.crt' }],
+      });
+    }
+  });
+
+  test("demo: Azure's public roots as a ConfigMap, mounted into the ops jobs and Primero alike", async () => {
+    const { X509Certificate } = await import('node:crypto');
+    const objects = render('demo');
+    const configMap: Any = objects.find(
+      (object) => object.kind === 'ConfigMap' && object.metadata.name === 'azure-postgres-ca',
+    );
+    const pems = (configMap.data['ca.crt'] as string).match(
+      /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g,
+    )!;
+    const subjects = pems.map((pem) => new X509Certificate(pem).subject.split('\n').at(-1));
+    expect(subjects).toEqual([
+      'CN=DigiCert Global Root G2',
+      'CN=Microsoft RSA Root Certificate Authority 2017',
+      'CN=DigiCert Global Root CA',
+    ]);
+    // DigiCert's published SHA-256 fingerprint of Global Root G2 (cited by Microsoft's TLS how-to).
+    expect(new X509Certificate(pems[0]!).fingerprint256).toBe(
+      'CB:3C:CB:B7:60:31:E5:E0:13:8F:8D:D3:9A:23:F9:DE:47:FF:C3:5E:43:C1:14:4C:EA:27:D4:6A:5A:B1:CB:5F',
+    );
+    const pods = [
+      // Demo has no drill job (no decryption identity on a site without real data).
+      ...['tier4-backup', 'tier4-doctor'].map((name) => podOf(cronJob(objects, name))),
+      ...objects
+        .filter((object) => object.kind === 'Deployment' && object.metadata.name !== 'primero-nginx')
+        .map((object: Any) => object.spec.template.spec),
+    ];
+    for (const pod of pods) {
+      const volume = (pod.volumes as Any[]).find((item) => item.configMap?.name === 'azure-postgres-ca');
+      expect(volume).toBeDefined();
+    }
+    const config: Any = objects.find((object) => object.metadata.name === 'primero-config');
+    expect(config.data.PGSSLROOTCERT).toBe('/etc/primero/db-ca/ca.crt');
+  });
+});

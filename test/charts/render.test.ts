@@ -262,10 +262,14 @@ describe('configurations the chart refuses, before writing anything', () => {
     expect(result.stderr).toContain('no way to answer the challenge');
   });
 
-  test('verify-full against an external server without its CA', async () => {
-    const file = await exampleWith((doc) =>
-      doc.deleteIn(['sites', 'demo', 'kubernetes', 'postgres', 'caSecret']),
-    );
+  test('verify-full against an external server (not Azure, whose roots are known) without its CA', async () => {
+    const file = await exampleWith((doc) => {
+      doc.deleteIn(['sites', 'demo', 'kubernetes', 'postgres', 'caSecret']);
+      doc.setIn(
+        ['sites', 'demo', 'database', 'url'],
+        'postgres://primero@db.example.org:5432/primero_production?sslmode=verify-full',
+      );
+    });
     const { result } = await renderWithCli('demo', [], file);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('kubernetes.postgres.caSecret is not set');
