@@ -119,8 +119,12 @@ export function registerPromote(program: Command, registrar: Registrar): void {
     .description('preflight both sites, then show what promoting would add, change and delete')
     .option('--from <site>', 'the site to promote from (default: promotion.from)')
     .option('--to <site>', 'the site to promote to (default: promotion.to)')
+    .option(
+      '--detailed-exitcode',
+      'as terraform plan: exit 0 when there is nothing to promote, 2 when there are changes, 1 on error',
+    )
     .action(
-      registrar.action(async (ctx, options: SiteOptions) => {
+      registrar.action(async (ctx, options: SiteOptions & { detailedExitcode?: boolean }) => {
         const { planPromotion, renderDiff, renderPreflight, renderSummary } = await import(
           '../../promotion/index.js'
         );
@@ -147,7 +151,8 @@ export function registerPromote(program: Command, registrar: Registrar): void {
           },
           { ok: !plan.blocked, ...plan },
         );
-        return plan.blocked ? 1 : 0;
+        if (plan.blocked) return 1;
+        return options.detailedExitcode && (plan.diff?.summary.changes ?? 0) > 0 ? 2 : 0;
       }),
     );
 

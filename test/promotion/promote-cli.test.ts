@@ -129,6 +129,21 @@ describe('tier4 promote plan', () => {
     });
   });
 
+  test('--detailed-exitcode: 0 with nothing to promote, 2 with changes, 1 when blocked', async () => {
+    const same = await start({
+      demoConfiguration: baselineConfiguration(),
+      productionConfiguration: baselineConfiguration(),
+    });
+    expect((await run(same, 'promote', 'plan', '--detailed-exitcode')).code).toBe(0);
+    const changed = await start();
+    const plan = await run(changed, 'promote', 'plan', '--detailed-exitcode');
+    expect(plan.code, plan.stderr).toBe(2);
+    expect(plan.stdout).toContain('DESTRUCTIVE');
+    expect((await run(changed, 'promote', 'plan')).code).toBe(0);
+    const blocked = await start({ demoVersion: '2.16.0', productionVersion: '2.15.2' });
+    expect((await run(blocked, 'promote', 'plan', '--detailed-exitcode')).code).toBe(1);
+  });
+
   test('a demo newer than production blocks the plan (exit 1)', async () => {
     const s = await start({ demoVersion: '2.16.0', productionVersion: '2.15.2' });
     const result = await run(s, 'promote', 'plan');
