@@ -47,6 +47,7 @@ export async function pruneRepository(
         id: entry.id,
         time: entry.time,
         verified: entry.lastVerified?.ok === true,
+        failed: entry.lastVerified?.ok === false,
       })),
       options.policy ?? repo.backups.retention,
     );

@@ -3,6 +3,8 @@
  *
  * last N keeps the N newest sets; daily D keeps the newest set of each of the D newest days that have a set;
  * weekly W and monthly M likewise per ISO week and per month (UTC). The newest verified set is always kept.
+ * A set whose last recorded verification FAILED counts toward none of them: it must not take the place of a
+ * good set (a damaged newest set would otherwise push out the only one that restores).
  */
 export interface RetentionPolicy {
   last: number;
@@ -14,7 +16,10 @@ export interface RetentionPolicy {
 export interface RetainableSet {
   id: string;
   time: Date;
+  /** The last recorded verification passed. */
   verified: boolean;
+  /** The last recorded verification failed. */
+  failed?: boolean;
 }
 
 export interface RetentionDecision {
@@ -44,14 +49,15 @@ export function selectRetained(sets: readonly RetainableSet[], policy: Retention
   const keep = new Map<string, string[]>();
   const mark = (id: string, reason: string) => keep.set(id, [...(keep.get(id) ?? []), reason]);
 
-  for (const set of newestFirst.slice(0, policy.last)) mark(set.id, 'last');
+  const counted = newestFirst.filter((set) => !set.failed);
+  for (const set of counted.slice(0, policy.last)) mark(set.id, 'last');
   for (const [rule, count, key] of [
     ['daily', policy.daily, dayKey],
     ['weekly', policy.weekly, isoWeekKey],
     ['monthly', policy.monthly, monthKey],
   ] as const) {
     const seen = new Set<string>();
-    for (const set of newestFirst) {
+    for (const set of counted) {
       const bucket = key(set.time);
       if (seen.has(bucket)) continue;
       if (seen.size >= count) break;
@@ -59,7 +65,7 @@ export function selectRetained(sets: readonly RetainableSet[], policy: Retention
       mark(set.id, rule);
     }
   }
-  const newestVerified = newestFirst.find((set) => set.verified);
+  const newestVerified = counted.find((set) => set.verified);
   if (newestVerified) mark(newestVerified.id, 'newest verified');
   return { keep, remove: newestFirst.filter((set) => !keep.has(set.id)).map((set) => set.id) };
 }

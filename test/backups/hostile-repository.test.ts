@@ -309,3 +309,25 @@ describe('"latest" past a newest set that cannot be trusted', () => {
     expect(drilled.stderr).toContain('newest-set');
   });
 });
+
+describe('retention and failed verifications', () => {
+  test('a newest set that failed verification does not push out the only good one', async () => {
+    const site = await backupSite({ cases: 20, blobs: 2 });
+    const config = parse(await readFile(site.configPath, 'utf8'));
+    config.sites[site.site].backups.retention = { last: 1, daily: 1, weekly: 1, monthly: 1 };
+    await writeFile(site.configPath, stringify(config));
+    const good = await create(site);
+    const bad = await create(site);
+    const dump = (await repositoryFiles(site)).find((path) => path.includes(`${bad.id}/database.dump.age`))!;
+    const bytes = await readFile(dump);
+    bytes[bytes.length - 50]! ^= 0xff;
+    await writeFile(dump, bytes);
+    expect((await verify(site, bad.id)).code).toBe(1); // recorded: FAILED
+
+    const pruned = await run(site, 'backup', 'prune');
+    expect(pruned.code, pruned.stderr).toBe(0);
+    const report = JSON.parse(pruned.stdout);
+    expect(report.kept.map((k: { id: string }) => k.id)).toEqual([good.id]);
+    expect(report.removed).toEqual([bad.id]);
+  });
+});

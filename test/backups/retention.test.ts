@@ -94,4 +94,29 @@ describe('retention, over many random histories', () => {
     const { keep } = selectRetained(sets, { last: 1, daily: 0, weekly: 2, monthly: 0 });
     expect([...keep.keys()].sort()).toEqual(['w1', 'w2']);
   });
+
+  test('monthly buckets are calendar months (UTC), not years', () => {
+    // Three months of one year and one of the year before; the newest set of each month is the one kept.
+    const sets = ['2025-11-20', '2026-01-05', '2026-01-25', '2026-02-10', '2026-03-01', '2026-03-31'].map(
+      (day, i) => ({ id: `m${i}`, time: new Date(`${day}T23:30:00Z`), verified: false }),
+    );
+    const { keep } = selectRetained(sets, { last: 0, daily: 0, weekly: 0, monthly: 3 });
+    expect([...keep.keys()].sort()).toEqual(['m2', 'm3', 'm5']);
+    expect(selectRetained(sets, { last: 0, daily: 0, weekly: 0, monthly: 4 }).keep.has('m0')).toBe(true);
+  });
+
+  test('a set whose verification failed counts toward nothing; the newest verified set is kept', () => {
+    fc.assert(
+      fc.property(history, fc.array(fc.boolean(), { maxLength: 120 }), policy, (sets, failures, p) => {
+        const marked = sets.map((set, i) => (failures[i] ? { ...set, verified: false, failed: true } : set));
+        const { keep } = selectRetained(marked, p);
+        for (const set of marked) if (set.failed) expect(keep.has(set.id)).toBe(false);
+        const good = newestFirst(marked).filter((set) => !set.failed);
+        for (const set of good.slice(0, p.last)) expect(keep.has(set.id)).toBe(true);
+        const verified = good.find((set) => set.verified);
+        if (verified) expect(keep.get(verified.id)).toContain('newest verified');
+      }),
+      { numRuns: 400 },
+    );
+  });
 });
