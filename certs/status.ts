@@ -329,6 +329,8 @@ export interface CertificateHealth {
   notAfter: string | null;
   status: Level;
   message: string;
+  /** On the served entry when a stored copy was read too: whether both are the same certificate. */
+  servedMatchesStored?: boolean;
 }
 
 /** For `tier4 doctor`: one line per certificate of the site, with days left. Never throws for a site that exists. */
@@ -338,6 +340,8 @@ export async function certificateHealth(
   options: { signal?: AbortSignal; kubeconfig?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CertificateHealth[]> {
   const report = await certificateStatus(loaded, siteName, options);
+  const servedInfo = report.entries.find((e) => e.where === 'served' && e.certificate === report.host)?.info;
+  const storedInfo = report.entries.find((e) => e.where === 'stored' && e.certificate === report.host)?.info;
   return report.entries.map((e) => ({
     certificate: e.certificate,
     where: e.where,
@@ -347,5 +351,8 @@ export async function certificateHealth(
     message:
       e.findings.map((f) => f.message).join('; ') ||
       (e.info ? `${e.info.daysLeft} days left (until ${e.info.notAfter.slice(0, 10)})` : 'ok'),
+    ...(e.where === 'served' && e.certificate === report.host && servedInfo && storedInfo
+      ? { servedMatchesStored: servedInfo.sha256 === storedInfo.sha256 }
+      : {}),
   }));
 }

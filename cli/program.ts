@@ -4,7 +4,7 @@ import { toolVersion } from '../core/package-info.js';
 import { registerBackup, registerRestore } from './commands/backup.js';
 import { registerCerts } from './commands/certs.js';
 import { registerConfig } from './commands/config.js';
-import { registerDoctor } from './commands/doctor.js';
+import { registerDoctor, registerStatus } from './commands/doctor.js';
 import { registerDrill } from './commands/drill.js';
 import { registerPromote } from './commands/promote.js';
 import { registerRehearse } from './commands/rehearse.js';
@@ -66,6 +66,7 @@ export function buildProgram(io: Io, signal: AbortSignal, state: RunState): Comm
   registerRestore(program, registrar);
   registerDrill(program, registrar);
   registerDoctor(program, registrar);
+  registerStatus(program, registrar);
   registerCerts(program, registrar);
   registerPromote(program, registrar);
   registerRunbook(program, registrar);

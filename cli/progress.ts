@@ -44,3 +44,47 @@ export function progressLine(out: Output): (event: ProgressEvent) => void {
     }
   };
 }
+
+/**
+ * Progress for a step-by-step command: on a terminal, the status line; otherwise (a CronJob's log) one line
+ * per message with an ISO time stamp, at most one every `minIntervalMs` so a log stays readable. A step
+ * still running after `heartbeatMs` is logged again, so a hung check shows in the log as hung.
+ */
+export function stepProgress(
+  out: Output,
+  options: { minIntervalMs?: number; heartbeatMs?: number; now?: () => number } = {},
+): { step(message: string): void; stop(): void } {
+  const now = options.now ?? Date.now;
+  const minInterval = options.minIntervalMs ?? 2_000;
+  const heartbeat = options.heartbeatMs ?? 30_000;
+  const onTerminal = out.io.stderr.isTTY === true;
+  let lastLogged = Number.NEGATIVE_INFINITY;
+  let current = '';
+  let since = now();
+  const log = (message: string) => {
+    lastLogged = now();
+    out.info(`${new Date(lastLogged).toISOString()} ${message}`);
+  };
+  const timer = onTerminal
+    ? undefined
+    : setInterval(
+        () => {
+          if (current && now() - since >= heartbeat && now() - lastLogged >= heartbeat)
+            log(`${current} (still running after ${Math.round((now() - since) / 1000)} s)`);
+        },
+        Math.min(heartbeat, 5_000),
+      );
+  timer?.unref();
+  return {
+    step(message) {
+      current = message;
+      since = now();
+      if (onTerminal) out.progress(message);
+      else if (now() - lastLogged >= minInterval) log(message);
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+      out.clearProgress();
+    },
+  };
+}

@@ -19,6 +19,11 @@ function defaultSubcommand(command: Command): Command | undefined {
   return name ? command.commands.find((sub) => sub.name() === name) : undefined;
 }
 
+/** A group that also runs on its own (`tier4 doctor` beside `tier4 doctor serve`): commander calls its action. */
+function runsAlone(command: Command): boolean {
+  return Boolean((command as unknown as CommandInternals)._actionHandler);
+}
+
 function pathOf(command: Command): string {
   const names: string[] = [];
   for (let current: Command | null = command; current; current = current.parent)
@@ -72,7 +77,7 @@ export function checkCommandLine(
       command = sub;
       continue;
     }
-    if (command.commands.length > 0) {
+    if (command.commands.length > 0 && !runsAlone(command)) {
       const fallback = defaultSubcommand(command);
       if (!fallback) return `unknown command "${token}" for \`${pathOf(command)}\``;
       command = fallback;
@@ -84,13 +89,12 @@ export function checkCommandLine(
     }
   }
   if (!complete) return undefined;
-  if (command.commands.length > 0) {
+  if (command.commands.length > 0 && !runsAlone(command)) {
     const fallback = defaultSubcommand(command);
     if (!fallback) return `\`${pathOf(command)}\` needs a subcommand`;
     command = fallback;
   }
-  if (!(command as unknown as CommandInternals)._actionHandler)
-    return `\`${pathOf(command)}\` does nothing by itself`;
+  if (!runsAlone(command)) return `\`${pathOf(command)}\` does nothing by itself`;
   const missingOption = command.options.find((option) => option.mandatory && !given.has(option));
   if (missingOption) return `\`${pathOf(command)}\` needs ${missingOption.long ?? missingOption.short}`;
   const required = command.registeredArguments.filter((argument) => argument.required).length;

@@ -1,5 +1,7 @@
+import type { SetSummary } from '../backups/list.js';
+import type { CertificateHealth } from '../certs/status.js';
 import type { LoadedConfig } from '../core/config/load.js';
-import type { SiteConfig } from '../core/config/schema.js';
+import { DEFAULT_DRILL_INTERVAL_SECONDS, type SiteConfig } from '../core/config/schema.js';
 import { formatSeconds } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
 import { resolveSecret } from '../core/secrets.js';
@@ -15,11 +17,36 @@ export interface DoctorCheck {
   message: string;
 }
 
+/** What the doctor read about a site, for the status page: ids, times, sizes and counts only. */
+export interface SiteFindings {
+  role: string;
+  repository?: {
+    location: string;
+    readable: boolean;
+    sets: SetSummary[];
+    untrusted: number;
+    incomplete: number;
+    rpoSeconds: number;
+  };
+  drills: Array<{
+    startedAt: string;
+    setId: string;
+    ok: boolean;
+    authentic: boolean;
+    rtoSeconds: number;
+    dataAgeSeconds: number;
+    failedChecks: string[];
+  }>;
+  drillIntervalSeconds: number;
+  certificates: CertificateHealth[];
+}
+
 export interface DoctorReport {
   ok: boolean;
   generatedAt: string;
   checks: DoctorCheck[];
   metrics: Metric[];
+  sites: Record<string, SiteFindings>;
 }
 
 export interface DoctorOptions {
@@ -29,9 +56,9 @@ export interface DoctorOptions {
   now?: () => Date;
   /** Each check gives up after this long, so one unreachable service never hangs the doctor. */
   timeoutMs?: number;
+  /** Told when each check starts: the CLI logs it (with a time stamp when not on a terminal). */
+  progress?: (message: string) => void;
 }
-
-const DEFAULT_DRILL_INTERVAL = 30 * 86_400;
 
 /**
  * One answer to "are our sites safe?": for each site, backups against the RPO, the last passed drill against
@@ -43,8 +70,10 @@ export async function runDoctor(loaded: LoadedConfig, options: DoctorOptions = {
   const now = (options.now ?? (() => new Date()))();
   const checks: DoctorCheck[] = [];
   const metrics: Metric[] = [];
+  const findings: Record<string, SiteFindings> = {};
   const timeout = options.timeoutMs ?? 60_000;
   const guarded = async (site: string | null, check: string, work: () => Promise<void>) => {
+    options.progress?.(`${site ?? 'deployment'}: checking ${check}…`);
     try {
       await withTimeout(work(), timeout, `${check} took longer than ${timeout / 1000} s`);
     } catch (error) {
@@ -60,16 +89,23 @@ export async function runDoctor(loaded: LoadedConfig, options: DoctorOptions = {
       checks.push({ site: name, check, status, message });
     const metric = (metricName: string, help: string, value: number, labels: Record<string, string> = {}) =>
       metrics.push({ name: metricName, help, labels: { site: name, ...labels }, value });
+    const found: SiteFindings = {
+      role: site.role,
+      drills: [],
+      drillIntervalSeconds: site.drills?.interval.seconds ?? DEFAULT_DRILL_INTERVAL_SECONDS,
+      certificates: [],
+    };
+    findings[name] = found;
 
     if (!site.backups) {
       add('backups', site.role === 'production' ? 'fail' : 'skip', 'no backups configured');
     } else {
-      await guarded(name, 'backups', () => backupChecks(loaded, name, site, env, now, add, metric));
+      await guarded(name, 'backups', () => backupChecks(loaded, name, site, env, now, add, metric, found));
     }
     await guarded(name, 'pg_dump', () => pgDumpCheck(site, env, add));
     if (site.tls)
       await guarded(name, 'certificates', () =>
-        certificateChecks(loaded, name, env, options.signal, add, metric),
+        certificateChecks(loaded, name, env, options.signal, add, metric, found),
       );
   }
 
@@ -85,7 +121,8 @@ export async function runDoctor(loaded: LoadedConfig, options: DoctorOptions = {
         ...(options.signal ? { signal: options.signal } : {}),
       });
       if (!drift) return;
-      const labels = { from: drift.from, to: drift.to };
+      // Every series carries a site label: drift is about the promotion's target.
+      const labels = { site: drift.to, from: drift.from, to: drift.to };
       metrics.push({
         name: 'tier4_config_drift_changes',
         help: 'Configuration differences between demo and production.',
@@ -113,24 +150,38 @@ export async function runDoctor(loaded: LoadedConfig, options: DoctorOptions = {
     metrics.push({
       name: 'tier4_check_ok',
       help: 'Whether a doctor check passed (1) or not (0); warnings count as passed.',
-      labels: { site: check.site ?? '', check: check.check },
+      labels: { site: check.site ?? promotion?.to ?? '', check: check.check },
       value: check.status === 'fail' ? 0 : 1,
     });
   }
   const ok = checks.every((check) => check.status !== 'fail');
-  metrics.push({
-    name: 'tier4_doctor_ok',
-    help: 'Whether every doctor check passed.',
-    labels: {},
-    value: ok ? 1 : 0,
-  });
-  metrics.push({
-    name: 'tier4_doctor_timestamp_seconds',
-    help: 'When the doctor ran.',
-    labels: {},
-    value: Math.floor(now.getTime() / 1000),
-  });
-  return { ok, generatedAt: now.toISOString(), checks, metrics };
+  for (const [name] of sites) {
+    const labels = { site: name };
+    const siteOk = checks.every(
+      (check) => check.status !== 'fail' || (check.site !== null && check.site !== name),
+    );
+    metrics.push(
+      {
+        name: 'tier4_doctor_up',
+        help: 'Whether the doctor could run its checks (1), or not (0): a configuration error, a crash, or not run yet.',
+        labels,
+        value: 1,
+      },
+      {
+        name: 'tier4_doctor_ok',
+        help: 'Whether every doctor check of the site passed.',
+        labels,
+        value: siteOk ? 1 : 0,
+      },
+      {
+        name: 'tier4_doctor_last_run_timestamp_seconds',
+        help: 'When the doctor last ran (Unix time).',
+        labels,
+        value: Math.floor(now.getTime() / 1000),
+      },
+    );
+  }
+  return { ok, generatedAt: now.toISOString(), checks, metrics, sites: findings };
 }
 
 type Add = (check: string, status: DoctorStatus, message: string) => void;
@@ -144,6 +195,7 @@ async function backupChecks(
   now: Date,
   add: Add,
   metric: AddMetric,
+  found: SiteFindings,
 ): Promise<void> {
   const backups = site.backups!;
   add(
@@ -165,9 +217,42 @@ async function backupChecks(
     try {
       listing = await listSets(repo);
     } catch (error) {
+      metric('tier4_repository_up', REPOSITORY_UP_HELP, 0);
+      found.repository = {
+        location: repo.store.location,
+        readable: false,
+        sets: [],
+        untrusted: 0,
+        incomplete: 0,
+        rpoSeconds: backups.rpo.seconds,
+      };
       add('repository', 'fail', `${repo.store.location} cannot be read: ${errorMessage(error)}`);
       return;
     }
+    metric('tier4_repository_up', REPOSITORY_UP_HELP, 1);
+    found.repository = {
+      location: repo.store.location,
+      readable: true,
+      sets: listing.sets,
+      untrusted: listing.untrusted.length,
+      incomplete: listing.incomplete.length,
+      rpoSeconds: backups.rpo.seconds,
+    };
+    metric(
+      'tier4_backup_sets',
+      'Complete backup sets in the repository (manifest MAC verified).',
+      listing.sets.length,
+    );
+    metric(
+      'tier4_backup_untrusted_sets',
+      'Backup sets whose manifest fails its MAC: altered, or written under another integrity key.',
+      listing.untrusted.length,
+    );
+    metric(
+      'tier4_backup_incomplete_sets',
+      'Backup sets without a manifest (interrupted).',
+      listing.incomplete.length,
+    );
     add(
       'repository',
       listing.untrusted.length > 0 ? 'fail' : 'ok',
@@ -176,25 +261,69 @@ async function backupChecks(
     const rpo = backups.rpo.seconds;
     metric('tier4_backup_rpo_seconds', 'The recovery point objective configured for the site.', rpo);
     const newest = listing.sets.at(-1);
-    if (!newest) {
-      add('backup-age', 'fail', `no complete backup yet (RPO ${backups.rpo.text})`);
+    if (newest) {
+      metric(
+        'tier4_backup_last_timestamp_seconds',
+        'Snapshot time of the newest complete backup set, with or without problems (Unix time).',
+        toUnix(newest.snapshotAt),
+      );
+      metric(
+        'tier4_backup_last_size_bytes',
+        'Stored size of the newest complete backup set.',
+        newest.totalBytes,
+      );
+      metric(
+        'tier4_backup_last_problems',
+        'Problems recorded by the newest backup set (missing or damaged attachments), plus 1 if its last verification failed.',
+        setProblems(newest),
+      );
+      if (setProblems(newest) > 0) {
+        add(
+          'backup-problems',
+          'fail',
+          `newest backup ${newest.id} ${describeProblems(newest)}: see \`tier4 backup list --site ${name}\``,
+        );
+      } else {
+        add('backup-problems', 'ok', `newest backup ${newest.id} has no problems`);
+      }
+    }
+    // A set with problems restores incompletely: it is not a successful backup, whatever its age.
+    const success = listing.sets.filter((set) => setProblems(set) === 0).at(-1);
+    if (!success) {
+      add(
+        'backup-age',
+        'fail',
+        newest
+          ? `no backup without problems (RPO ${backups.rpo.text}): check the backup job`
+          : `no complete backup yet (RPO ${backups.rpo.text})`,
+      );
     } else {
-      const at = new Date(newest.snapshotAt);
+      const at = new Date(success.snapshotAt);
       const age = (now.getTime() - at.getTime()) / 1000;
       metric(
         'tier4_backup_last_success_timestamp_seconds',
-        'Snapshot time of the newest complete backup set.',
-        Math.floor(at.getTime() / 1000),
+        'Snapshot time of the newest complete backup set without problems (Unix time).',
+        toUnix(success.snapshotAt),
       );
-      metric('tier4_backup_age_seconds', 'Age of the newest complete backup set.', Math.round(age));
+      metric('tier4_backup_last_success_size_bytes', 'Stored size of that set.', success.totalBytes);
       add(
         'backup-age',
         age <= rpo ? 'ok' : 'fail',
-        `newest backup ${newest.id} is ${formatSeconds(age)} old (RPO ${backups.rpo.text})${age > rpo ? ': check the backup job' : ''}`,
+        `newest good backup ${success.id} is ${formatSeconds(age)} old (RPO ${backups.rpo.text})${age > rpo ? ': check the backup job' : ''}`,
       );
     }
-    const interval = site.drills?.interval.seconds ?? DEFAULT_DRILL_INTERVAL;
+    const interval = site.drills?.interval.seconds ?? DEFAULT_DRILL_INTERVAL_SECONDS;
+    metric('tier4_drill_interval_seconds', 'How often a restore drill must pass.', interval);
     const history = await drillHistory(repo);
+    found.drills = history.map((entry) => ({
+      startedAt: entry.report.startedAt,
+      setId: entry.report.setId,
+      ok: entry.report.ok,
+      authentic: entry.authentic,
+      rtoSeconds: entry.report.measures.rtoSeconds,
+      dataAgeSeconds: entry.report.measures.dataAgeSeconds,
+      failedChecks: entry.report.failedChecks,
+    }));
     const passed = lastPassedDrill(history);
     if (!passed) {
       add('drill', 'fail', `no passed restore drill on record: run \`tier4 drill --site ${name}\``);
@@ -203,13 +332,18 @@ async function backupChecks(
       const age = (now.getTime() - at.getTime()) / 1000;
       metric(
         'tier4_drill_last_success_timestamp_seconds',
-        'When the newest passed restore drill ran.',
-        Math.floor(at.getTime() / 1000),
+        'When the newest passed restore drill ran (Unix time).',
+        toUnix(passed.startedAt),
       );
       metric(
         'tier4_drill_rto_seconds',
         'Recovery time measured by the newest passed restore drill.',
         passed.measures.rtoSeconds,
+      );
+      metric(
+        'tier4_drill_data_age_seconds',
+        'Age of the restored data at the newest passed drill (the recovery point it achieved).',
+        passed.measures.dataAgeSeconds,
       );
       add(
         'drill',
@@ -218,11 +352,50 @@ async function backupChecks(
       );
     }
     const lastDrill = history.at(-1);
-    if (lastDrill && !lastDrill.report.ok)
-      add('last-drill', 'warn', `the newest drill failed: ${lastDrill.report.failedChecks.join(', ')}`);
+    if (lastDrill) {
+      const lastOk = lastDrill.authentic && lastDrill.report.ok;
+      metric(
+        'tier4_drill_last_ok',
+        'Whether the newest restore drill passed (1) or failed (0); an altered drill record counts as failed.',
+        lastOk ? 1 : 0,
+      );
+      metric(
+        'tier4_drill_last_timestamp_seconds',
+        'When the newest restore drill ran, passed or not (Unix time).',
+        toUnix(lastDrill.report.startedAt),
+      );
+      if (!lastOk)
+        add(
+          'last-drill',
+          'warn',
+          lastDrill.authentic
+            ? `the newest drill failed: ${lastDrill.report.failedChecks.join(', ')}`
+            : 'the newest drill record fails its MAC: altered, or written under another integrity key',
+        );
+    }
   } finally {
     await repo.store.close();
   }
+}
+
+const REPOSITORY_UP_HELP = 'Whether the backup repository could be listed (1) or not (0).';
+
+type ListedSet = Awaited<ReturnType<typeof import('../backups/list.js').listSets>>['sets'][number];
+
+/** Problems of a set: what its backup recorded, plus a failed verification. */
+function setProblems(set: ListedSet): number {
+  return set.problems + (set.lastVerified && !set.lastVerified.ok ? 1 : 0);
+}
+
+function describeProblems(set: ListedSet): string {
+  const parts = [];
+  if (set.problems > 0) parts.push(`has ${set.problems} missing or damaged attachment(s)`);
+  if (set.lastVerified && !set.lastVerified.ok) parts.push(`failed verification at ${set.lastVerified.at}`);
+  return parts.join(' and ');
+}
+
+function toUnix(iso: string): number {
+  return Math.floor(new Date(iso).getTime() / 1000);
 }
 
 async function pgDumpCheck(site: SiteConfig, env: NodeJS.ProcessEnv, add: Add): Promise<void> {
@@ -255,20 +428,52 @@ async function certificateChecks(
   signal: AbortSignal | undefined,
   add: Add,
   metric: AddMetric,
+  found: SiteFindings,
 ): Promise<void> {
   const { certificateHealth } = await import('../certs/status.js');
   const health = await certificateHealth(loaded, name, {
     ...(signal ? { signal } : {}),
     env,
   });
+  found.certificates = health;
   for (const cert of health) {
     add(`certificate ${cert.certificate} (${cert.where})`, cert.status, cert.message);
-    if (cert.daysLeft !== null) {
-      metric('tier4_certificate_days_left', 'Days until the certificate expires.', cert.daysLeft, {
-        certificate: cert.certificate,
-        where: cert.where,
-      });
+    const labels = { certificate: cert.certificate, where: cert.where };
+    if (cert.notAfter !== null) {
+      metric(
+        'tier4_certificate_expiry_timestamp_seconds',
+        'When the certificate expires (Unix time).',
+        toUnix(cert.notAfter),
+        labels,
+      );
     }
+    metric(
+      'tier4_certificate_ok',
+      'Whether the certificate check passed (1) or failed (0).',
+      cert.status === 'fail' ? 0 : 1,
+      labels,
+    );
+    if (cert.servedMatchesStored !== undefined) {
+      metric(
+        'tier4_certificate_served_matches_stored',
+        'Whether the served certificate is the stored one (0: the server was not reloaded after a renewal).',
+        cert.servedMatchesStored ? 1 : 0,
+        { certificate: cert.certificate },
+      );
+    }
+  }
+  const tls = loaded.config.sites[name]?.tls;
+  if (tls) {
+    metric(
+      'tier4_certificate_warn_seconds',
+      'Warn when a certificate expires sooner than this (tls.warnDays).',
+      tls.warnDays * 86_400,
+    );
+    metric(
+      'tier4_certificate_fail_seconds',
+      'Fail when a certificate expires sooner than this (tls.failDays).',
+      tls.failDays * 86_400,
+    );
   }
 }
 

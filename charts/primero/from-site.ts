@@ -2,7 +2,11 @@ import { posix } from 'node:path';
 import { type KubernetesSettings, kubernetesSettingsSchema } from '../../core/config/kubernetes.js';
 import { formatIssues, getSite } from '../../core/config/load.js';
 import { parseRepositoryUrl } from '../../core/config/repository-url.js';
-import type { SiteConfig, Tier4Config } from '../../core/config/schema.js';
+import {
+  DEFAULT_DRILL_INTERVAL_SECONDS,
+  type SiteConfig,
+  type Tier4Config,
+} from '../../core/config/schema.js';
 import { UsageError } from '../../core/errors.js';
 import { DEFAULT_DATABASE } from '../../core/primero/tables.js';
 import { AZURE_POSTGRES_CA_CONFIGMAP, isAzureFlexibleServer } from './azure-postgres-ca.js';
@@ -375,6 +379,11 @@ function opsValues(
       reads: doctorReads(site),
       env: [...doctorSources.env.values()],
       files: [...doctorSources.files.values()],
+    },
+    monitoring: {
+      ...k.monitoring,
+      ...(site.backups ? { rpoSeconds: site.backups.rpo.seconds } : {}),
+      drillIntervalSeconds: site.drills?.interval.seconds ?? DEFAULT_DRILL_INTERVAL_SECONDS,
     },
     env: [...sources.env.values()],
     files: [...sources.files.values()],

@@ -1,6 +1,7 @@
 import { azurePostgresCaConfigMap } from './azure-postgres-ca.js';
 import { type KubeObject, NAMES } from './common.js';
 import { dhparamConfigMap, nginxConfigMap, primeroConfigMap } from './config.js';
+import { monitoringManifests } from './monitoring.js';
 import { networkPolicies } from './network.js';
 import { doctorRbac, drillReportsClaim, opsConfigMap, opsCronJobs } from './ops.js';
 import { tlsResources } from './tls.js';
@@ -77,10 +78,15 @@ export function renderPrimero(input: PrimeroValues): StagedManifest[] {
     podDisruptionBudget(values, NAMES.nginx, 'nginx'),
     values.solr.enabled ? podDisruptionBudget(values, NAMES.solr, 'solr') : undefined,
   ].filter(present);
-  return [
+  const staged = [
     ...config.map(as('config')),
     as('migrate')(migrateJob(values)),
     ...workload.map(as('workload')),
     ...opsCronJobs(values).map(as('ops')),
   ];
+  const monitoring = monitoringManifests(
+    values,
+    staged.map((manifest) => manifest.object),
+  );
+  return [...staged, ...monitoring.map(as('ops'))];
 }

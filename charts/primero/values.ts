@@ -202,6 +202,19 @@ export const primeroValuesSchema = z
             files: z.array(z.object({ path: z.string().startsWith('/'), from: secretKey }).strict()),
           })
           .strict(),
+        /** The exporter beside the doctor CronJob (charts/primero/monitoring.ts). */
+        monitoring: z
+          .object({
+            prometheusOperator: z.boolean(),
+            selectorLabels: z.record(z.string(), z.string()),
+            prometheusNamespace: name,
+            interval: z.string(),
+            runbookBaseUrl: z.string(),
+            /** From the site: the alert thresholds. */
+            rpoSeconds: z.number().int().positive().optional(),
+            drillIntervalSeconds: z.number().int().positive(),
+          })
+          .strict(),
         /** {env: NAME} references the jobs need, each from a Secret key. */
         env: z.array(z.object({ name: z.string(), from: secretKey }).strict()),
         /** {file: /path} references the jobs need (not the age identity), each from a Secret key. */

@@ -24,6 +24,36 @@ const resources = z
 
 const DEFAULT_REPLICAS = { application: 2, worker: 1, nginx: 2 };
 
+const DEFAULT_RUNBOOK_BASE_URL = 'https://github.com/primero-tier4/primero-tier4/blob/main/runbooks/';
+
+const monitoringSettingsSchema = z
+  .object({
+    /**
+     * The prometheus-operator CRDs (ServiceMonitor, PrometheusRule) are installed: render those objects.
+     * Otherwise the Service carries the prometheus.io/* scrape annotations and the rules come as a ConfigMap.
+     */
+    prometheusOperator: z.boolean().default(false),
+    /** Labels the operator's Prometheus selects ServiceMonitors and PrometheusRules by (e.g. release: ...). */
+    selectorLabels: z.record(z.string(), z.string()).default({}),
+    /** The namespace Prometheus scrapes from: the only one the exporter's NetworkPolicy lets in. */
+    prometheusNamespace: dnsName.default('monitoring'),
+    /** The pause between two doctor runs. */
+    interval: z
+      .string()
+      .regex(/^\d+[smh]$/, 'must be a duration such as 5m')
+      .default('5m'),
+    /** Where the alerts' runbook_url points: the runbooks folder of your copy of tier4 (or your wiki). */
+    runbookBaseUrl: z.string().url().default(DEFAULT_RUNBOOK_BASE_URL),
+  })
+  .strict()
+  .default({
+    prometheusOperator: false,
+    selectorLabels: {},
+    prometheusNamespace: 'monitoring',
+    interval: '5m',
+    runbookBaseUrl: DEFAULT_RUNBOOK_BASE_URL,
+  });
+
 export const kubernetesSettingsSchema = z
   .object({
     /** kubeconfig context; default: the current context. */
@@ -162,6 +192,8 @@ export const kubernetesSettingsSchema = z
     workerMultiprocess: z.boolean().default(false),
     /** How often the doctor CronJob checks the site. */
     doctorSchedule: z.string().default('*/30 * * * *'),
+    /** The exporter (`tier4 doctor serve`), its alert rules and Grafana dashboard: see runbooks/monitoring.md. */
+    monitoring: monitoringSettingsSchema,
     /** The tier4 CLI image for the ops CronJobs. */
     opsImage: z.string().default('ghcr.io/primero-tier4/tier4:0.1.0'),
     /** Pulumi state; default: a local file backend beside tier4.yaml, so no SaaS account is needed. */

@@ -156,9 +156,12 @@ const backupsSchema = z
   })
   .strict();
 
+/** How often a drill must pass when the site sets no `drills.interval` (or no `drills` at all). */
+export const DEFAULT_DRILL_INTERVAL_SECONDS = 2_592_000;
+
 const drillsSchema = z
   .object({
-    interval: durationSchema.default({ text: '30d', seconds: 2_592_000 }),
+    interval: durationSchema.default({ text: '30d', seconds: DEFAULT_DRILL_INTERVAL_SECONDS }),
     /** The server that receives scratch databases; default: the site's own database server. */
     server: postgresUrl.optional(),
     password: secretRefSchema.optional(),

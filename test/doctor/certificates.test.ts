@@ -39,7 +39,9 @@ async function doctorFor(daysLeft: number) {
   await writeFile(config.file, stringify(doc));
   const report = await runDoctor(loadConfig(config.file), { site: 'web' });
   const certificates = report.checks.filter((check) => check.check.startsWith('certificate '));
-  const metrics = report.metrics.filter((metric) => metric.name === 'tier4_certificate_days_left');
+  const metrics = report.metrics.filter(
+    (metric) => metric.name === 'tier4_certificate_expiry_timestamp_seconds',
+  );
   return { report, certificates, metrics };
 }
 
@@ -54,9 +56,16 @@ describe('tier4 doctor and certificates', () => {
     expect(metrics).toHaveLength(2);
     for (const metric of metrics) {
       expect(metric.labels).toMatchObject({ site: 'web', certificate: SNI_HOST });
-      expect(metric.value).toBeGreaterThanOrEqual(19);
-      expect(metric.value).toBeLessThanOrEqual(20);
+      const daysLeft = (metric.value - Date.now() / 1000) / 86_400;
+      expect(daysLeft).toBeGreaterThanOrEqual(19);
+      expect(daysLeft).toBeLessThanOrEqual(20.01);
     }
+    // The same certificate is served and stored, and the thresholds are exposed for the alert rules.
+    const { report } = await doctorFor(20);
+    const value = (name: string) => report.metrics.find((metric) => metric.name === name)?.value;
+    expect(value('tier4_certificate_served_matches_stored')).toBe(1);
+    expect(value('tier4_certificate_warn_seconds')).toBe(30 * 86_400);
+    expect(value('tier4_certificate_fail_seconds')).toBe(14 * 86_400);
   });
 
   test('a certificate with 10 days left fails the doctor', async () => {

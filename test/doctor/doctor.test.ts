@@ -47,7 +47,7 @@ describe('tier4 doctor', () => {
     expect(prom.stdout).toMatch(/^tier4_backup_last_success_timestamp_seconds\{site="production"\} \d{10}$/m);
     expect(prom.stdout).toMatch(/^tier4_drill_last_success_timestamp_seconds\{site="production"\} \d{10}$/m);
     expect(prom.stdout).toMatch(/^tier4_drill_rto_seconds\{site="production"\} [\d.]+$/m);
-    expect(prom.stdout).toMatch(/^tier4_doctor_ok 1$/m);
+    expect(prom.stdout).toMatch(/^tier4_doctor_ok\{site="production"\} 1$/m);
 
     // Time passes: the same repository seen two days and then a month later.
     const loaded = loadConfig(site.configPath);

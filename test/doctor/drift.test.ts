@@ -24,7 +24,7 @@ describe('tier4 doctor and configuration drift (against the Primero API simulato
       /^\d+ difference\(s\) between demo and production, \d+ would be deleted on promotion/,
     );
     const changes = report.metrics.find((metric) => metric.name === 'tier4_config_drift_changes')!;
-    expect(changes.labels).toEqual({ from: 'demo', to: 'production' });
+    expect(changes.labels).toEqual({ site: 'production', from: 'demo', to: 'production' });
     expect(changes.value).toBeGreaterThan(0);
     expect(
       report.metrics.find((metric) => metric.name === 'tier4_config_drift_destructive')!.value,

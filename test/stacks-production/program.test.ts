@@ -105,11 +105,19 @@ describe('the production site under Pulumi mocks', () => {
 
   test("Primero's workload: application, worker, nginx, the migration Job, Services and PDBs", () => {
     const deployments = ofType(resources, 'kubernetes:apps/v1:Deployment').map((r) => r.inputs.metadata.name);
-    expect(deployments.sort()).toEqual(['primero-application', 'primero-nginx', 'primero-worker']);
+    expect(deployments.sort()).toEqual([
+      'primero-application',
+      'primero-nginx',
+      'primero-worker',
+      'tier4-exporter',
+    ]);
     const [job] = ofType(resources, 'kubernetes:batch/v1:Job');
     expect(job?.inputs.metadata.name).toBe('primero-migrate-v2-15-2');
 
-    expect(ofType(resources, 'kubernetes:policy/v1:PodDisruptionBudget')).toHaveLength(3);
+    expect(ofType(resources, 'kubernetes:policy/v1:PodDisruptionBudget')).toHaveLength(4);
+    // Monitoring (charts/primero/monitoring.ts): the operator's custom resources go through Pulumi too.
+    expect(ofType(resources, 'kubernetes:monitoring.coreos.com/v1:ServiceMonitor')).toHaveLength(1);
+    expect(ofType(resources, 'kubernetes:monitoring.coreos.com/v1:PrometheusRule')).toHaveLength(1);
     const nginx = ofType(resources, 'kubernetes:core/v1:Service').find(
       (r) => r.inputs.metadata.name === 'primero-nginx',
     );
