@@ -4,6 +4,7 @@ import type { LoadedConfig } from '../core/config/load.js';
 import { DEFAULT_DRILL_INTERVAL_SECONDS, type SiteConfig } from '../core/config/schema.js';
 import { formatSeconds } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
+import { checkMessageSecret } from '../core/primero/message-secret.js';
 import { resolveSecret } from '../core/secrets.js';
 import type { Metric } from './prometheus.js';
 
@@ -103,6 +104,10 @@ export async function runDoctor(loaded: LoadedConfig, options: DoctorOptions = {
       await guarded(name, 'backups', () => backupChecks(loaded, name, site, env, now, add, metric, found));
     }
     await guarded(name, 'pg_dump', () => pgDumpCheck(site, env, add));
+    if (site.primero.messageSecret) {
+      const { status, message } = checkMessageSecret(site, env);
+      add('message-secret', status, message);
+    }
     if (site.tls)
       await guarded(name, 'certificates', () =>
         certificateChecks(loaded, name, env, options.signal, add, metric, found),

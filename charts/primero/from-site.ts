@@ -285,13 +285,10 @@ class SecretSources {
   private readonly keysUsed = new Map<string, string>();
   constructor(private readonly k: KubernetesSettings) {}
 
-  add(ref: SecretRefAt['ref'], isDatabasePassword = false): void {
-    const databaseSecret = { name: databaseSecretName(this.k), key: 'password' };
+  /** `from`: the Secret key the application itself reads, when the reference is to the same value. */
+  add(ref: SecretRefAt['ref'], from?: { name: string; key: string }): void {
     if ('env' in ref) {
-      this.env.set(ref.env, {
-        name: ref.env,
-        from: isDatabasePassword ? databaseSecret : { name: this.k.secrets.opsEnv, key: ref.env },
-      });
+      this.env.set(ref.env, { name: ref.env, from: from ?? { name: this.k.secrets.opsEnv, key: ref.env } });
       return;
     }
     const key = posix.basename(ref.file);
@@ -305,7 +302,7 @@ class SecretSources {
     this.keysUsed.set(key, ref.file);
     this.files.set(ref.file, {
       path: ref.file,
-      from: isDatabasePassword ? databaseSecret : { name: this.k.secrets.opsFiles, key },
+      from: from ?? { name: this.k.secrets.opsFiles, key },
     });
   }
 }
@@ -340,13 +337,22 @@ function opsValues(
 ): PrimeroValues['ops'] {
   const identityRef = site.backups?.encryption.identity;
   const sources = new SecretSources(k);
+  const doctorSources = new SecretSources(k);
   for (const { path, ref } of secretRefsIn(site)) {
-    if (path.join('.') === 'backups.encryption.identity') continue; // only the drill job gets it
-    sources.add(ref, path.join('.') === 'database.password');
+    const at = path.join('.');
+    if (at === 'backups.encryption.identity') continue; // only the drill job gets it
+    // Only the doctor checks the message secret: the very key Primero reads (core/primero/message-secret.ts).
+    if (at === 'primero.messageSecret') {
+      doctorSources.add(ref, { name: k.secrets.app, key: 'PRIMERO_MESSAGE_SECRET' });
+      continue;
+    }
+    sources.add(
+      ref,
+      at === 'database.password' ? { name: databaseSecretName(k), key: 'password' } : undefined,
+    );
   }
   // Only the doctor job gets the promotion peer's Primero credentials (configuration drift).
   const peer = promotionPeer(config, siteName);
-  const doctorSources = new SecretSources(k);
   for (const { ref } of secretRefsIn(peer?.primero.auth)) {
     if ('env' in ref ? sources.env.has(ref.env) : sources.files.has(ref.file)) continue;
     doctorSources.add(ref);

@@ -5,6 +5,7 @@ import type { LoadedConfig } from '../../core/config/load.js';
 import { summarizeConfig } from '../../core/config/summary.js';
 import { UsageError } from '../../core/errors.js';
 import { packageRoot } from '../../core/package-info.js';
+import { checkMessageSecret } from '../../core/primero/message-secret.js';
 import { table } from '../output.js';
 import type { Registrar } from '../program.js';
 
@@ -19,10 +20,20 @@ export function registerConfig(program: Command, registrar: Registrar): void {
     .action(
       registrar.action(async (ctx) => {
         const loaded = ctx.config();
-        ctx.out.result(() => `${loaded.path} is valid.\n\n${renderSummary(loaded)}`, {
+        const secrets = messageSecretChecks(loaded, ctx.io.env);
+        const failed = secrets.filter((check) => check.status === 'fail');
+        if (failed.length > 0) {
+          throw new UsageError(
+            failed.map((check) => `sites.${check.site}.primero.messageSecret: ${check.message}`).join('\n'),
+            'Put a 32-byte value in the Secret Primero reads (its key PRIMERO_MESSAGE_SECRET) and where tier4.yaml references it.',
+          );
+        }
+        const notes = secrets.map((check) => `sites.${check.site}.primero.messageSecret: ${check.message}`);
+        ctx.out.result(() => [`${loaded.path} is valid.`, ...notes, '', renderSummary(loaded)].join('\n'), {
           ok: true,
           file: loaded.path,
           ...summarizeConfig(loaded.config),
+          messageSecrets: secrets,
         });
       }),
     );
@@ -88,6 +99,13 @@ export function registerConfig(program: Command, registrar: Registrar): void {
         );
       }),
     );
+}
+
+/** The message-secret length check of each site that references its secret (core/primero/message-secret.ts). */
+function messageSecretChecks(loaded: LoadedConfig, env: NodeJS.ProcessEnv) {
+  return Object.entries(loaded.config.sites)
+    .filter(([, site]) => site.primero.messageSecret !== undefined)
+    .map(([name, site]) => ({ site: name, ...checkMessageSecret(site, env) }));
 }
 
 function renderSummary(loaded: LoadedConfig): string {

@@ -38,6 +38,11 @@ const primeroSchema = z
       ])
       .optional(),
     solr: z.boolean().default(false),
+    /**
+     * Optional: where this machine can read the site's PRIMERO_MESSAGE_SECRET, so `config validate` and
+     * `doctor` can check its length (exactly 32 bytes). On Kubernetes the ops jobs get the app Secret's key.
+     */
+    messageSecret: secretRefSchema.optional(),
     /** Extra CA bundle (PEM file) to trust for this site's API, e.g. a national CA. */
     caFile: z.string().optional(),
   })
