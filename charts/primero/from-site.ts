@@ -9,7 +9,9 @@ import {
 } from '../../core/config/schema.js';
 import { UsageError } from '../../core/errors.js';
 import { DEFAULT_DATABASE } from '../../core/primero/tables.js';
+import { azureResourceNames } from '../../stacks/azure-demo/names.js';
 import { AZURE_POSTGRES_CA_CONFIGMAP, isAzureFlexibleServer } from './azure-postgres-ca.js';
+import { azureValues } from './azure-values.js';
 import { type Component, type PrimeroValues, primeroValuesSchema, type ValuesResources } from './values.js';
 
 /** Requests and limits per component; sized for a small country office, raise them in tier4.yaml. */
@@ -95,7 +97,9 @@ export function valuesFromSite(config: Tier4Config, siteName: string, options: V
       'Fix the matching settings under sites.<name>.kubernetes in tier4.yaml.',
     );
   }
-  return parsed.data;
+  // A site on Azure also gets its Key Vault and ingress-address wiring, which reads the other values.
+  const azure = azureValues(config, siteName, site, parsed.data, secretRefsIn(site));
+  return azure ? primeroValuesSchema.parse({ ...parsed.data, azure }) : parsed.data;
 }
 
 function splitRef(ref: string): { namespace: string; name: string } {
@@ -201,16 +205,7 @@ function tlsValues(
   let solver: { type: 'gateway'; namespace: string; name: string } | undefined;
   if (k.exposure.gateway) solver = { type: 'gateway', ...splitRef(k.exposure.gateway) };
   const azure = site.azure;
-  const solverOrDns =
-    solver ??
-    (azure?.dns
-      ? {
-          type: 'azure-dns' as const,
-          subscriptionId: azure.subscriptionId,
-          resourceGroup: azure.resourceGroup ?? `rg-${config.deployment.name}-${siteName}`,
-          zone: azure.dns.zone,
-        }
-      : undefined);
+  const solverOrDns = solver ?? (azure?.dns ? azureDnsSolver(config, siteName, azure) : undefined);
   if (!solverOrDns) {
     throw new UsageError(
       `sites.${siteName}.tls.source asks for an ACME certificate, but there is no way to answer the challenge.`,
@@ -228,6 +223,24 @@ function tlsValues(
         solver: solverOrDns,
       },
     },
+  };
+}
+
+/** DNS-01 in the stack's zone, as the identity the stack federates with cert-manager (docs/azure-demo.md). */
+function azureDnsSolver(config: Tier4Config, siteName: string, azure: NonNullable<SiteConfig['azure']>) {
+  const clientId = azure.identities.certManagerClientId;
+  if (!clientId) {
+    throw new UsageError(
+      `sites.${siteName}.azure.identities.certManagerClientId is not set; cert-manager needs it to answer DNS-01 challenges in ${azure.dns?.zone}.`,
+      `Run \`tier4 site apply ${siteName}\` and copy its cert_manager_identity_client_id output into sites.${siteName}.azure.identities.certManagerClientId.`,
+    );
+  }
+  return {
+    type: 'azure-dns' as const,
+    subscriptionId: azure.subscriptionId,
+    resourceGroup: azureResourceNames(config.deployment.name, siteName, azure).resourceGroup,
+    zone: azure.dns?.zone ?? '',
+    clientId,
   };
 }
 

@@ -1,3 +1,9 @@
+import {
+  KEY_VAULT_SYNC,
+  keyVaultServiceAccount,
+  keyVaultSyncDeployment,
+  secretProviderClass,
+} from './azure.js';
 import { azurePostgresCaConfigMap } from './azure-postgres-ca.js';
 import { type KubeObject, NAMES } from './common.js';
 import { dhparamConfigMap, nginxConfigMap, primeroConfigMap } from './config.js';
@@ -58,6 +64,9 @@ export function renderPrimero(input: PrimeroValues): StagedManifest[] {
     values.ops.backup ? serviceAccount(values, NAMES.backup, 'ops') : undefined,
     values.ops.drill ? serviceAccount(values, NAMES.drill, 'ops') : undefined,
     serviceAccount(values, NAMES.doctor, 'ops'),
+    keyVaultServiceAccount(values),
+    secretProviderClass(values),
+    keyVaultSyncDeployment(values),
     ...doctorRbac(values),
     ...networkPolicies(values),
     attachmentsClaim(values),
@@ -77,6 +86,7 @@ export function renderPrimero(input: PrimeroValues): StagedManifest[] {
     podDisruptionBudget(values, NAMES.worker, 'worker'),
     podDisruptionBudget(values, NAMES.nginx, 'nginx'),
     values.solr.enabled ? podDisruptionBudget(values, NAMES.solr, 'solr') : undefined,
+    values.azure ? podDisruptionBudget(values, KEY_VAULT_SYNC, 'key-vault') : undefined,
   ].filter(present);
   const staged = [
     ...config.map(as('config')),

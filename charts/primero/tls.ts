@@ -19,8 +19,18 @@ export function tlsResources(values: PrimeroValues): KubeObject[] {
       group: 'cert-manager.io',
     };
   } else {
-    const name = issuer.kind === 'acme' ? 'primero-acme' : 'primero-ca';
-    issuerRef = { name, kind: 'Issuer', group: 'cert-manager.io' };
+    // Azure DNS with workload identity is an ambient credential, which cert-manager refuses to namespaced
+    // Issuers unless started with --issuer-ambient-credentials (default false; ClusterIssuers default
+    // true: cert-manager internal/apis/config/controller/v1alpha1/defaults.go, and
+    // pkg/issuer/acme/dns/azuredns/azuredns.go getAuthorization). So that solver is a ClusterIssuer.
+    const cluster = issuer.kind === 'acme' && issuer.solver.type === 'azure-dns';
+    const name = cluster
+      ? `${values.deployment}-${values.site}-acme`
+      : issuer.kind === 'acme'
+        ? 'primero-acme'
+        : 'primero-ca';
+    const kind = cluster ? 'ClusterIssuer' : 'Issuer';
+    issuerRef = { name, kind, group: 'cert-manager.io' };
     const spec =
       issuer.kind === 'ca'
         ? { ca: { secretName: issuer.caSecret } }
@@ -42,23 +52,26 @@ export function tlsResources(values: PrimeroValues): KubeObject[] {
                     }
                   : {
                       // Workload identity: cert-manager's ServiceAccount is federated with an identity that
-                      // may write TXT records in this zone (set up by the Azure demo stack).
+                      // may write TXT records in this zone (the Azure demo stack); cert-manager's pods need
+                      // the azure.workload.identity/use label (docs/azure-demo.md, installing cert-manager).
                       dns01: {
                         azureDNS: {
                           subscriptionID: issuer.solver.subscriptionId,
                           resourceGroupName: issuer.solver.resourceGroup,
                           hostedZoneName: issuer.solver.zone,
                           environment: 'AzurePublicCloud',
+                          managedIdentity: { clientID: issuer.solver.clientId },
                         },
                       },
                     },
               ],
             },
           };
+    const { namespace: _namespace, ...clusterMetadata } = metadata(values, name, 'tls');
     out.push({
       apiVersion: 'cert-manager.io/v1',
-      kind: 'Issuer',
-      metadata: metadata(values, name, 'tls'),
+      kind,
+      metadata: cluster ? clusterMetadata : metadata(values, name, 'tls'),
       spec,
     });
   }

@@ -67,6 +67,8 @@ const certManagerSchema = z
                 subscriptionId: z.string(),
                 resourceGroup: z.string(),
                 zone: z.string(),
+                /** cert-manager's workload identity (managedIdentity.clientID in the solver). */
+                clientId: z.string(),
               })
               .strict(),
           ]),
@@ -160,6 +162,27 @@ export const primeroValuesSchema = z
           .optional(),
       })
       .strict(),
+    /**
+     * A site on Azure (the demo): the Key Vault its Secrets come from (Secrets Store CSI driver with the
+     * workload identity the stack federates with `serviceAccount`), and the stack's static ingress address.
+     */
+    azure: z
+      .object({
+        resourceGroup: z.string(),
+        ingressIpName: z.string(),
+        keyVault: z
+          .object({
+            name: z.string(),
+            tenantId: z.string(),
+            clientId: z.string(),
+            serviceAccount: name,
+            /** Each Kubernetes Secret key the pods read, and the Key Vault secret it is synced from. */
+            secrets: z.array(z.object({ secret: name, key: z.string(), object: name }).strict()).min(1),
+          })
+          .strict(),
+      })
+      .strict()
+      .optional(),
     /** Demo only: where PrimeroConfigurationSyncService sends promoted configurations. */
     promotion: z
       .object({ host: z.string(), port: z.number().int(), tls: z.boolean(), basicAuth: secretKey })

@@ -9,6 +9,7 @@ import type { IService } from 'kubernetes-models/v1/Service';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
+import { loadBalancerAnnotations } from './azure.js';
 import {
   APP_ROOT,
   containerSecurityContext,
@@ -425,7 +426,7 @@ export function nginxService(values: PrimeroValues): IService {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: metadata(values, NAMES.nginx, 'nginx'),
+    metadata: metadata(values, NAMES.nginx, 'nginx', loadBalancerAnnotations(values)),
     spec: {
       type: exposure.type,
       // Keep the client's address, so the NetworkPolicy's client CIDRs mean what they say.

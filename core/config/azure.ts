@@ -136,6 +136,15 @@ export const azureSettingsSchema = z
       })
       .strict()
       .default(monitoringDefaults),
+    /**
+     * Client ids of the identities `tier4 site apply` creates (its outputs workload_identity_client_id and
+     * cert_manager_identity_client_id). None is secret; `tier4 site render|deploy` needs them to wire
+     * Key Vault and cert-manager, and stops with what to copy when one is missing.
+     */
+    identities: z
+      .object({ workloadClientId: uuid.optional(), certManagerClientId: uuid.optional() })
+      .strict()
+      .default({}),
     dns: z
       .object({ zone: z.string().min(3) })
       .strict()

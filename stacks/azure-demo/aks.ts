@@ -9,6 +9,7 @@ import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-
 import type { Construct } from '../cdktf.js';
 import type { DemoSiteModel } from './model.js';
 import { collectContainerInsights, sendDiagnostics } from './monitoring.js';
+import { workloadSubject } from './names.js';
 import type { Network } from './network.js';
 import { ADMIN_GROUP_ROLES } from './policy.js';
 
@@ -138,7 +139,7 @@ export function createCluster(
     resourceGroupName: resourceGroup.name,
     parentId: workloadIdentity.id,
     issuer: cluster.oidcIssuerUrl,
-    subject: `system:serviceaccount:${model.workload.namespace}:${model.workload.serviceAccount}`,
+    subject: workloadSubject(model.workload.namespace, model.workload.serviceAccount),
     audience: ['api://AzureADTokenExchange'],
   });
   new RoleAssignment(scope, 'workload-key-vault-reader', {

@@ -2,9 +2,9 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { AzureSettings } from '../../core/config/azure.js';
 import type { LoadedConfig } from '../../core/config/load.js';
 import { getSite } from '../../core/config/load.js';
-import { siteStorageAccount } from '../../core/config/placement.js';
 import { parseRepositoryUrl } from '../../core/config/repository-url.js';
 import { UsageError } from '../../core/errors.js';
+import { type AzureResourceNames, azureResourceNames } from './names.js';
 
 /**
  * Everything the stack needs, worked out from tier4.yaml before any construct exists: names, sizes and
@@ -16,21 +16,11 @@ export interface DemoSiteModel {
   role: 'demo' | 'production';
   azure: AzureSettings;
   tags: Record<string, string>;
-  names: {
-    resourceGroup: string;
-    vnet: string;
+  names: AzureResourceNames & {
     aksSubnet: string;
     postgresSubnet: string;
     endpointsSubnet: string;
-    aks: string;
-    aksDnsPrefix: string;
-    postgres: string;
     postgresDnsZone: string;
-    storageAccount: string;
-    keyVault: string;
-    logAnalytics: string;
-    workloadIdentity: string;
-    ingressIp: string;
   };
   database: { name: string; adminLogin: string };
   containers: { attachments: string; backups: string };
@@ -43,14 +33,7 @@ export interface DemoSiteModel {
   localStatePath: string;
 }
 
-/** Key Vault secret names (letters, digits, hyphens), keyed by the environment variable Primero reads. */
-export const KEY_VAULT_SECRETS = {
-  PRIMERO_SECRET_KEY_BASE: 'primero-secret-key-base',
-  DEVISE_SECRET_KEY: 'devise-secret-key',
-  PRIMERO_MESSAGE_SECRET: 'primero-message-secret',
-  POSTGRES_PASSWORD: 'postgres-password',
-  PRIMERO_STORAGE_AZ_KEY: 'storage-account-key',
-} as const;
+export { KEY_VAULT_SECRETS } from './names.js';
 
 // Azure reserves these PostgreSQL administrator names.
 const RESERVED_PG_LOGINS = new Set([
@@ -62,10 +45,6 @@ const RESERVED_PG_LOGINS = new Set([
   'guest',
   'public',
 ]);
-
-function trimName(text: string, max: number): string {
-  return text.slice(0, max).replace(/-+$/, '');
-}
 
 export function buildModel(loaded: LoadedConfig, siteName: string): DemoSiteModel {
   const { config } = loaded;
@@ -82,9 +61,8 @@ export function buildModel(loaded: LoadedConfig, siteName: string): DemoSiteMode
   }
   const deployment = config.deployment.name;
   const prefix = `${deployment}-${site}`;
-  const postgres = trimName(`psql-${prefix}`, 63);
-  const storageAccount = siteStorageAccount(deployment, site, azure);
-  const keyVault = trimName(`kv-${prefix}`, 24).replace(/--+/g, '-');
+  const names = azureResourceNames(deployment, site, azure);
+  const { storageAccount, postgres } = names;
 
   const containers = { attachments: 'primero-attachments', backups: 'tier4-backups' };
   const attachments = siteConfig.attachments;
@@ -152,20 +130,11 @@ export function buildModel(loaded: LoadedConfig, siteName: string): DemoSiteMode
     azure,
     tags: { site, role: siteConfig.role, deployment, 'managed-by': 'tier4' },
     names: {
-      resourceGroup: azure.resourceGroup ?? `rg-${prefix}`,
-      vnet: `vnet-${prefix}`,
+      ...names,
       aksSubnet: 'snet-aks',
       postgresSubnet: 'snet-postgres',
       endpointsSubnet: 'snet-endpoints',
-      aks: trimName(`aks-${prefix}`, 63),
-      aksDnsPrefix: trimName(prefix, 54),
-      postgres,
       postgresDnsZone: `${postgres}.private.postgres.database.azure.com`,
-      storageAccount,
-      keyVault,
-      logAnalytics: `log-${prefix}`,
-      workloadIdentity: `id-${prefix}-primero`,
-      ingressIp: `pip-${prefix}-ingress`,
     },
     database: { name: databaseName, adminLogin },
     containers,

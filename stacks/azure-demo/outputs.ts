@@ -1,9 +1,10 @@
-import type { DnsZone } from '@cdktf/provider-azurerm/lib/dns-zone/index.js';
+import type { DataAzurermClientConfig } from '@cdktf/provider-azurerm/lib/data-azurerm-client-config/index.js';
 import type { KeyVault } from '@cdktf/provider-azurerm/lib/key-vault/index.js';
 import type { PostgresqlFlexibleServer } from '@cdktf/provider-azurerm/lib/postgresql-flexible-server/index.js';
 import type { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group/index.js';
 import { type Construct, TerraformOutput } from '../cdktf.js';
 import type { Cluster } from './aks.js';
+import type { Dns } from './dns.js';
 import { type DemoSiteModel, KEY_VAULT_SECRETS } from './model.js';
 import type { Storage } from './storage.js';
 
@@ -13,7 +14,9 @@ export const OUTPUT_NAMES = [
   'aks_cluster_name',
   'aks_credentials_command',
   'aks_oidc_issuer_url',
+  'tenant_id',
   'workload_identity_client_id',
+  'cert_manager_identity_client_id',
   'workload_service_account',
   'ingress_ip',
   'ingress_ip_resource_group',
@@ -39,10 +42,11 @@ export function createOutputs(
     postgres: PostgresqlFlexibleServer;
     storage: Storage;
     vault: KeyVault;
-    dnsZone: DnsZone | undefined;
+    dns: Dns | undefined;
+    client: DataAzurermClientConfig;
   },
 ): void {
-  const { resourceGroup, cluster, postgres, storage, vault, dnsZone } = parts;
+  const { resourceGroup, cluster, postgres, storage, vault, dns, client } = parts;
   const values: Record<(typeof OUTPUT_NAMES)[number], { value: unknown; description: string }> = {
     resource_group: { value: resourceGroup.name, description: 'Resource group holding the site' },
     aks_cluster_name: { value: cluster.cluster.name, description: 'AKS cluster name' },
@@ -54,9 +58,18 @@ export function createOutputs(
       value: cluster.cluster.oidcIssuerUrl,
       description: 'OIDC issuer for workload identity',
     },
+    tenant_id: {
+      value: model.azure.tenantId ?? client.tenantId,
+      description: 'Entra ID tenant: sites.<name>.azure.tenantId, for the Key Vault SecretProviderClass',
+    },
     workload_identity_client_id: {
       value: cluster.workloadIdentity.clientId,
-      description: 'azure.workload.identity/client-id annotation for the Primero service account',
+      description: 'sites.<name>.azure.identities.workloadClientId: the Key Vault reader identity',
+    },
+    cert_manager_identity_client_id: {
+      value: dns ? dns.certManagerIdentity.clientId : '',
+      description:
+        'sites.<name>.azure.identities.certManagerClientId: DNS-01 in the zone (empty without azure.dns)',
     },
     workload_service_account: {
       value: `${model.workload.namespace}/${model.workload.serviceAccount}`,
@@ -86,7 +99,7 @@ export function createOutputs(
       description: 'Environment variable -> Key Vault secret name',
     },
     dns_name_servers: {
-      value: dnsZone ? dnsZone.nameServers : [],
+      value: dns ? dns.zone.nameServers : [],
       description: 'Delegate the DNS zone to these name servers',
     },
   };

@@ -68,7 +68,15 @@ export class AzureDemoStack extends TerraformStack {
     const storage = createStorage(this, model, rg, network, workspace);
     storeSecret(this, model, vault, 'PRIMERO_STORAGE_AZ_KEY', storage.account.primaryAccessKey);
     const cluster = createCluster(this, model, resourceGroup, network, workspace, vault.vault);
-    const dnsZone = createDns(this, model, rg, cluster.ingressIp);
-    createOutputs(this, model, { resourceGroup, cluster, postgres, storage, vault: vault.vault, dnsZone });
+    const dns = createDns(this, model, rg, cluster.ingressIp, cluster.cluster);
+    createOutputs(this, model, {
+      resourceGroup,
+      cluster,
+      postgres,
+      storage,
+      vault: vault.vault,
+      dns,
+      client,
+    });
   }
 }

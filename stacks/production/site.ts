@@ -1,4 +1,5 @@
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
+import { vaultSecretsToAdd } from '../../charts/primero/azure-values.js';
 import { labels } from '../../charts/primero/common.js';
 import {
   kubernetesSettings,
@@ -172,5 +173,11 @@ export function planSite(config: Tier4Config, siteName: string, options: ValuesO
     })),
     ...renderPrimero(values),
   ];
+  const toAdd = vaultSecretsToAdd(values);
+  if (toAdd.length > 0) {
+    notes.push(
+      `Key Vault ${values.azure?.keyVault.name} must hold these secrets before deploying (the stack generates the others): ${toAdd.join(', ')}. Store each once with \`az keyvault secret set --vault-name ${values.azure?.keyVault.name} --name NAME --file VALUE_FILE\`.`,
+    );
+  }
   return { values, manifests, notes, context: kubernetesSettings(site).context };
 }

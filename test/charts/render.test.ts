@@ -176,8 +176,13 @@ describe('tier4 site render, on the shipped example', () => {
       PRIMERO_PROMOTE_CONFIG_PROD_TLS: 'true',
       PGSSLROOTCERT: '/etc/primero/db-ca/ca.crt',
     });
-    const issuer = objects.find((object) => object.kind === 'Issuer') as Any;
-    expect(issuer.spec.acme.solvers[0].dns01.azureDNS.hostedZoneName).toBe('primero.example.org');
+    // Azure DNS with workload identity: a ClusterIssuer (cert-manager refuses ambient credentials to Issuers).
+    const issuer = objects.find((object) => object.kind === 'ClusterIssuer') as Any;
+    expect(issuer.metadata.namespace).toBeUndefined();
+    expect(issuer.spec.acme.solvers[0].dns01.azureDNS).toMatchObject({
+      hostedZoneName: 'primero.example.org',
+      managedIdentity: { clientID: '00000000-0000-0000-0000-0000000000c1' },
+    });
     const certificate = objects.find((object) => object.kind === 'Certificate') as Any;
     expect(certificate.spec).toMatchObject({
       secretName: 'primero-tls',

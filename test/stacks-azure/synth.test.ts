@@ -99,8 +99,14 @@ describe('resources and their key settings', () => {
       network_profile: { network_plugin: 'azure', network_plugin_mode: 'overlay', network_policy: 'cilium' },
     });
     expect(aks.oms_agent.log_analytics_workspace_id).toContain('azurerm_log_analytics_workspace.');
-    const federation = one(doc, 'azurerm_federated_identity_credential');
-    expect(federation.subject).toBe('system:serviceaccount:primero:primero');
+    const subjects = Object.values(doc.resource!.azurerm_federated_identity_credential!).map(
+      (f) => (f as Attrs).subject,
+    );
+    // Primero's Key Vault reader, and cert-manager for DNS-01 in the zone.
+    expect(subjects.sort()).toEqual([
+      'system:serviceaccount:cert-manager:cert-manager',
+      'system:serviceaccount:primero:primero',
+    ]);
   });
 
   test('Container Insights: a data collection rule to the workspace, associated with the cluster', () => {

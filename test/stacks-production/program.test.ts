@@ -162,9 +162,11 @@ describe('the demo site under Pulumi mocks (same program, Azure values)', () => 
   });
 
   test('cert-manager issues the certificate', () => {
-    expect(ofType(resources, 'kubernetes:cert-manager.io/v1:Issuer')).toHaveLength(1);
+    // Azure DNS with workload identity needs a ClusterIssuer (ambient credentials; docs/azure-demo.md).
+    expect(ofType(resources, 'kubernetes:cert-manager.io/v1:ClusterIssuer')).toHaveLength(1);
     const [certificate] = ofType(resources, 'kubernetes:cert-manager.io/v1:Certificate');
     expect(certificate?.inputs.spec.dnsNames).toEqual(['demo.primero.example.org']);
+    expect(certificate?.inputs.spec.issuerRef).toMatchObject({ kind: 'ClusterIssuer' });
   });
 
   test('one replica of each, as configured', () => {
