@@ -149,3 +149,30 @@ export async function repositoryAuditRecords(repo: SiteRepository): Promise<Rest
   }
   return records;
 }
+
+/**
+ * For the doctor: the last restore and the last drill of a site in the local audit log. A refused or failed
+ * last run is worth a look (someone aimed at the wrong target, or a restore broke half-way): a warning.
+ */
+export function lastRestoreAndDrill(
+  path: string,
+  site: string,
+): { status: 'ok' | 'warn' | 'skip'; message: string } {
+  const runs = restoreHistory(path).runs.filter((run) => run.site === site);
+  const last = (['restore', 'drill'] as const).map((kind) => runs.find((run) => run.kind === kind));
+  if (!last[0] && !last[1]) return { status: 'skip', message: `no restore or drill on record in ${path}` };
+  const describe = (run: RestoreAuditRecord | undefined, kind: string) => {
+    if (!run) return `no ${kind} on record`;
+    const facts = [
+      ...(run.set ? [`set ${run.set}`] : []),
+      ...(run.targetKind ? [`${run.targetKind} target`] : []),
+      `by ${run.operator}`,
+    ];
+    return `last ${kind} ${run.at.slice(0, 16).replace('T', ' ')} ${run.result} (${facts.join(', ')})`;
+  };
+  const bad = last.some((run) => run?.result === 'failed' || run?.result === 'refused');
+  return {
+    status: bad ? 'warn' : 'ok',
+    message: `${describe(last[0], 'restore')}; ${describe(last[1], 'drill')}${bad ? ': see `tier4 restore history`' : ''}`,
+  };
+}

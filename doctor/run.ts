@@ -108,6 +108,11 @@ export async function runDoctor(loaded: LoadedConfig, options: DoctorOptions = {
       const { status, message } = checkMessageSecret(site, env);
       add('message-secret', status, message);
     }
+    await guarded(name, 'restores', async () => {
+      const { lastRestoreAndDrill, restoreAuditPath } = await import('../backups/restore-audit.js');
+      const last = lastRestoreAndDrill(restoreAuditPath(loaded), name);
+      add('restores', last.status, last.message);
+    });
     if (site.tls)
       await guarded(name, 'certificates', () =>
         certificateChecks(loaded, name, env, options.signal, add, metric, found),

@@ -322,6 +322,16 @@ describe('the audit log of restores and drills', () => {
     // Each run has a start line and an end line, except the refusal, which never started.
     expect(log.trim().split('\n').length).toBeGreaterThanOrEqual(5);
 
+    // The doctor shows the last restore and drill; the last restore was refused, which is worth a look.
+    const doctor = JSON.parse(
+      (await tier4(['--json', '-c', file, 'doctor', '--site', PROD], { env: site.env })).stdout,
+    );
+    const restores = doctor.checks.find((check: { check: string }) => check.check === 'restores');
+    expect(restores.status).toBe('warn');
+    expect(restores.message).toMatch(
+      /^last restore \S+ \S+ refused \(by \S+\); last drill \S+ \S+ succeeded \(set \S+, scratch target, by drill-bot\)/,
+    );
+
     // The drill's record is in the repository too (drills in the cluster leave no local log).
     const fromRepo = JSON.parse(
       (await tier4(['--json', '-c', file, 'restore', 'history', '--site', PROD], { env: site.env })).stdout,
