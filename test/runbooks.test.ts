@@ -1,6 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { runCli } from '../cli/main.js';
 import { buildProgram } from '../cli/program.js';
 import { checkCommandLine } from '../cli/usage-check.js';
 import { commandLines, listRunbooks, splitWords } from '../runbooks/index.js';
@@ -108,9 +111,33 @@ describe('the runbooks', () => {
     const show = await tier4(['runbook', 'show', 'disaster-recovery']);
     expect(show.code).toBe(0);
     expect(show.stdout).toContain('PRIMERO_MESSAGE_SECRET');
+    // Formatted for a terminal: no Markdown fences or heading marks; --raw gives the source.
+    expect(show.stdout).not.toContain('```');
+    expect(show.stdout).not.toMatch(/^#+ /m);
+    expect(show.stdout).toMatch(/^ {4,}tier4 restore /m);
+    const raw = await tier4(['runbook', 'show', 'disaster-recovery', '--raw']);
+    expect(raw.stdout).toContain('```');
+    expect(raw.stdout).toMatch(/^# /m);
     const missing = await tier4(['runbook', 'show', 'nonexistent']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('disaster-recovery');
+  });
+
+  test('on a terminal runbook show pages through $PAGER', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tier4-pager-'));
+    const paged = join(dir, 'paged.txt');
+    let stdout = '';
+    const code = await runCli(['runbook', 'show', 'backups'], {
+      stdout: { write: (text: string) => (stdout += text), isTTY: true },
+      stderr: { write: () => true, isTTY: true },
+      env: { ...process.env, NO_COLOR: '1', PAGER: `cat > ${paged}` },
+      cwd: REPO_ROOT,
+    });
+    expect(code).toBe(0);
+    expect(stdout).toBe('');
+    const text = await readFile(paged, 'utf8');
+    expect(text).toMatch(/^BACKUPS/);
+    expect(text).not.toContain('```');
   });
 
   test('README.md and docs/ name only real commands and options', () => {

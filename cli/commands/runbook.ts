@@ -25,13 +25,22 @@ export function registerRunbook(program: Command, registrar: Registrar): void {
 
   runbook
     .command('show')
-    .description('print a runbook')
+    .description('show a runbook, formatted for the terminal and paged through $PAGER on a terminal')
     .argument('<name>', 'the runbook, e.g. disaster-recovery')
+    .option('--raw', 'print the Markdown source as it is')
     .action(
-      registrar.action(async (ctx, name: string) => {
+      registrar.action(async (ctx, name: string, options: { raw?: boolean }) => {
         const { readRunbook } = await import('../../runbooks/index.js');
         const { runbook: found, text } = readRunbook(name);
-        ctx.out.result(text, { name: found.name, title: found.title, markdown: text });
+        const json = { name: found.name, title: found.title, markdown: text };
+        if (options.raw || ctx.out.json) {
+          ctx.out.result(text, json);
+          return;
+        }
+        const { renderMarkdown } = await import('../markdown.js');
+        const rendered = `${renderMarkdown(text, ctx.out.style.bind(ctx.out))}\n`;
+        const { page } = await import('../pager.js');
+        if (!(await page(ctx.io, rendered))) ctx.out.result(rendered, json);
       }),
     );
 }
