@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { statfs, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
+import type pg from 'pg';
 import { mapLimit } from '../core/concurrency.js';
 import { errorMessage, OperationError, UsageError } from '../core/errors.js';
 import { printableKey, unsafeBlobKey } from '../core/primero/tables.js';
@@ -26,13 +27,14 @@ import {
   incompleteMarker,
   markComplete,
   markIncomplete,
+  parseIncomplete,
   quoteIdent,
   readIncomplete,
 } from './postgres/restore-marker.js';
 import type { ProgressListener } from './progress.js';
 import type { SiteRepository } from './site-repository.js';
 import { findSet, type VerifyReport, verifySet } from './verify.js';
-import { makeWorkFolder, removeWorkFolder, sweepStaleWorkFolders } from './work-folder.js';
+import { makeWorkFolder, processRuns, removeWorkFolder, sweepStaleWorkFolders } from './work-folder.js';
 
 export type TargetState = 'absent' | 'empty' | 'not-empty';
 
@@ -200,6 +202,7 @@ export async function runRestore(
     try {
       if (inPlace) await markIncomplete(admin, name, marker);
       else {
+        await sweepStaleWorkDatabases(admin, name);
         work = `tier4_work_${randomBytes(5).toString('hex')}`;
         await admin.query(`CREATE DATABASE ${quoteIdent(work)}`);
         await markIncomplete(admin, work, marker);
@@ -445,6 +448,22 @@ async function swapIntoPlace(
     await admin.query(`DROP DATABASE ${quoteIdent(old)} WITH (FORCE)`).catch(() => undefined);
   } finally {
     await admin.end();
+  }
+}
+
+/**
+ * Drops work databases that earlier restores into the same target left when they were killed: marked as ours,
+ * for this target, from this machine, by a process that is gone. (Others are left alone: they may be running.)
+ */
+async function sweepStaleWorkDatabases(admin: pg.Client, target: string): Promise<void> {
+  const { rows } = await admin.query<{ datname: string; comment: string | null }>(
+    "SELECT datname, shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname LIKE 'tier4\\_work\\_%'",
+  );
+  for (const row of rows) {
+    const marker = parseIncomplete(row.comment);
+    if (!marker || marker.target !== target || marker.host !== hostname() || processRuns(marker.pid))
+      continue;
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(row.datname)} WITH (FORCE)`);
   }
 }
 

@@ -61,7 +61,8 @@ export async function sweepStaleWorkFolders(parent: string, now = Date.now()): P
   return removed;
 }
 
-function processRuns(pid: number): boolean {
+/** Whether a process with this id runs on this machine (another user's counts). */
+export function processRuns(pid: number): boolean {
   // Our own folders are in `live`; one with our pid but not there is from an earlier process that had it.
   if (pid === process.pid) return false;
   try {

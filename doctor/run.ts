@@ -426,6 +426,13 @@ async function pgDumpCheck(site: SiteConfig, env: NodeJS.ProcessEnv, add: Add): 
       tool.major >= serverMajor ? 'ok' : 'fail',
       `pg_dump ${tool.version} for PostgreSQL ${serverMajor}${tool.major < serverMajor ? `: install postgresql-client-${serverMajor}` : ''}`,
     );
+    // A restore that never finished leaves its marker on the database (backups/postgres/restore-marker.ts).
+    const { databaseName } = await import('../backups/postgres/connection.js');
+    const { describeIncomplete, readIncomplete } = await import('../backups/postgres/restore-marker.js');
+    const name = databaseName(site.database.url);
+    const incomplete = await readIncomplete(client, name);
+    if (incomplete)
+      add('restore', 'fail', `the ${describeIncomplete(name, incomplete)}: restore it again with --replace`);
   } finally {
     await client.end();
   }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
 import {
   openBlobTarget,
@@ -22,7 +23,7 @@ import {
   scratchDatabaseUrl,
   tableDigests,
 } from '../support/backup-site.js';
-import { tier4 } from '../support/cli.js';
+import { REPO_ROOT, tier4 } from '../support/cli.js';
 import { pgInfo, queryDatabase } from '../support/pg.js';
 
 // Hostile input against the backup engine: rows, repositories and folders arranged by an attacker (or a tired
@@ -312,10 +313,103 @@ describe('restore --replace never leaves the live target broken', () => {
     );
     expect(comment[0]!.c).toMatch(new RegExp(`^tier4: restored .*"set":"${set.id}"`));
     expect(await leftoverWorkDatabases(live.db.database)).toEqual([]);
+    // Without --attachments-to, the result says attachments were not restored.
+    expect(restored.stdout).toMatch(
+      /Attachments were NOT restored \(no --attachments-to\): the 1 attachment/,
+    );
+    expect(restored.stderr).toMatch(/Attachments were not restored; pass --attachments-to/);
+    const json = await tier4(['--json', ...restoreArgs(site, set.id, scratchDatabaseUrl())], {
+      env: site.env,
+    });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: true,
+      attachmentsRestored: false,
+      attachmentsNotRestored: 1,
+    });
     const old = await queryDatabase(
       'postgres',
       "SELECT 1 FROM pg_database WHERE datname LIKE 'tier4_old_%' AND NOT datallowconn",
     );
     expect(old).toEqual([]);
+  });
+});
+
+describe('interrupted restores', () => {
+  test('a SIGKILLed restore leaves plaintext that the next restore sweeps, and no work database', async () => {
+    const site = await backupSite({ cases: 3000, blobs: 0 });
+    const { set } = await createSet(site);
+    const temp = join(site.dir, 'temp');
+    await mkdir(temp);
+    const target = scratchDatabaseUrl();
+    const args = restoreArgs(site, set.id, target, '--jobs', '2', '--temp-dir', temp);
+    const child = execa(process.execPath, [join(REPO_ROOT, 'bin/tier4.js'), ...args], {
+      env: { ...process.env, ...site.env },
+      reject: false,
+    });
+    // Killed once the decrypted dump is on disk and pg_restore fills the work database.
+    const dumpOnDisk = async () => {
+      for (const path of await listFiles(temp).catch(() => []))
+        if (path.endsWith('database.dump')) return true;
+      return false;
+    };
+    while (child.exitCode === null) {
+      if ((await dumpOnDisk()) && (await leftoverWorkDatabases(databaseOf(target))).length > 0) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    child.kill('SIGKILL');
+    const killed = await child;
+    expect(killed.signal).toBe('SIGKILL');
+    expect((await readdir(temp)).filter((name) => name.startsWith('tier4-restore-'))).toHaveLength(1);
+    expect(await leftoverWorkDatabases(databaseOf(target))).toHaveLength(1);
+    expect(await databaseExists(databaseOf(target))).toBe(false);
+
+    const again = await tier4(args, { env: site.env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(await readdir(temp)).toEqual([]);
+    expect(await leftoverWorkDatabases(databaseOf(target))).toEqual([]);
+    expect(await tableDigests(databaseOf(target))).toEqual(await tableDigests(site.db.database));
+  });
+
+  test('a restore that fails during attachments leaves its target marked incomplete; restore and doctor say so', async () => {
+    const site = await backupSite({ cases: 5, blobs: 2 });
+    const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
+    const { set } = await createSet(site);
+    const manifest = JSON.parse(
+      (await repo.store.getBytes(layout.manifest(repo.site, set.id)))!.toString(),
+    ) as Manifest;
+    await repo.store.close();
+    // The target is a site's own database, emptied as a cluster operator prepares one: restored in place.
+    const live = await backupSite({ cases: 1, blobs: 0 });
+    await queryDatabase('postgres', `DROP DATABASE ${live.db.database} WITH (FORCE)`);
+    await queryDatabase('postgres', `CREATE DATABASE ${live.db.database}`);
+    const info = pgInfo();
+    const liveUrl = `postgres://${info.user}@${info.host}:${info.port}/${live.db.database}`;
+    const [a, b] = manifest.attachments.blobs;
+    await copyFile(objectPath(site, a!.object), join(site.dir, 'saved.age'));
+    const repo2 = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
+    const identities = siteIdentities(repo2);
+    const plan = await planRestore(repo2, set.id, { url: liveUrl, password: info.password }, identities);
+    // An attachment fails half-way through the restore (here: it changed after verification).
+    await copyFile(objectPath(site, b!.object), objectPath(site, a!.object));
+    const attachmentsTo = await openBlobTarget(
+      join(site.dir, 'restored'),
+      repo2.siteConfig.attachments,
+      site.env,
+    );
+    await expect(
+      runRestore(repo2, plan, { identities, attachmentsTo, jobs: 1, concurrency: 1 }),
+    ).rejects.toThrow(/changed in the repository/);
+    await repo2.store.close();
+    await copyFile(join(site.dir, 'saved.age'), objectPath(site, a!.object));
+
+    const again = await tier4(restoreArgs(site, set.id, liveUrl), { env: site.env });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(`holds an unfinished restore of set ${set.id}`);
+    const doctor = await tier4(['--json', '-c', live.configPath, 'doctor', '--site', live.site], {
+      env: live.env,
+    });
+    const check = JSON.parse(doctor.stdout).checks.find((c: { check: string }) => c.check === 'restore');
+    expect(check).toMatchObject({ status: 'fail' });
+    expect(check.message).toContain(`unfinished restore of set ${set.id}`);
   });
 });
