@@ -54,6 +54,10 @@ async function insertBlobRow(site: BackupSite, key: string, content: Buffer): Pr
   return rows[0]!.id;
 }
 
+async function storedManifest(repo: SiteRepository, id: string): Promise<Manifest> {
+  return JSON.parse((await repo.store.getBytes(layout.manifest(repo.site, id)))!.toString()) as Manifest;
+}
+
 /** Rewrites a set's manifest as someone holding the integrity key could (a forged or an older tool's set). */
 async function rewriteManifest(site: BackupSite, id: string, change: (manifest: Manifest) => void) {
   const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
@@ -96,7 +100,7 @@ describe('blob keys and paths are never trusted', () => {
       ]),
     );
     const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
-    const manifest = JSON.parse((await repo.store.getBytes(layout.manifest(repo.site, set.id)))!.toString());
+    const manifest = await storedManifest(repo, set.id);
     const keys = (manifest as Manifest).attachments.blobs.map((blob) => blob.key);
     expect(keys).not.toContain(climbing);
     expect(keys).not.toContain(linked);
@@ -171,8 +175,7 @@ describe('the bytes restored are the bytes verified', () => {
     const { set: first } = await createSet(site);
     await queryDatabase(site.db.database, 'CREATE TABLE intruder (x int)');
     const { set: second } = await createSet(site);
-    const manifest = async (id: string) =>
-      JSON.parse((await repo.store.getBytes(layout.manifest(repo.site, id)))!.toString()) as Manifest;
+    const manifest = async (id: string) => storedManifest(repo, id);
     return { first: await manifest(first.id), second: await manifest(second.id) };
   }
 
@@ -200,9 +203,7 @@ describe('the bytes restored are the bytes verified', () => {
     const site = await backupSite({ cases: 5, blobs: 2 });
     const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
     const { set } = await createSet(site);
-    const manifest = JSON.parse(
-      (await repo.store.getBytes(layout.manifest(repo.site, set.id)))!.toString(),
-    ) as Manifest;
+    const manifest = await storedManifest(repo, set.id);
     const [a, b] = manifest.attachments.blobs;
     const url = scratchDatabaseUrl();
     const identities = siteIdentities(repo);
@@ -236,9 +237,7 @@ describe('restore --replace never leaves the live target broken', () => {
     const { decryptStream, encryptStream } = await import('../../backups/crypto/age.js');
     const { digestOf } = await import('../../backups/crypto/digest.js');
     const { Readable } = await import('node:stream');
-    const manifest = JSON.parse(
-      (await repo.store.getBytes(layout.manifest(repo.site, set.id)))!.toString(),
-    ) as Manifest;
+    const manifest = await storedManifest(repo, set.id);
     const plain = Buffer.concat(
       await (
         await decryptStream(await repo.store.get(manifest.database.object), siteIdentities(repo), 'dump')
@@ -374,9 +373,7 @@ describe('interrupted restores', () => {
     const site = await backupSite({ cases: 5, blobs: 2 });
     const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
     const { set } = await createSet(site);
-    const manifest = JSON.parse(
-      (await repo.store.getBytes(layout.manifest(repo.site, set.id)))!.toString(),
-    ) as Manifest;
+    const manifest = await storedManifest(repo, set.id);
     await repo.store.close();
     // The target is a site's own database, emptied as a cluster operator prepares one: restored in place.
     const live = await backupSite({ cases: 1, blobs: 0 });
