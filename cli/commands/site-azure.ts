@@ -103,6 +103,8 @@ export function registerAzureSiteCommands(site: Command, registrar: Registrar): 
           await terraform.apply(PLAN_FILE);
         }
         const outputs = await terraform.outputs();
+        const { settingsToRecord } = await import('../../stacks/azure-demo/names.js');
+        const toRecord = settingsToRecord(result.model.azure, outputs);
         ctx.out.result(
           () =>
             [
@@ -116,9 +118,16 @@ export function registerAzureSiteCommands(site: Command, registrar: Registrar): 
                 ]),
               ),
               '',
+              ...(toRecord.length > 0
+                ? [
+                    `Record these in tier4.yaml under sites.${site} (site render and deploy read them; none is secret):`,
+                    ...toRecord.map((line) => `  ${line}`),
+                    '',
+                  ]
+                : []),
               `Next: deploy Primero onto the cluster with tier4 site deploy ${site}`,
             ].join('\n'),
-          { ok: true, site, applied: changes, outputs },
+          { ok: true, site, applied: changes, outputs, toRecord },
         );
       }),
     );

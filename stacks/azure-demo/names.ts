@@ -65,3 +65,30 @@ export const KEY_VAULT_SECRETS = {
   POSTGRES_PASSWORD: 'postgres-password',
   PRIMERO_STORAGE_AZ_KEY: 'storage-account-key',
 } as const;
+
+/** Stack outputs that `site render|deploy` reads from tier4.yaml, and where each goes there. */
+const RECORDED_OUTPUTS = [
+  ['tenant_id', 'tenantId'],
+  ['workload_identity_client_id', 'identities.workloadClientId'],
+  ['cert_manager_identity_client_id', 'identities.certManagerClientId'],
+] as const;
+
+/**
+ * After an apply: the settings tier4.yaml lacks (or holds a stale value for), as `azure.<path>: value`
+ * lines for the operator to copy. Empty when the configuration already matches the outputs.
+ */
+export function settingsToRecord(
+  azure: Pick<AzureSettings, 'tenantId' | 'identities'>,
+  outputs: Record<string, unknown>,
+): string[] {
+  const current: Record<(typeof RECORDED_OUTPUTS)[number][1], string | undefined> = {
+    tenantId: azure.tenantId,
+    'identities.workloadClientId': azure.identities.workloadClientId,
+    'identities.certManagerClientId': azure.identities.certManagerClientId,
+  };
+  return RECORDED_OUTPUTS.flatMap(([output, setting]) => {
+    const value = outputs[output];
+    if (typeof value !== 'string' || value === '' || current[setting] === value) return [];
+    return [`azure.${setting}: ${value}`];
+  });
+}

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { settingsToRecord } from '../../stacks/azure-demo/names.js';
 import { tier4 } from '../support/cli.js';
 import { testSecret } from '../support/secrets.js';
 import { calls, EXAMPLE, FIXTURE, fakeTerraform, fixtureWith, tempDir } from './helpers.js';
@@ -182,6 +183,37 @@ describe('tier4 site plan|apply|destroy', () => {
     expect(result.stdout).toContain('aks_cluster_name');
     expect(result.stdout).toContain('aks-test-cp-demo');
     expect(result.stdout).not.toContain('sensitive-value-never-printed');
+    // The fixture records none of the identities yet: apply says what to copy where.
+    expect(result.stdout).toContain('Record these in tier4.yaml under sites.demo');
+    expect(result.stdout).toContain('azure.tenantId: 00000000-0000-0000-0000-0000000000e1');
+    expect(result.stdout).toContain(
+      'azure.identities.workloadClientId: 00000000-0000-0000-0000-0000000000b1',
+    );
+    expect(result.stdout).toContain(
+      'azure.identities.certManagerClientId: 00000000-0000-0000-0000-0000000000c1',
+    );
+  });
+
+  test('apply says nothing to record when tier4.yaml already holds the outputs', () => {
+    const recorded = {
+      tenantId: '00000000-0000-0000-0000-0000000000e1',
+      identities: {
+        workloadClientId: '00000000-0000-0000-0000-0000000000b1',
+        certManagerClientId: '00000000-0000-0000-0000-0000000000c1',
+      },
+    };
+    const outputs = {
+      tenant_id: recorded.tenantId,
+      workload_identity_client_id: recorded.identities.workloadClientId,
+      cert_manager_identity_client_id: '',
+    };
+    expect(settingsToRecord(recorded, outputs)).toEqual([]);
+    expect(
+      settingsToRecord(
+        { ...recorded, identities: { workloadClientId: '00000000-0000-0000-0000-00000000dead' } },
+        outputs,
+      ),
+    ).toEqual(['azure.identities.workloadClientId: 00000000-0000-0000-0000-0000000000b1']);
   });
 
   test('destroy without a terminal needs --yes --confirm <site>, and the name must match', async () => {

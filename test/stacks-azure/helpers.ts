@@ -44,7 +44,7 @@ case "$1" in
     echo "Plan: 54 to add, 0 to change, 0 to destroy."
     exit ${planExit} ;;
   apply) echo "Apply complete!" ;;
-  output) echo '{"aks_cluster_name":{"sensitive":false,"type":"string","value":"aks-test-cp-demo"},"hidden":{"sensitive":true,"type":"string","value":"sensitive-value-never-printed"}}' ;;
+  output) echo '{"aks_cluster_name":{"sensitive":false,"type":"string","value":"aks-test-cp-demo"},"tenant_id":{"sensitive":false,"type":"string","value":"00000000-0000-0000-0000-0000000000e1"},"workload_identity_client_id":{"sensitive":false,"type":"string","value":"00000000-0000-0000-0000-0000000000b1"},"cert_manager_identity_client_id":{"sensitive":false,"type":"string","value":"00000000-0000-0000-0000-0000000000c1"},"hidden":{"sensitive":true,"type":"string","value":"sensitive-value-never-printed"}}' ;;
   *) echo "unexpected command $1" >&2; exit 1 ;;
 esac
 `;
