@@ -178,6 +178,29 @@ describe('schema details', () => {
   });
 });
 
+describe('config errors point at the line and guess the typo', () => {
+  test('an unknown setting names its line and the setting it probably meant; -q prints only errors', async () => {
+    const file = await exampleWith((doc) => {
+      const production = doc.getIn(['sites', 'production']) as { set(key: string, value: unknown): void };
+      production.set('backup', { schedule: '0 1 * * *' });
+      production.set('zzqqxx', 1);
+    });
+    const text = await readFile(file, 'utf8');
+    const line = text.split('\n').findIndex((l) => /^\s+backup:/.test(l)) + 1;
+    const result = await tier4(['config', 'validate', '-c', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      `sites.production.backup: unknown setting; did you mean "backups"? (line ${line})`,
+    );
+    expect(result.stderr).toMatch(/sites\.production\.zzqqxx: unknown setting \(line \d+\)\n/);
+    const quiet = await tier4(['-q', 'config', 'validate', '-c', EXAMPLE]);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stdout + quiet.stderr).toBe('');
+    const quietBad = await tier4(['-q', 'config', 'validate', '-c', file]);
+    expect(quietBad.stderr).toContain('unknown setting');
+  });
+});
+
 describe('tier4 config show', () => {
   test('its output is a valid tier4.yaml that shows the same again (durations and waits as written)', async () => {
     const file = await exampleWith((doc) => {

@@ -29,7 +29,11 @@ export function registerConfig(program: Command, registrar: Registrar): void {
           );
         }
         const notes = secrets.map((check) => `sites.${check.site}.primero.messageSecret: ${check.message}`);
-        ctx.out.result(() => [`${loaded.path} is valid.`, ...notes, '', renderSummary(loaded)].join('\n'), {
+        // -q: the exit code is the answer; errors still print.
+        const quiet = ctx.out.options.quiet;
+        const human = () =>
+          quiet ? '' : [`${loaded.path} is valid.`, ...notes, '', renderSummary(loaded)].join('\n');
+        ctx.out.result(human, {
           ok: true,
           file: loaded.path,
           ...summarizeConfig(loaded.config),

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { UsageError } from '../errors.js';
+import { type IssueLocator, issueLocator } from './issue-hints.js';
 import { configSchema, type SiteConfig, type Tier4Config } from './schema.js';
 
 export interface LoadedConfig {
@@ -28,12 +29,25 @@ function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return path.map((key) => String(key)).join('.') || '(top level)';
 }
 
-/** One line per problem, each naming the field, never the value (it may be a secret). */
-export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>): string[] {
+/**
+ * One line per problem, each naming the field (and its line in the file, when the text is given), never the
+ * value (it may be a secret). An unknown setting gets the known one it was probably meant to be.
+ */
+export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>, locator?: IssueLocator): string[] {
   const lines = new Set<string>();
+  // The line goes last, so `field: problem` reads the same with or without it.
+  const at = (path: ReadonlyArray<PropertyKey>, key?: string) => {
+    const line = locator?.lineOf(path, key);
+    return line ? ` (${line})` : '';
+  };
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) lines.add(`${formatPath([...issue.path, key])}: unknown setting`);
+      for (const key of issue.keys) {
+        const meant = locator?.suggestion(issue.path, key);
+        lines.add(
+          `${formatPath([...issue.path, key])}: unknown setting${meant ? `; did you mean "${meant}"?` : ''}${at(issue.path, key)}`,
+        );
+      }
       continue;
     }
     if (
@@ -46,12 +60,13 @@ export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>): string[] 
       if (best.length > 0) {
         for (const line of formatIssues(
           best.map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] })),
+          locator,
         ))
           lines.add(line);
         continue;
       }
     }
-    lines.add(`${formatPath(issue.path)}: ${issue.message.replace(/^Invalid input: /, '')}`);
+    lines.add(`${formatPath(issue.path)}: ${issue.message.replace(/^Invalid input: /, '')}${at(issue.path)}`);
   }
   return [...lines];
 }
@@ -66,7 +81,7 @@ export function parseConfig(text: string, file = 'tier4.yaml'): Tier4Config {
     throw new ConfigError(file, issues);
   }
   const result = configSchema.safeParse(document.toJS() ?? {});
-  if (!result.success) throw new ConfigError(file, formatIssues(result.error.issues));
+  if (!result.success) throw new ConfigError(file, formatIssues(result.error.issues, issueLocator(text)));
   return result.data;
 }
 
