@@ -192,10 +192,10 @@ const STYLE = `
 :root{--ok:#1a7f37;--warn:#9a6700;--fail:#cf222e;--muted:#57606a;--line:#d0d7de}
 *{box-sizing:border-box}body{margin:0;padding:1rem;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;background:#fff;max-width:960px;margin-inline:auto}
 h1{font-size:1.5rem;margin:.2rem 0}h2{font-size:1.25rem;margin:1.8rem 0 .4rem;border-bottom:1px solid var(--line);padding-bottom:.2rem}h3{font-size:1.05rem;margin:1.2rem 0 .3rem}
-small,.muted{color:var(--muted)}code{font:.85em ui-monospace,monospace;word-break:break-all}
+small,.muted{color:var(--muted)}code{font:.85em ui-monospace,monospace;word-break:break-all}td code{word-break:normal;white-space:nowrap}
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}th{white-space:nowrap}
-.b{display:inline-block;padding:0 .45rem;border-radius:1rem;font-size:.8rem;font-weight:600;color:#fff;background:var(--muted)}
+.b{display:inline-block;white-space:nowrap;padding:0 .45rem;border-radius:1rem;font-size:.8rem;font-weight:600;color:#fff;background:var(--muted)}
 .b.ok{background:var(--ok)}.b.warn{background:var(--warn)}.b.fail{background:var(--fail)}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem;margin:.3rem 0}dt{color:var(--muted)}dd{margin:0}
 .chart{width:100%;height:auto;max-height:160px;border-bottom:1px solid var(--line)}.bar{fill:#0969da}.bar-bad{fill:var(--fail)}.axis{font-size:11px;fill:var(--muted)}
