@@ -10,7 +10,9 @@ describe('storage errors during upload (s3rver behind a fault-injecting proxy)',
   let s3: RunningServer;
   let proxy: FaultProxy;
   beforeAll(async () => {
-    s3 = await startS3rver(['faulty']);
+    // One bucket per test: each test's site has its own integrity key, and a backup refuses a repository
+    // whose sets it cannot trust.
+    s3 = await startS3rver(['faulty', 'failing']);
     proxy = await startFaultProxy(s3.endpoint, {});
   });
   afterAll(async () => {
@@ -45,7 +47,7 @@ describe('storage errors during upload (s3rver behind a fault-injecting proxy)',
   test('a store that keeps failing: a clear failure, no complete-looking set, and the next backup succeeds', async () => {
     const site = await backupSite({
       blobs: 10,
-      repository: { kind: 's3', endpoint: proxy.endpoint, bucket: 'faulty' },
+      repository: { kind: 's3', endpoint: proxy.endpoint, bucket: 'failing' },
     });
     const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
     proxy.writes = 0;
