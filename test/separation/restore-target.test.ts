@@ -204,6 +204,25 @@ describe('restore never targets the demo site', () => {
     expect(exists).toHaveLength(0);
   });
 
+  test('a new database on a server only demo uses is refused too, even with --allow-non-production-target', async () => {
+    // Production lives elsewhere in this configuration: the suite's server is demo's alone.
+    const file = await writeConfig('tier4-demo-server.yaml', (doc) => {
+      doc.sites[PROD]!.database.url = 'postgres://primero@db.production.invalid:5432/primero';
+    });
+    const info = pgInfo();
+    const database = uniqueDatabaseName('on_demo_server');
+    const result = await restore(
+      file,
+      `postgres://${info.user}@localhost:${info.port}/${database}`,
+      '--allow-non-production-target',
+    );
+    expect(result.stderr).toContain('The target database server is the demo site "demo"\'s');
+    expect(result.code).toBe(2);
+    expect(
+      await queryDatabase('postgres', 'SELECT 1 FROM pg_database WHERE datname = $1', [database]),
+    ).toHaveLength(0);
+  });
+
   test('a production set outside production needs --allow-non-production-target and the typed confirmation', async () => {
     // Production and demo live elsewhere in this configuration: the suite's server is neither.
     const file = await writeConfig('tier4-elsewhere.yaml', (doc) => {
