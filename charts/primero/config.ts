@@ -81,6 +81,27 @@ function solrSettings(): Record<string, string> {
   };
 }
 
+/**
+ * config/mailers.yml.template's variables (upstream.ts MAIL_ENV). Without them ActionMailer has no delivery
+ * method and no mail leaves. The password is never here: primeroSecretEnv reads it from a Secret key.
+ */
+function mailSettings(values: PrimeroValues): Record<string, string> {
+  const mail = values.mail;
+  if (!mail) return {};
+  return {
+    MAILER_DELIVERY_METHOD: 'smtp',
+    MAILER_DEFAULT_FROM: mail.from,
+    // Links in mails (password resets) point at the site.
+    MAILER_NOTIFICATION_HOST: values.host,
+    SMTP_ADDRESS: mail.address,
+    SMTP_PORT: String(mail.port),
+    SMTP_DOMAIN: mail.domain,
+    SMTP_STARTTLS_AUTO: mail.startTls ? 'true' : 'false',
+    ...(mail.user ? { SMTP_USER: mail.user } : {}),
+    ...(mail.auth ? { SMTP_AUTH: mail.auth } : {}),
+  };
+}
+
 /** Settings shared by the application, the worker and the migration Job. No secret is ever in here. */
 export function primeroConfigMap(values: PrimeroValues): IConfigMap {
   const db = values.database;
@@ -111,6 +132,7 @@ export function primeroConfigMap(values: PrimeroValues): IConfigMap {
     ...(db.ca ? { PGSSLROOTCERT: databaseCaPath(values)! } : {}),
     ...storageSettings(values),
   };
+  Object.assign(data, mailSettings(values));
   if (values.promotion) {
     data.PRIMERO_PROMOTE_CONFIG_PROD_HOST = values.promotion.host;
     data.PRIMERO_PROMOTE_CONFIG_PROD_PORT = String(values.promotion.port);
@@ -147,6 +169,7 @@ export function primeroSecretEnv(values: PrimeroValues): IEnvVar[] {
   }
   if (values.promotion)
     env.push(secretEnv('PRIMERO_PROMOTE_CONFIG_PROD_BASIC_AUTH', values.promotion.basicAuth));
+  if (values.mail?.password) env.push(secretEnv('SMTP_PASSWORD', values.mail.password));
   return env;
 }
 

@@ -86,6 +86,7 @@ export function valuesFromSite(config: Tier4Config, siteName: string, options: V
     },
     network: k.network,
     promotion: promotionValues(config, siteName, appSecret),
+    mail: mailValues(siteName, k, url.hostname),
     workerMultiprocess: k.workerMultiprocess,
     migration: { bootstrap: options.firstInstall === true },
     ops: opsValues(config, siteName, site, k, options.configText),
@@ -100,6 +101,28 @@ export function valuesFromSite(config: Tier4Config, siteName: string, options: V
   // A site on Azure also gets its Key Vault and ingress-address wiring, which reads the other values.
   const azure = azureValues(config, siteName, site, parsed.data, secretRefsIn(site));
   return azure ? primeroValuesSchema.parse({ ...parsed.data, azure }) : parsed.data;
+}
+
+function mailValues(siteName: string, k: KubernetesSettings, host: string): PrimeroValues['mail'] {
+  const mail = k.mail;
+  if (!mail) return undefined;
+  const smtp = k.network.smtp;
+  if (!smtp || smtp.port !== mail.port) {
+    throw new UsageError(
+      `sites.${siteName}.kubernetes.mail sends to port ${mail.port}, but kubernetes.network.smtp ${smtp ? `allows port ${smtp.port}` : 'is not set'}: the default-deny egress policy would drop every mail.`,
+      `Set kubernetes.network.smtp to {cidrs: [<relay's address>/32], port: ${mail.port}}.`,
+    );
+  }
+  return {
+    from: mail.from,
+    address: mail.address,
+    port: mail.port,
+    domain: mail.domain ?? host,
+    user: mail.user,
+    auth: mail.auth,
+    startTls: mail.startTls,
+    password: mail.user ? { name: k.secrets.app, key: 'SMTP_PASSWORD' } : undefined,
+  };
 }
 
 function splitRef(ref: string): { namespace: string; name: string } {

@@ -188,6 +188,20 @@ export const primeroValuesSchema = z
       .object({ host: z.string(), port: z.number().int(), tls: z.boolean(), basicAuth: secretKey })
       .strict()
       .optional(),
+    /** Outgoing mail (config/mailers.yml.template); the password, when there is a user, from a Secret key. */
+    mail: z
+      .object({
+        from: z.string(),
+        address: z.string(),
+        port: z.number().int(),
+        domain: z.string(),
+        user: z.string().optional(),
+        auth: z.string().optional(),
+        startTls: z.boolean(),
+        password: secretKey.optional(),
+      })
+      .strict()
+      .optional(),
     /** PRIMERO_WORKER_MULTIPROCESS: run long-running jobs (configuration apply) in a second worker process. */
     workerMultiprocess: z.boolean(),
     /** First install: run primero-bootstrap (migrate + seeds) instead of primero-migrate. */

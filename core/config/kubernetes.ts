@@ -1,4 +1,14 @@
+import { parse } from 'yaml';
 import { z } from 'zod';
+
+function yamlPlainString(value: string): boolean {
+  if (value.startsWith('$') || /[\r\n]/.test(value)) return false;
+  try {
+    return parse(`key: ${value}`, { version: '1.1' })?.key === value;
+  } catch {
+    return false;
+  }
+}
 
 /** Where and how a site's Primero runs on Kubernetes (the on-prem production cluster, or AKS for demo). */
 
@@ -21,6 +31,19 @@ const resources = z
     limits: z.object({ cpu: quantity, memory: quantity }).strict(),
   })
   .strict();
+
+/**
+ * A value Primero pastes unquoted into config/mailers.yml (docker/sub.sh runs envsubst, then Ruby's YAML 1.1
+ * reads it back): it must read back as the same string, so no ": ", " #", leading quote or bracket, and
+ * nothing YAML 1.1 turns into a number or boolean ("yes", "off", "1234").
+ */
+const mailerValue = z
+  .string()
+  .min(1)
+  .refine(
+    (value) => yamlPlainString(value),
+    'must read back as the same text from YAML (Primero writes it unquoted into mailers.yml); avoid ": ", " #", leading quotes or brackets, and values like yes/no or numbers',
+  );
 
 const DEFAULT_REPLICAS = { application: 2, worker: 1, nginx: 2 };
 
@@ -190,6 +213,29 @@ export const kubernetesSettingsSchema = z
      * second worker process beside the other queues. Upstream's default is false.
      */
     workerMultiprocess: z.boolean().default(false),
+    /**
+     * Primero's outgoing mail (password resets, notifications): config/mailers.yml.template's MAILER_* and
+     * SMTP_* variables. The SMTP password is read from the Secret `secrets.app`, key SMTP_PASSWORD, when `user`
+     * is set. Needs `network.smtp` so the egress policy lets the mail out.
+     */
+    mail: z
+      .object({
+        /** MAILER_DEFAULT_FROM, e.g. "Primero <primero@example.org>". */
+        from: mailerValue,
+        /** SMTP_ADDRESS: the relay's host name or IP. */
+        address: z.string().regex(/^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$/, 'must be a host name or IP'),
+        port: z.number().int().min(1).max(65_535).default(587),
+        /** SMTP_DOMAIN: the HELO name; default: the site's host. */
+        domain: mailerValue.optional(),
+        /** SMTP_USER; the password then comes from the app Secret's SMTP_PASSWORD key. */
+        user: mailerValue.optional(),
+        /** SMTP_AUTH, as Net::SMTP names it. */
+        auth: z.enum(['plain', 'login', 'cram_md5']).optional(),
+        /** SMTP_STARTTLS_AUTO. */
+        startTls: z.boolean().default(true),
+      })
+      .strict()
+      .optional(),
     /** How often the doctor CronJob checks the site. */
     doctorSchedule: z.string().default('*/30 * * * *'),
     /** The exporter (`tier4 doctor serve`), its alert rules and Grafana dashboard: see runbooks/monitoring.md. */

@@ -177,6 +177,76 @@ describe('settings the upstream check follows', () => {
   });
 });
 
+describe('8: mail, as config/mailers.yml.template reads it', () => {
+  const withMail =
+    (
+      mail: Record<string, unknown>,
+      smtp: Record<string, unknown> | null = { cidrs: ['192.0.2.25/32'], port: 587 },
+    ) =>
+    (doc: ReturnType<typeof parseDocument>) => {
+      doc.setIn(['sites', 'production', 'kubernetes', 'mail'], mail);
+      if (smtp) doc.setIn(['sites', 'production', 'kubernetes', 'network', 'smtp'], smtp);
+    };
+
+  test('MAILER_*/SMTP_* in the ConfigMap, the password from the app Secret, never in a ConfigMap', async () => {
+    const { result, objects } = await render(
+      'production',
+      withMail({
+        from: 'Primero <primero@example.org>',
+        address: 'smtp.example.org',
+        user: 'primero',
+        auth: 'login',
+      }),
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(configData(objects)).toMatchObject({
+      MAILER_DELIVERY_METHOD: 'smtp',
+      MAILER_DEFAULT_FROM: 'Primero <primero@example.org>',
+      MAILER_NOTIFICATION_HOST: 'primero.example.org',
+      SMTP_ADDRESS: 'smtp.example.org',
+      SMTP_PORT: '587',
+      SMTP_DOMAIN: 'primero.example.org',
+      SMTP_USER: 'primero',
+      SMTP_AUTH: 'login',
+      SMTP_STARTTLS_AUTO: 'true',
+    });
+    for (const map of objects.filter((o) => o.kind === 'ConfigMap')) {
+      expect(Object.keys((map as Any).data ?? {})).not.toContain('SMTP_PASSWORD');
+    }
+    for (const object of [
+      get(objects, 'Deployment', 'primero-application'),
+      get(objects, 'Deployment', 'primero-worker'),
+    ]) {
+      expect(main(object).env).toContainEqual({
+        name: 'SMTP_PASSWORD',
+        valueFrom: { secretKeyRef: { name: 'primero-app', key: 'SMTP_PASSWORD' } },
+      });
+    }
+    expect(result.stdout).toMatch(/primero-app.*SMTP_PASSWORD/);
+    expect(rulesOf(objects)).toEqual([]);
+  });
+
+  test('mail without an SMTP egress rule is refused, naming the setting', async () => {
+    const { result } = await render(
+      'production',
+      withMail({ from: 'primero@example.org', address: 'smtp.example.org' }, null),
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('kubernetes.network.smtp');
+  });
+
+  test.each([
+    ['a colon and space', 'Primero: Team <primero@example.org>'],
+    ['a comment', 'primero@example.org #x'],
+    ['a YAML 1.1 boolean', 'yes'],
+    ['a leading dollar (Primero drops it as unset)', '$HOME'],
+  ])('a from address with %s is refused (it would not survive mailers.yml)', async (_what, from) => {
+    const { result } = await render('production', withMail({ from, address: 'smtp.example.org' }));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('kubernetes.mail.from');
+  });
+});
+
 describe('the upstream check catches each way the chart can drift from upstream', () => {
   const cases: Array<{ what: string; mutate: (o: Any[]) => void; finding: RegExp }> = [
     {
@@ -251,6 +321,14 @@ describe('the upstream check catches each way the chart can drift from upstream'
       what: '8: the SMTP password in a ConfigMap',
       mutate: (o) => (configData(o).SMTP_PASSWORD = 'x'),
       finding: /ConfigMap\/primero-config: holds SMTP_PASSWORD/,
+    },
+    {
+      what: '8: the SMTP password as a literal',
+      mutate: (o) => {
+        configData(o).MAILER_DELIVERY_METHOD = 'smtp';
+        main(get(o, 'Deployment', 'primero-worker')).env.push({ name: 'SMTP_PASSWORD', value: 'x' });
+      },
+      finding: /primero-worker: .*SMTP_PASSWORD holds a secret but is not read from a Secret/,
     },
     {
       what: '9: PGPORT that is not a port',
