@@ -110,9 +110,17 @@ export async function renderSiteManifests(
   return { files, findings, secrets: secretsToCreate(plan, k), notes, objects: plan.manifests.length };
 }
 
+/** On Azure the Key Vault's SecretProviderClass syncs these keys: nobody creates them by hand. */
+function withoutVaultSynced(secrets: RenderResult['secrets'], plan: SitePlan): RenderResult['secrets'] {
+  const synced = new Set(plan.values.azure?.keyVault.secrets.map((s) => `${s.secret}/${s.key}`) ?? []);
+  return secrets
+    .map(({ secret, keys }) => ({ secret, keys: keys.filter((key) => !synced.has(`${secret}/${key}`)) }))
+    .filter((secret) => secret.keys.length > 0);
+}
+
 /** What the operator creates: not the Secrets CloudNativePG or cert-manager generate themselves. */
 function secretsToCreate(plan: SitePlan, k: ReturnType<typeof kubernetesSettings>): RenderResult['secrets'] {
-  const secrets = requiredSecrets(plan.values);
+  const secrets = withoutVaultSynced(requiredSecrets(plan.values), plan);
   if (k.postgres.mode !== 'cloudnativepg') return secrets;
   const generated = new Set([`${k.postgres.clusterName}-app`, `${k.postgres.clusterName}-ca`]);
   const out = secrets.filter((secret) => !generated.has(secret.secret));

@@ -10,7 +10,7 @@ import { KEY_VAULT_SECRETS } from '../../stacks/azure-demo/model.js';
 import { CERT_MANAGER_SUBJECT } from '../../stacks/azure-demo/names.js';
 import type { TerraformJson } from '../../stacks/azure-demo/policy.js';
 import { synthesizeAzureDemo } from '../../stacks/azure-demo/synth.js';
-import { planLoadedSite } from '../../stacks/production/render.js';
+import { planLoadedSite, renderSiteManifests } from '../../stacks/production/render.js';
 import type { SitePlan } from '../../stacks/production/site.js';
 import { EXAMPLE, fixtureWith, tempDir, terraformRef } from './helpers.js';
 
@@ -164,6 +164,12 @@ describe('Key Vault reaches the pods (workload identity + Secrets Store CSI driv
     ]);
     expect(listed.filter((name: string) => !written.has(name) && !toAdd.includes(name))).toEqual([]);
     expect(plan.notes.join('\n')).toContain('demo-backup-integrity-key');
+  });
+
+  test('render asks the operator to create no Secret by hand: the vault syncs them all', async () => {
+    const result = await renderSiteManifests(loadConfig(EXAMPLE), 'demo', await tempDir('wiring-render'));
+    expect(result.secrets).toEqual([]);
+    expect(result.findings).toEqual([]);
   });
 
   test('a site on Azure without the recorded client id stops with what to copy', async () => {
