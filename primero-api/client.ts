@@ -107,9 +107,12 @@ export class PrimeroClient {
     return this.json<T>('DELETE', path);
   }
 
-  /** GET that tolerates 404: undefined when the resource does not exist. */
-  async find<T>(path: string): Promise<T | undefined> {
-    const reply = await this.send('GET', path);
+  /**
+   * GET that tolerates 404: undefined when the resource does not exist. `busyRetries` bounds the retries
+   * of a 503 for this request (a caller watching Primero's lock wants to hear of it at once).
+   */
+  async find<T>(path: string, options: { busyRetries?: number } = {}): Promise<T | undefined> {
+    const reply = await this.send('GET', path, undefined, undefined, options.busyRetries);
     if (reply.status === 404) return undefined;
     return this.parse<T>('GET', path, reply);
   }
@@ -218,6 +221,7 @@ export class PrimeroClient {
     path: string,
     body?: unknown,
     query?: Record<string, string | number>,
+    busyRetries = this.retry.retries,
   ): Promise<HttpReply> {
     const url = new URL(`api/v2/${path}`, this.baseUrl);
     for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, String(value));
@@ -259,7 +263,7 @@ export class PrimeroClient {
           );
         }
       }
-      if (attempt >= this.retry.retries && reply) return reply;
+      if (reply && attempt >= Math.min(busyRetries, this.retry.retries)) return reply;
       waitMs = Math.min(waitMs, this.retry.maxDelayMs);
       this.options.onRetry?.({ attempt: attempt + 1, waitMs, reason: lastReason });
       await sleep(waitMs, undefined, this.options.signal ? { signal: this.options.signal } : undefined);

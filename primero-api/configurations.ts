@@ -36,8 +36,12 @@ export function listConfigurations(client: PrimeroClient): Promise<Configuration
 export async function getConfiguration(
   client: PrimeroClient,
   id: string,
+  options: { busyRetries?: number } = {},
 ): Promise<ConfigurationMeta | undefined> {
-  const body = await client.find<{ data: ConfigurationMeta }>(`configurations/${encodeURIComponent(id)}`);
+  const body = await client.find<{ data: ConfigurationMeta }>(
+    `configurations/${encodeURIComponent(id)}`,
+    options,
+  );
   return body?.data;
 }
 

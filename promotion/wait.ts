@@ -58,13 +58,17 @@ export async function waitForApply(
   }
 }
 
-/** The configuration, or 'locked' when Primero kept answering 503 (its configuration lock) through the retries. */
+/**
+ * The configuration, or 'locked' when Primero answers 503 (the worker took its configuration lock between
+ * this request and the /health/api one). Not retried: a retry that outlasts a short failed apply would hide
+ * the only sign that the apply ran.
+ */
 async function configurationUnlessLocked(
   client: PrimeroClient,
   id: string,
 ): Promise<ConfigurationMeta | undefined | 'locked'> {
   try {
-    return await getConfiguration(client, id);
+    return await getConfiguration(client, id, { busyRetries: 0 });
   } catch (error) {
     if (error instanceof PrimeroApiError && error.status === 503) return 'locked';
     throw error;
