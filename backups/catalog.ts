@@ -33,10 +33,12 @@ export interface Catalog {
   warnings: string[];
 }
 
+/** `state` is where verification records live (backups.stateRepository); by default the repository. */
 export async function readCatalog(
   store: ObjectStore,
   site: string,
   macKeys: readonly Buffer[],
+  state: ObjectStore = store,
 ): Promise<Catalog> {
   const prefix = layout.setsPrefix(site);
   const byId = new Map<string, string[]>();
@@ -48,6 +50,15 @@ export async function readCatalog(
     byId.set(id, objects);
   }
   const catalog: Catalog = { complete: [], incomplete: [], invalid: [], warnings: [] };
+  // Verification records kept apart from the repository, by set id.
+  let recordsIn: Map<string, string[]> | undefined;
+  if (state !== store) {
+    recordsIn = new Map();
+    for await (const object of state.list(prefix)) {
+      const id = object.key.slice(prefix.length).split('/')[0] ?? '';
+      recordsIn.set(id, [...(recordsIn.get(id) ?? []), object.key]);
+    }
+  }
   const byTime = (a: string, b: string) =>
     setIdTime(a).getTime() - setIdTime(b).getTime() || (a < b ? -1 : a > b ? 1 : 0);
   for (const id of [...byId.keys()].sort(byTime)) {
@@ -70,12 +81,12 @@ export async function readCatalog(
       continue;
     }
     entry.manifest = opened.manifest;
-    const verifications = objects
+    const verifications = (recordsIn ? (recordsIn.get(id) ?? []) : objects)
       .filter((key) => key.startsWith(`${layout.setPrefix(site, id)}verified/`))
       .sort();
     // The newest record that is authentic; any other is ignored, loudly.
     for (const key of verifications.reverse()) {
-      const record = await store.getBytes(key);
+      const record = await (recordsIn ? state : store).getBytes(key);
       if (!record) continue;
       const opened = openVerification(record, macKeys, id);
       if (opened.ok) {

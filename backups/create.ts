@@ -58,14 +58,14 @@ export async function createBackup(
   const pgDump = await findPgTool('pg_dump', repo.env);
   const blobs = await openSiteBlobs(repo.siteConfig.attachments, repo.env);
   const client = await connectDatabase(database);
-  const lock = await acquireLock(repo.store, repo.site, 'backup').catch(async (error) => {
+  const lock = await acquireLock(repo.state, repo.site, 'backup').catch(async (error) => {
     await client.end().catch(() => undefined);
     await blobs.close();
     throw error;
   });
   let setId: string | undefined;
   try {
-    const catalog = await readCatalog(repo.store, repo.site, repo.macKeys);
+    const catalog = await readCatalog(repo.store, repo.site, repo.macKeys, repo.state);
     if (!options.fresh) assertSomeSetTrusted(repo, catalog);
     const snapshot = await exportSnapshot(client).catch((error) => {
       throw databaseError(error, database.url);

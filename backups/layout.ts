@@ -9,6 +9,9 @@ import { createHash, randomBytes } from 'node:crypto';
  *   <site>/blobs/<k0k1>/<key>.<v>.age     another copy of the same attachment, when <key>.age exists but no
  *                                         trusted set records it: stored objects are never overwritten
  *   <site>/lock.json                      one backup or prune at a time
+ *   <site>/locks/restore-<token>.json     one per running restore or drill: prune waits for them
+ * The lock files and verification records are mutable state: with backups.stateRepository they live there,
+ * under the same names, and not in the repository (immutable storage refuses to rewrite or delete them).
  *   <site>/drills/<time>.json             restore drill summaries
  */
 export const layout = {
@@ -25,6 +28,8 @@ export const layout = {
     return `${site}/blobs/${safe.slice(0, 2)}/${safe}${variant ? `.${variant}` : ''}.age`;
   },
   lock: (site: string) => `${site}/lock.json`,
+  restoreLocksPrefix: (site: string) => `${site}/locks/`,
+  restoreLock: (site: string, token: string) => `${site}/locks/restore-${token}.json`,
   drillsPrefix: (site: string) => `${site}/drills/`,
   drill: (site: string, at: Date, id: string) => `${site}/drills/${compactTime(at)}-${id}.json`,
 };

@@ -20,7 +20,7 @@ export async function listSets(repo: SiteRepository): Promise<{
   untrusted: Array<{ id: string; problem: string }>;
   warnings: string[];
 }> {
-  const catalog = await readCatalog(repo.store, repo.site, repo.macKeys);
+  const catalog = await readCatalog(repo.store, repo.site, repo.macKeys, repo.state);
   return {
     sets: catalog.complete.map((entry) => {
       const m = entry.manifest!;

@@ -1,7 +1,7 @@
 import { OperationError } from '../core/errors.js';
 import { readCatalog } from './catalog.js';
 import { layout } from './layout.js';
-import { acquireLock } from './lock.js';
+import { acquireLock, assertNoRestoreRunning, isImmutable } from './lock.js';
 import { type RetentionPolicy, selectRetained } from './retention.js';
 import type { SiteRepository } from './site-repository.js';
 
@@ -19,6 +19,8 @@ export interface PruneReport {
   blobsRemoved: number;
   blobBytesRemoved: number;
   errors: Array<{ object: string; error: string }>;
+  /** Objects an immutability policy still protects (WORM storage): the next prune after it lapses removes them. */
+  protected: string[];
   /** What was read and ignored (e.g. a verification record that fails its MAC). */
   warnings: string[];
 }
@@ -32,9 +34,10 @@ export async function pruneRepository(
   options: { dryRun?: boolean; policy?: RetentionPolicy } = {},
 ): Promise<PruneReport> {
   const dryRun = options.dryRun === true;
-  const lock = dryRun ? undefined : await acquireLock(repo.store, repo.site, 'prune');
+  const lock = dryRun ? undefined : await acquireLock(repo.state, repo.site, 'prune');
+  if (lock) await assertNoRestoreRunning(repo.state, repo.site, lock);
   try {
-    const catalog = await readCatalog(repo.store, repo.site, repo.macKeys);
+    const catalog = await readCatalog(repo.store, repo.site, repo.macKeys, repo.state);
     if (catalog.complete.length === 0 && catalog.invalid.length > 0) {
       // Under a wrong or rotated key every set looks untrusted and every attachment unreferenced.
       throw new OperationError(
@@ -63,6 +66,7 @@ export async function pruneRepository(
       blobsRemoved: 0,
       blobBytesRemoved: 0,
       errors: [],
+      protected: [],
       warnings: catalog.warnings,
     };
     const referenced = new Set<string>();
@@ -85,20 +89,28 @@ export async function pruneRepository(
     report.blobBytesRemoved = unreferenced.reduce((sum, object) => sum + object.size, 0);
     if (dryRun) return report;
 
-    const remove = async (key: string) => {
+    const remove = async (key: string, store = repo.store): Promise<boolean> => {
       try {
-        await repo.store.delete(key);
+        await store.delete(key);
+        return true;
       } catch (error) {
-        // e.g. a time-based immutability policy still protects it; the next prune tries again
-        report.errors.push({ object: key, error: error instanceof Error ? error.message : String(error) });
+        // A time-based immutability policy still protects it: expected, and the next prune tries again.
+        if (isImmutable(error)) report.protected.push(key);
+        else
+          report.errors.push({ object: key, error: error instanceof Error ? error.message : String(error) });
+        return false;
       }
     };
     const doomed = new Set(decision.remove);
     for (const entry of [...catalog.complete.filter((e) => doomed.has(e.id)), ...catalog.incomplete]) {
-      // The manifest goes first: from then on the set no longer exists, even if the rest fails.
+      // The manifest goes first: from then on the set no longer exists, even if the rest fails; if it cannot
+      // go, the set stays whole.
       const manifest = layout.manifest(repo.site, entry.id);
-      if (entry.objects.includes(manifest)) await remove(manifest);
+      if (entry.objects.includes(manifest) && !(await remove(manifest))) continue;
       for (const key of entry.objects) if (key !== manifest) await remove(key);
+      if (repo.state !== repo.store)
+        for await (const record of repo.state.list(layout.setPrefix(repo.site, entry.id)))
+          await remove(record.key, repo.state);
     }
     for (const object of unreferenced) await remove(object.key);
     return report;

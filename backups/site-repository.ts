@@ -15,6 +15,11 @@ export interface SiteRepository {
   siteConfig: SiteConfig;
   backups: BackupsConfig;
   store: ObjectStore;
+  /**
+   * Where mutable state lives (the lock, verification records): backups.stateRepository, or the repository
+   * itself. Immutable (WORM) storage refuses the rewrites and deletes this state needs.
+   */
+  state: ObjectStore;
   /** Seals new manifests and drill summaries. */
   macKey: Buffer;
   /** Every key a stored manifest may be sealed with: the current one first, then previous ones. */
@@ -44,11 +49,18 @@ export async function openSiteRepository(
   const macKey = deriveMacKey(resolveSecret(backups.integrityKey, env), name);
   const previous = backups.previousIntegrityKeys.map((ref) => deriveMacKey(resolveSecret(ref, env), name));
   const store = await openRepositoryStore(backups, env);
+  const state = backups.stateRepository
+    ? await openRepositoryStore(backups, env, backups.stateRepository).catch(async (error) => {
+        await store.close();
+        throw error;
+      })
+    : store;
   return {
     site: name,
     siteConfig: site,
     backups,
     store,
+    state,
     macKey,
     macKeys: [macKey, ...previous],
     recipients: backups.encryption.recipients,
@@ -73,4 +85,10 @@ export function siteIdentities(repo: SiteRepository, override?: string): string[
     );
   }
   return parseIdentities(resolveSecret(ref, repo.env));
+}
+
+/** Closes the repository and, when it is separate, the state repository. */
+export async function closeSiteRepository(repo: SiteRepository): Promise<void> {
+  await repo.store.close();
+  if (repo.state !== repo.store) await repo.state.close();
 }

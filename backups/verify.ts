@@ -41,7 +41,7 @@ export type FoundSet = CatalogEntry & {
 
 /** The complete, authentic set with this id (or the newest when id is "latest"); a clear error otherwise. */
 export async function findSet(repo: SiteRepository, id: string): Promise<FoundSet> {
-  const catalog = await readCatalog(repo.store, repo.site, repo.macKeys);
+  const catalog = await readCatalog(repo.store, repo.site, repo.macKeys, repo.state);
   const entry =
     id === 'latest' ? catalog.complete.at(-1) : catalog.complete.find((candidate) => candidate.id === id);
   if (entry?.manifest) {
@@ -162,7 +162,7 @@ export async function verifySet(
   };
   if (options.record !== false) {
     const at = new Date();
-    await repo.store
+    await repo.state
       .putBytes(
         layout.verification(repo.site, manifest.id, at),
         sealVerification(

@@ -8,11 +8,11 @@ export async function withSiteRepository<T>(
   work: (repo: SiteRepository) => Promise<T>,
 ): Promise<T> {
   // The engine is imported here, not at the top: --help must not load cloud SDKs.
-  const { openSiteRepository } = await import('../backups/site-repository.js');
+  const { openSiteRepository, closeSiteRepository } = await import('../backups/site-repository.js');
   const repo = await openSiteRepository(ctx.config(), site, ctx.io.env);
   try {
     return await work(repo);
   } finally {
-    await repo.store.close();
+    await closeSiteRepository(repo);
   }
 }

@@ -2,6 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { decryptStream } from '../backups/crypto/age.js';
 import { digestOf } from '../backups/crypto/digest.js';
 import { compactTime } from '../backups/layout.js';
+import { acquireRestoreLock } from '../backups/lock.js';
 import { connectDatabase, type DatabaseTarget, withDatabase } from '../backups/postgres/connection.js';
 import { readFacts } from '../backups/postgres/snapshot.js';
 import type { ProgressListener } from '../backups/progress.js';
@@ -34,6 +35,16 @@ export interface DrillOptions {
  * or an interruption.
  */
 export async function runDrill(repo: SiteRepository, options: DrillOptions): Promise<DrillReport> {
+  // A prune must not delete the set while the drill reads it.
+  const lock = await acquireRestoreLock(repo.state, repo.site, 'drill');
+  try {
+    return await drill(repo, options);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function drill(repo: SiteRepository, options: DrillOptions): Promise<DrillReport> {
   const started = new Date();
   const id = `${compactTime(started)}-${randomBytes(3).toString('hex')}`;
   const checks: DrillCheck[] = [];

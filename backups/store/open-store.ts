@@ -5,12 +5,16 @@ import { resolveSecret } from '../../core/secrets.js';
 import { FileStore } from './file-store.js';
 import type { ObjectStore } from './types.js';
 
-/** Opens a site's backup repository from its configuration, resolving credentials by reference. */
+/**
+ * Opens a site's backup repository (or, with `url`, its state repository) from its configuration, resolving
+ * credentials by reference.
+ */
 export async function openRepositoryStore(
   backups: BackupsConfig,
   env: NodeJS.ProcessEnv = process.env,
+  url: string = backups.repository,
 ): Promise<ObjectStore> {
-  const location = parseRepositoryUrl(backups.repository);
+  const location = parseRepositoryUrl(url);
   if (typeof location === 'string') throw new UsageError(`backups.repository: ${location}`);
   switch (location.kind) {
     case 'file':

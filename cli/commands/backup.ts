@@ -216,6 +216,11 @@ export function registerBackup(program: Command, registrar: Registrar): void {
                 ...(report.blobSweepSkipped
                   ? [`  no attachment was removed: ${report.blobSweepSkipped}`]
                   : []),
+                ...(report.protected.length
+                  ? [
+                      `  ${report.protected.length} object(s) still protected by the storage's immutability policy: removed by a later prune`,
+                    ]
+                  : []),
                 ...report.errors.map((e) => `  could not remove ${e.object}: ${e.error}`),
               ].join('\n'),
             report,
@@ -339,86 +344,93 @@ export function registerRestore(program: Command, registrar: Registrar): void {
               ...(outsideProduction ? { allowNonProductionTarget: true } : {}),
               ...(options.attachmentsTo ? { attachmentsTo: options.attachmentsTo } : {}),
             });
-            ctx.out.info(`Verifying backup set ${id} of ${repo.site} before restoring…`);
-            const plan = await planRestore(repo, id, { url: target, password }, identities, {
-              signal: ctx.signal,
-              onProgress: progressLine(ctx.out),
-            });
-            for (const warning of plan.warnings) ctx.out.warn(warning);
-            if (plan.targetIncomplete) {
-              ctx.out.warn(
-                `The target ${describeIncomplete(databaseNameOf(target), plan.targetIncomplete)}.`,
+            // Shared with other restores and backups; a prune waits for it (it could delete this set).
+            const { acquireRestoreLock } = await import('../../backups/lock.js');
+            const lock = await acquireRestoreLock(repo.state, repo.site, 'restore');
+            try {
+              ctx.out.info(`Verifying backup set ${id} of ${repo.site} before restoring…`);
+              const plan = await planRestore(repo, id, { url: target, password }, identities, {
+                signal: ctx.signal,
+                onProgress: progressLine(ctx.out),
+              });
+              for (const warning of plan.warnings) ctx.out.warn(warning);
+              if (plan.targetIncomplete) {
+                ctx.out.warn(
+                  `The target ${describeIncomplete(databaseNameOf(target), plan.targetIncomplete)}.`,
+                );
+              }
+              if (plan.targetState === 'not-empty' && !options.replace) {
+                throw new UsageError(
+                  `The target database is not empty; nothing was restored.`,
+                  'Restore into a new database, or pass --replace to drop and recreate it.',
+                );
+              }
+              audit.record.set = plan.manifest.id;
+              if (repo.siteConfig.role === 'production' || plan.targetState === 'not-empty') {
+                await confirmBySiteName(
+                  ctx,
+                  repo.site,
+                  `This restores ${plan.manifest.id} of ${repo.site} into ${target.replace(/^postgres(ql)?:\/\//, '')}${outsideProduction ? ', a database outside production' : ''}${plan.targetState === 'not-empty' ? ', dropping what that database holds now' : ''}`,
+                  options,
+                );
+              }
+              const result = await runRestore(repo, plan, {
+                identities,
+                replace: options.replace === true,
+                jobs: options.jobs,
+                ...(options.tempDir ? { tempDir: resolve(ctx.io.cwd, options.tempDir) } : {}),
+                ...(attachmentsTo ? { attachmentsTo } : {}),
+                signal: ctx.signal,
+                onProgress: progressLine(ctx.out),
+              });
+              await attachmentsTo?.close();
+              audit.finish(result.problems.length > 0 ? 'failed' : 'succeeded', {
+                restored: {
+                  tables: result.restoredTables,
+                  rows: plan.manifest.database.rowCounts,
+                  databaseBytes: plan.manifest.database.plainSize,
+                  attachments: result.attachments,
+                  attachmentBytes: result.attachmentBytes,
+                },
+                ...(result.problems.length > 0
+                  ? { error: `${result.problems.length} attachment(s) not restored` }
+                  : {}),
+              });
+              const steps = nextSteps(repo.site, repo.siteConfig.primero.solr);
+              const attachmentsLine = attachmentsTo
+                ? `Attachments: ${result.attachments} restored (${formatBytes(result.attachmentBytes)}) in ${result.seconds.attachments.toFixed(1)}s.`
+                : `Attachments were NOT restored (no --attachments-to): the ${plan.manifest.attachments.count} attachment(s) of this set are still only in the repository.`;
+              ctx.out.result(
+                () =>
+                  [
+                    `Restored ${result.id} into ${result.database}: ${result.restoredTables} tables in ${result.seconds.database.toFixed(1)}s.`,
+                    attachmentsLine,
+                    ...result.problems.map(
+                      (p) =>
+                        `  not restored: attachment ${p.key}: ${p.problem}${p.detail ? ` (${p.detail})` : ''}`,
+                    ),
+                    '',
+                    'Next steps:',
+                    ...steps.map((step, i) => `  ${i + 1}. ${step}`),
+                  ].join('\n'),
+                {
+                  ok: result.problems.length === 0,
+                  ...result,
+                  attachmentsNotRestored: attachmentsTo ? 0 : plan.manifest.attachments.count,
+                  warnings: plan.warnings,
+                  nextSteps: steps,
+                },
               );
+              if (!attachmentsTo)
+                ctx.out.warn('Attachments were not restored; pass --attachments-to to restore them.');
+              if (result.problems.length > 0) {
+                ctx.out.warn(`${result.problems.length} attachment(s) were refused and not restored.`);
+                return 1;
+              }
+              return 0;
+            } finally {
+              await lock.release();
             }
-            if (plan.targetState === 'not-empty' && !options.replace) {
-              throw new UsageError(
-                `The target database is not empty; nothing was restored.`,
-                'Restore into a new database, or pass --replace to drop and recreate it.',
-              );
-            }
-            audit.record.set = plan.manifest.id;
-            if (repo.siteConfig.role === 'production' || plan.targetState === 'not-empty') {
-              await confirmBySiteName(
-                ctx,
-                repo.site,
-                `This restores ${plan.manifest.id} of ${repo.site} into ${target.replace(/^postgres(ql)?:\/\//, '')}${outsideProduction ? ', a database outside production' : ''}${plan.targetState === 'not-empty' ? ', dropping what that database holds now' : ''}`,
-                options,
-              );
-            }
-            const result = await runRestore(repo, plan, {
-              identities,
-              replace: options.replace === true,
-              jobs: options.jobs,
-              ...(options.tempDir ? { tempDir: resolve(ctx.io.cwd, options.tempDir) } : {}),
-              ...(attachmentsTo ? { attachmentsTo } : {}),
-              signal: ctx.signal,
-              onProgress: progressLine(ctx.out),
-            });
-            await attachmentsTo?.close();
-            audit.finish(result.problems.length > 0 ? 'failed' : 'succeeded', {
-              restored: {
-                tables: result.restoredTables,
-                rows: plan.manifest.database.rowCounts,
-                databaseBytes: plan.manifest.database.plainSize,
-                attachments: result.attachments,
-                attachmentBytes: result.attachmentBytes,
-              },
-              ...(result.problems.length > 0
-                ? { error: `${result.problems.length} attachment(s) not restored` }
-                : {}),
-            });
-            const steps = nextSteps(repo.site, repo.siteConfig.primero.solr);
-            const attachmentsLine = attachmentsTo
-              ? `Attachments: ${result.attachments} restored (${formatBytes(result.attachmentBytes)}) in ${result.seconds.attachments.toFixed(1)}s.`
-              : `Attachments were NOT restored (no --attachments-to): the ${plan.manifest.attachments.count} attachment(s) of this set are still only in the repository.`;
-            ctx.out.result(
-              () =>
-                [
-                  `Restored ${result.id} into ${result.database}: ${result.restoredTables} tables in ${result.seconds.database.toFixed(1)}s.`,
-                  attachmentsLine,
-                  ...result.problems.map(
-                    (p) =>
-                      `  not restored: attachment ${p.key}: ${p.problem}${p.detail ? ` (${p.detail})` : ''}`,
-                  ),
-                  '',
-                  'Next steps:',
-                  ...steps.map((step, i) => `  ${i + 1}. ${step}`),
-                ].join('\n'),
-              {
-                ok: result.problems.length === 0,
-                ...result,
-                attachmentsNotRestored: attachmentsTo ? 0 : plan.manifest.attachments.count,
-                warnings: plan.warnings,
-                nextSteps: steps,
-              },
-            );
-            if (!attachmentsTo)
-              ctx.out.warn('Attachments were not restored; pass --attachments-to to restore them.');
-            if (result.problems.length > 0) {
-              ctx.out.warn(`${result.problems.length} attachment(s) were refused and not restored.`);
-              return 1;
-            }
-            return 0;
           });
         },
       ),

@@ -122,6 +122,18 @@ const backupsSchema = z
       const parsed = parseRepositoryUrl(text);
       if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
     }),
+    /**
+     * Where the lock and verification records live, when the repository cannot hold them: objects there are
+     * rewritten and deleted, which immutable (WORM) storage refuses. Same kind and credentials as the
+     * repository (e.g. a second Azure container without an immutability policy). Default: the repository.
+     */
+    stateRepository: z
+      .string()
+      .superRefine((text, ctx) => {
+        const parsed = parseRepositoryUrl(text);
+        if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+      })
+      .optional(),
     s3: z.object(s3Connection).strict().optional(),
     azure: z
       .object({

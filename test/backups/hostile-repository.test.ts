@@ -70,6 +70,13 @@ async function tamperWithManifest(site: BackupSite, id: string): Promise<void> {
   await repo.store.close();
 }
 
+/** Retention that keeps one set: any older set is due to go. */
+async function keepOnlyNewest(site: BackupSite): Promise<void> {
+  const config = parse(await readFile(site.configPath, 'utf8'));
+  config.sites[site.site].backups.retention = { last: 1, daily: 1, weekly: 1, monthly: 1 };
+  await writeFile(site.configPath, stringify(config));
+}
+
 async function blobFiles(site: BackupSite): Promise<string[]> {
   return (await repositoryFiles(site)).filter((path) => path.includes('/blobs/'));
 }
@@ -313,9 +320,7 @@ describe('"latest" past a newest set that cannot be trusted', () => {
 describe('retention and failed verifications', () => {
   test('a newest set that failed verification does not push out the only good one', async () => {
     const site = await backupSite({ cases: 20, blobs: 2 });
-    const config = parse(await readFile(site.configPath, 'utf8'));
-    config.sites[site.site].backups.retention = { last: 1, daily: 1, weekly: 1, monthly: 1 };
-    await writeFile(site.configPath, stringify(config));
+    await keepOnlyNewest(site);
     const good = await create(site);
     const bad = await create(site);
     const dump = (await repositoryFiles(site)).find((path) => path.includes(`${bad.id}/database.dump.age`))!;
@@ -329,5 +334,113 @@ describe('retention and failed verifications', () => {
     const report = JSON.parse(pruned.stdout);
     expect(report.kept.map((k: { id: string }) => k.id)).toEqual([good.id]);
     expect(report.removed).toEqual([bad.id]);
+  });
+});
+
+describe('restores and prune', () => {
+  test('prune refuses while a restore reads the repository; a restore refuses while a prune runs', async () => {
+    const site = await backupSite({ cases: 300, blobs: 30 });
+    await keepOnlyNewest(site);
+    const older = await create(site);
+    await create(site); // retention now removes the older set
+
+    // A restore of the older set, and a prune started while it runs.
+    const restoring = tier4(
+      restoreArgs(
+        site,
+        older.id,
+        scratchDatabaseUrl('hostile'),
+        '--attachments-to',
+        join(site.dir, 'restored'),
+      ),
+      { env: site.env },
+    );
+    const locks = join(site.repository.replace('file://', ''), site.site, 'locks');
+    const { readdir } = await import('node:fs/promises');
+    while ((await readdir(locks).catch(() => [])).length === 0) await new Promise((r) => setTimeout(r, 20));
+    const pruned = await run(site, 'backup', 'prune');
+    const restored = await restoring;
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(pruned.code).toBe(1);
+    expect(pruned.stderr).toContain('reading the repository');
+    expect(pruned.stderr).toContain('nothing was pruned');
+
+    // Once the restore is over, prune goes ahead.
+    const after = await run(site, 'backup', 'prune');
+    expect(after.code, after.stderr).toBe(0);
+    expect(JSON.parse(after.stdout).removed).toEqual([older.id]);
+
+    // And while a prune holds the repository, a restore refuses before reading anything.
+    const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
+    const { acquireLock } = await import('../../backups/lock.js');
+    const lock = await acquireLock(repo.state, repo.site, 'prune');
+    const refused = await tier4(restoreArgs(site, 'latest', scratchDatabaseUrl('hostile')), {
+      env: site.env,
+    });
+    await lock.release();
+    await repo.store.close();
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('A prune of');
+  });
+});
+
+describe('a repository in immutable (WORM) storage', () => {
+  async function wormRepository(site: BackupSite, stateApart: boolean) {
+    const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
+    const { FileStore } = await import('../../backups/store/file-store.js');
+    const { ImmutableStore } = await import('../support/immutable-store.js');
+    repo.store = new ImmutableStore(repo.store);
+    repo.state = stateApart ? new FileStore(join(site.dir, 'state')) : repo.store;
+    return repo;
+  }
+
+  test('two backups, verify and prune work with the lock and verification records kept apart', async () => {
+    const site = await backupSite({ cases: 20, blobs: 3 });
+    await keepOnlyNewest(site);
+    const repo = await wormRepository(site, true);
+    const { createBackup, siteDatabase, verifySet, pruneRepository } = await import('../../backups/index.js');
+    const first = await createBackup(repo, siteDatabase(repo));
+    const second = await createBackup(repo, siteDatabase(repo));
+    expect(second.manifest.attachments.reused).toBe(3);
+    expect((await verifySet(repo, first.manifest.id)).ok).toBe(true);
+    expect((await verifySet(repo, second.manifest.id)).ok).toBe(true);
+    const listed = await readCatalog(repo.store, repo.site, repo.macKeys, repo.state);
+    expect(listed.complete.map((e) => e.lastVerified?.ok)).toEqual([true, true]);
+    const report = await pruneRepository(repo);
+    // The older set is due to go, but the policy protects it: reported, not an error, and left whole.
+    expect(report.errors).toEqual([]);
+    expect(report.protected).toEqual([layout.manifest(site.site, first.manifest.id)]);
+    expect((await verifySet(repo, first.manifest.id, { record: false })).ok).toBe(true);
+    await repo.store.close();
+  });
+
+  test('with the lock in the immutable container, a stale lock is a clear error, not a crash', async () => {
+    const site = await backupSite({ cases: 20, blobs: 1 });
+    const repo = await wormRepository(site, false);
+    const { acquireLock } = await import('../../backups/lock.js');
+    const held = await acquireLock(repo.state, repo.site, 'backup');
+    await held.release(); // refused by the policy: the lock stays
+    const tomorrow = () => new Date(Date.now() + 86_400_000);
+    const error = await acquireLock(repo.state, repo.site, 'backup', { now: tomorrow }).catch((e) => e);
+    expect(error.name).toBe('OperationError');
+    expect(error.message).toContain('cannot be removed');
+    expect(error.hint).toContain('backups.stateRepository');
+    await repo.store.close();
+  });
+
+  test('backups.stateRepository takes the verification records and locks out of the repository', async () => {
+    const site = await backupSite({ cases: 20, blobs: 1 });
+    const config = parse(await readFile(site.configPath, 'utf8'));
+    config.sites[site.site].backups.stateRepository = `file://${join(site.dir, 'state')}`;
+    await writeFile(site.configPath, stringify(config));
+    const set = await create(site);
+    expect((await verify(site, set.id)).code).toBe(0);
+    const { listFiles } = await import('../support/backup-site.js');
+    expect((await repositoryFiles(site)).filter((path) => path.includes('/verified/'))).toEqual([]);
+    expect(
+      (await listFiles(join(site.dir, 'state'))).some((path) => path.includes(`${set.id}/verified/`)),
+    ).toBe(true);
+    const listed = JSON.parse((await run(site, 'backup', 'list')).stdout);
+    expect(listed.sets[0].lastVerified.ok).toBe(true);
   });
 });
