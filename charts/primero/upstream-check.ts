@@ -156,6 +156,24 @@ function checkRails(
   return env;
 }
 
+/**
+ * An init container that goes through Primero's entrypoint (no command of its own, e.g. wait-for-migrations)
+ * passes check_required_variables and renders config/ first, like the main container.
+ */
+function checkEntrypointInit(
+  object: KubeObject,
+  container: IContainer,
+  objects: KubeObject[],
+  findings: FidelityFinding[],
+): void {
+  if (container.command) return;
+  const ref = `${object.kind}/${object.metadata.name}`;
+  const say = (message: string) =>
+    findings.push({ rule: RULE, object: ref, message: `init container ${container.name}: ${message}` });
+  checkEnv(RAILS_ENV_FACTS, envOf(container, objects), say);
+  checkWritable(container, [`${APPLICATION_IMAGE.appRoot}/config`], say);
+}
+
 function mainContainer(object: KubeObject): IContainer | undefined {
   return podOf(object)?.containers?.[0];
 }
@@ -252,6 +270,8 @@ export function checkUpstreamFidelity(objects: KubeObject[]): FidelityFinding[] 
     for (const object of deployment(name)) {
       const container = mainContainer(object);
       if (container) checkRails(object, container, command, repository, objects, findings);
+      for (const init of podOf(object)?.initContainers ?? [])
+        checkEntrypointInit(object, init, objects, findings);
     }
   }
   for (const job of find(objects, 'Job', (o) => o.metadata.name.startsWith('primero-migrate'))) {

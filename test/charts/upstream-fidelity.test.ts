@@ -265,6 +265,16 @@ describe('the upstream check catches each way the chart can drift from upstream'
       finding: /Job\/primero-migrate.*PRIMERO_HOST is not set/,
     },
     {
+      what: '1: wait-for-migrations (through the entrypoint) without the app Secret',
+      mutate: (o) => {
+        const init = pod(get(o, 'Deployment', 'primero-worker')).initContainers.find(
+          (c: Any) => c.name === 'wait-for-migrations',
+        );
+        init.env = [];
+      },
+      finding: /primero-worker: init container wait-for-migrations: POSTGRES_PASSWORD is not set/,
+    },
+    {
       what: '1: the worker overriding the entrypoint',
       mutate: (o) => (main(get(o, 'Deployment', 'primero-worker')).command = ['rails']),
       finding: /primero-worker: .*overrides the image's entrypoint/,
