@@ -95,7 +95,7 @@ export type ServerIdentity = { id: string } | { problem: string };
  * physical replicas). On PostgreSQL 15 any role may call it unless an administrator revoked it; a refusal
  * (permission denied) is reported as a problem, and the caller compares addresses instead.
  */
-export async function serverIdentity(target: DatabaseTarget, timeoutMs = 5_000): Promise<ServerIdentity> {
+export async function serverIdentity(target: DatabaseTarget, timeoutMs = 10_000): Promise<ServerIdentity> {
   let lastProblem = 'not reachable';
   // The named database may not exist yet (a restore target): then any database on the server will do.
   for (const url of [target.url, withDatabase(target.url, 'postgres')]) {
