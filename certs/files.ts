@@ -3,6 +3,7 @@ import { chmod, chown, mkdir, open, readFile, rename, rm, stat } from 'node:fs/p
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { OperationError, UsageError } from '../core/errors.js';
+import { redact } from '../core/redact.js';
 
 /** Certificates kept as PEM files (compose or VM installs), replaced by rename and picked up by a reload. */
 
@@ -100,7 +101,8 @@ export async function runReloadCommand(
     all: true,
   });
   if (result.failed) {
-    const output = String(result.all ?? '')
+    // Redacted whole, before it is cut to its last lines: a key block cut in half is still found.
+    const output = redact(String(result.all ?? ''))
       .trim()
       .split('\n')
       .slice(-3)

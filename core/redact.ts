@@ -19,10 +19,15 @@ export function registerSecret(value: string): void {
 }
 
 const SHAPED_SECRETS: Array<[RegExp, string]> = [
+  // A whole or cut-off block: from its BEGIN line (even cut short after PRIVATE) to its END line or the end.
+  [/-----BEGIN [A-Z0-9 ]*PRIVATE[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g, `${REDACTED} private key`],
+  // The tail of a block whose BEGIN was cut off (output kept from its last lines): body lines up to the END line.
   [
-    /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g,
+    /(?:^[ \t]*[A-Za-z0-9+/=]{16,}[ \t]*\r?\n)*[^\n]*-----END [A-Z0-9 ]*PRIVATE KEY-----/gm,
     `${REDACTED} private key`,
   ],
+  // Body lines with neither marker: two or more full base64 lines in a row (PEM wraps at 64 characters).
+  [/(?:^[ \t]*[A-Za-z0-9+/]{64}[ \t]*(?:\r?\n|$)){2,}/gm, `${REDACTED} key material\n`],
   [/AGE-SECRET-KEY-1[0-9A-Z]+/g, `AGE-SECRET-KEY-${REDACTED}`],
   // userinfo password in any URL: scheme://user:password@host
   [/([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]+@/gi, `$1${REDACTED}@`],

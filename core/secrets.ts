@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { UsageError } from './errors.js';
 import { registerSecret } from './redact.js';
@@ -32,6 +32,9 @@ export const secretRefSchema = z.preprocess(
 
 export type SecretRef = z.infer<typeof secretRefSchema>;
 
+/** Keys, passwords and age identities are a few hundred bytes; a bigger file is a wrong path. */
+const MAX_SECRET_FILE_BYTES = 64 * 1024;
+
 export function describeSecretRef(ref: SecretRef): string {
   return 'env' in ref ? `environment variable ${ref.env}` : `file ${ref.file}`;
 }
@@ -52,8 +55,23 @@ export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.e
     }
   } else {
     try {
+      // A FIFO or a device would block or never end, and a huge file is not a secret: check before reading.
+      const info = statSync(ref.file);
+      if (!info.isFile()) {
+        throw new UsageError(
+          `The secret ${describeSecretRef(ref)} is not a regular file.`,
+          'Point it at a file that holds the secret.',
+        );
+      }
+      if (info.size > MAX_SECRET_FILE_BYTES) {
+        throw new UsageError(
+          `The secret ${describeSecretRef(ref)} is larger than 64 KiB (${info.size} bytes): it is not a secret file.`,
+          'Check the path; a secret file holds one key or password.',
+        );
+      }
       value = readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
     } catch (error) {
+      if (error instanceof UsageError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
       throw new UsageError(
         `The secret ${describeSecretRef(ref)} cannot be read (${code ?? 'error'}).`,

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { macMatches, macOf } from '../backups/crypto/mac.js';
 import { compactTime, layout } from '../backups/layout.js';
@@ -14,9 +14,14 @@ export async function writeDrillReports(
   await mkdir(dir, { recursive: true });
   const base = join(dir, `drill-${report.site}-${compactTime(new Date(report.startedAt))}`);
   const paths = { json: `${base}.json`, markdown: `${base}.md`, junit: `${base}.junit.xml` };
-  await writeFile(paths.json, `${JSON.stringify(report, null, 2)}\n`);
-  await writeFile(paths.markdown, drillMarkdown(report));
-  await writeFile(paths.junit, drillJUnit(report));
+  // Reports name the site, its row counts and blob keys: readable by the owner and its group, no one else.
+  const write = async (path: string, text: string) => {
+    await writeFile(path, text, { mode: 0o640 });
+    await chmod(path, 0o640);
+  };
+  await write(paths.json, `${JSON.stringify(report, null, 2)}\n`);
+  await write(paths.markdown, drillMarkdown(report));
+  await write(paths.junit, drillJUnit(report));
   return paths;
 }
 

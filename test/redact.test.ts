@@ -35,4 +35,27 @@ describe('redact', () => {
       n: 3,
     });
   });
+
+  test('removes cut-off private key blocks: no BEGIN, no END, or a marker cut short', async () => {
+    const body = Array.from({ length: 4 }, (_, i) => `MIIEvQ${String(i).repeat(58)}`).join('\n');
+    const samples = [
+      `nginx: [emerg] bad key\n${body}\n-----END PRIVATE KEY-----\nreload failed`,
+      `${body}\n-----END RSA PRIVATE KEY-----`,
+      `loading\n${body}\nthen it stopped`,
+      `-----BEGIN RSA PRIVATE\n${body}`,
+    ];
+    for (const sample of samples) {
+      const out = redact(sample);
+      expect(out).toContain('[redacted]');
+      expect(out).not.toMatch(/MIIEvQ/);
+    }
+    // A failing reload command whose output ends in half a key: the error keeps no line of it.
+    const { runReloadCommand } = await import('../certs/files.js');
+    const lines = body.split('\n');
+    const script = `printf '%s\\n' ${lines.map((l) => `'${l}'`).join(' ')} '-----END PRIVATE KEY-----' >&2; exit 3`;
+    const error = await runReloadCommand(script).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/exit 3/);
+    expect((error as Error).message.replace(script, '')).not.toMatch(/MIIEvQ/);
+  });
 });

@@ -80,7 +80,17 @@ export function parseConfig(text: string, file = 'tier4.yaml'): Tier4Config {
     });
     throw new ConfigError(file, issues);
   }
-  const result = configSchema.safeParse(document.toJS() ?? {});
+  // yaml's toJS() refuses a document whose aliases expand too far (its maxAliasCount, default 100; the "billion
+  // laughs" attack) by throwing: that is a bad configuration, not a crash.
+  let value: unknown;
+  try {
+    value = document.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw new ConfigError(file, [
+      `YAML: ${error instanceof Error ? error.message : String(error)} (tier4.yaml needs no aliases; write the values out)`,
+    ]);
+  }
+  const result = configSchema.safeParse(value ?? {});
   if (!result.success) throw new ConfigError(file, formatIssues(result.error.issues, issueLocator(text)));
   return result.data;
 }

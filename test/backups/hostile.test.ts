@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
@@ -408,5 +409,34 @@ describe('interrupted restores', () => {
     const check = JSON.parse(doctor.stdout).checks.find((c: { check: string }) => c.check === 'restore');
     expect(check).toMatchObject({ status: 'fail' });
     expect(check.message).toContain(`unfinished restore of set ${set.id}`);
+  });
+});
+
+describe('hostile input files', () => {
+  test('a YAML alias bomb in tier4.yaml is a configuration error (exit 2), not a crash', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tier4-bomb-'));
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i += 1) {
+      const prev = String.fromCharCode(96 + i);
+      const name = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    }
+    const file = join(dir, 'tier4.yaml');
+    await writeFile(file, `${levels.join('\n')}\nsites: {}\n`);
+    const result = await tier4(['-c', file, 'config', 'validate']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/not a valid tier4 configuration/);
+    expect(result.stderr).toMatch(/alias/i);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  test('a {file:} secret that is not a regular file, or larger than 64 KiB, is a clear error', async () => {
+    const { resolveSecret } = await import('../../core/secrets.js');
+    const dir = await mkdtemp(join(tmpdir(), 'tier4-secret-'));
+    const big = join(dir, 'big');
+    await writeFile(big, 'x'.repeat(100 * 1024));
+    expect(() => resolveSecret({ file: big })).toThrow(/larger than 64 KiB/);
+    expect(() => resolveSecret({ file: '/dev/null' })).toThrow(/not a regular file/);
+    expect(() => resolveSecret({ file: dir })).toThrow(/not a regular file/);
   });
 });

@@ -1,4 +1,4 @@
-import { open, readFile, truncate, writeFile } from 'node:fs/promises';
+import { open, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { generateIdentity } from '../../backups/crypto/age.js';
@@ -85,6 +85,9 @@ describe('tier4 drill', () => {
     const junit = await readFile(report.reports.junit, 'utf8');
     expect(junit).toContain('<testsuites name="tier4 restore drill" tests="10" failures="0" skipped="1"');
     expect(JSON.parse(await readFile(report.reports.json, 'utf8')).id).toBe(report.id);
+    // The reports name the site and its blob keys: owner and group only (#12).
+    for (const path of [report.reports.json, report.reports.markdown, report.reports.junit])
+      expect((await stat(path)).mode & 0o777, path).toBe(0o640);
     expect(await scratchDatabases()).toEqual([]);
 
     const history = await tier4(['--json', '-c', site.configPath, 'drill', 'history', '--site', site.site], {
