@@ -1,6 +1,7 @@
 /** The backup engine's public surface, for the CLI and for other features (drills, promotion, doctor). */
 export { openBlobTarget, openSiteBlobs } from './attachments.js';
 export { type Catalog, type CatalogEntry, readCatalog } from './catalog.js';
+export { type CheckReport, checkRepository } from './check.js';
 export { type CreateResult, createBackup } from './create.js';
 export { layout } from './layout.js';
 export { listSets, type SetSummary } from './list.js';

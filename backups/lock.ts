@@ -79,6 +79,11 @@ function lockRecord(token: string, operation: string, acquiredAt: string, expire
   };
 }
 
+/** `tier4 backup unlock`: removes the site's lock (the caller has checked it is stale and asked). */
+export async function removeLock(store: ObjectStore, site: string): Promise<void> {
+  await removeStaleLock(store, layout.lock(site), site);
+}
+
 /** A stale lock that cannot be deleted (e.g. it sits in immutable storage) is a clear error, not a crash. */
 async function removeStaleLock(store: ObjectStore, key: string, site: string): Promise<void> {
   try {

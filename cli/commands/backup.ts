@@ -127,6 +127,9 @@ export function registerBackup(program: Command, registrar: Registrar): void {
           for (const warning of listing.warnings) ctx.out.warn(warning);
           ctx.out.result(
             () => {
+              // A wrong integrity key must not look like an empty repository.
+              if (listing.sets.length === 0 && listing.untrusted.length > 0)
+                return `${listing.untrusted.length} set(s) present in ${repo.store.location} but none trusted: check backups.integrityKey (after a rotation, list the old key under backups.previousIntegrityKeys).`;
               if (listing.sets.length === 0)
                 return `No complete backup sets for ${repo.site} in ${repo.store.location}.`;
               const rows = listing.sets.map((set) => [
@@ -138,8 +141,11 @@ export function registerBackup(program: Command, registrar: Registrar): void {
                 set.lastVerified
                   ? `${set.lastVerified.ok ? 'ok' : 'FAILED'} ${set.lastVerified.at.slice(0, 10)}${set.lastVerified.deep ? ' (deep)' : ''}`
                   : 'never',
+                set.problems > 0 ? `${set.problems} attachment(s) missing or damaged` : '-',
               ]);
-              const lines = [table(['id', 'snapshot', 'size', 'cases', 'attachments', 'verified'], rows)];
+              const lines = [
+                table(['id', 'snapshot', 'size', 'cases', 'attachments', 'verified', 'problems'], rows),
+              ];
               if (listing.untrusted.length > 0)
                 lines.push(
                   '',
@@ -184,6 +190,82 @@ export function registerBackup(program: Command, registrar: Registrar): void {
               report,
             );
             return report.ok ? 0 : 1;
+          });
+        },
+      ),
+    );
+
+  backup
+    .command('check')
+    .description('verify every backup set of the repository (like restic check); --deep also decrypts')
+    .requiredOption('-s, --site <name>', 'the site')
+    .option('--deep', 'decrypt every dump and attachment too (needs the age identity)')
+    .option('--identity <file>', 'age identity file (default: backups.encryption.identity)')
+    .action(
+      registrar.action(async (ctx, options: { site: string; deep?: boolean; identity?: string }) => {
+        const { checkRepository, siteIdentities } = await engine();
+        return withSiteRepository(ctx, options.site, async (repo) => {
+          const identities = options.deep ? siteIdentities(repo, options.identity) : undefined;
+          const report = await checkRepository(repo, {
+            deep: options.deep === true,
+            ...(identities ? { identities } : {}),
+            signal: ctx.signal,
+          });
+          for (const warning of report.warnings) ctx.out.warn(warning);
+          ctx.out.result(
+            () =>
+              [
+                `${repo.site}: ${report.sets.filter((set) => set.ok).length} of ${report.sets.length} set(s) verified${options.deep ? ' deeply' : ''}${report.ok ? '.' : '; PROBLEMS:'}`,
+                ...report.sets
+                  .filter((set) => !set.ok)
+                  .flatMap((set) => [
+                    `  ${set.id} FAILED`,
+                    ...set.failures.map((f) => `    ${f.object}: ${f.problem}`),
+                  ]),
+                ...report.untrusted.map((u) => `  ${u.id} UNTRUSTED: ${u.problem}`),
+                ...(report.incomplete.length
+                  ? [`  incomplete (no manifest; prune removes them): ${report.incomplete.join(', ')}`]
+                  : []),
+              ].join('\n'),
+            { site: repo.site, repository: repo.store.location, ...report },
+          );
+          return report.ok ? 0 : 1;
+        });
+      }),
+    );
+
+  backup
+    .command('unlock')
+    .description('remove a stale repository lock left by a backup or prune that died (asks first)')
+    .requiredOption('-s, --site <name>', 'the site')
+    .option('--force', 'also remove a lock that has not expired yet (only when you know its holder is gone)')
+    .option('-y, --yes', 'do not ask; needs --confirm <site>')
+    .option('--confirm <site>', 'the site name, to confirm non-interactively')
+    .action(
+      registrar.action(
+        async (ctx, options: { site: string; force?: boolean; yes?: boolean; confirm?: string }) => {
+          const { readLock, isLive, removeLock } = await import('../../backups/lock.js');
+          return withSiteRepository(ctx, options.site, async (repo) => {
+            const lock = await readLock(repo.state, repo.site);
+            if (!lock) {
+              ctx.out.result(`${repo.site} is not locked.`, { site: repo.site, removed: false });
+              return 0;
+            }
+            const holder = `a ${lock.operation} on ${lock.host} (pid ${lock.pid}) since ${lock.acquiredAt}`;
+            if (isLive(lock) && !options.force) {
+              throw new UsageError(
+                `${repo.site} is locked by ${holder}, and the lock has not expired (${lock.expiresAt}); nothing was removed.`,
+                'Wait for it to finish or expire. Only if you know that process is gone, pass --force.',
+              );
+            }
+            await confirmBySiteName(ctx, repo.site, `This removes the lock held by ${holder}`, options);
+            await removeLock(repo.state, repo.site);
+            ctx.out.result(`Removed the lock of ${repo.site} (${holder}).`, {
+              site: repo.site,
+              removed: true,
+              lock,
+            });
+            return 0;
           });
         },
       ),

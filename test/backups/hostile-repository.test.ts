@@ -444,3 +444,75 @@ describe('a repository in immutable (WORM) storage', () => {
     expect(listed.sets[0].lastVerified.ok).toBe(true);
   });
 });
+
+describe('backup list for a new user', () => {
+  test('shows a problems column, and a wrong key does not look like an empty repository', async () => {
+    const site = await backupSite({ cases: 20, blobs: 1 });
+    const key = 'missingsource000000000000001';
+    await addBlob(site, key, randomBytes(100));
+    const { diskBlobPath } = await import('../../core/primero/tables.js');
+    const { rm } = await import('node:fs/promises');
+    await rm(join(site.blobRoot, diskBlobPath(key)));
+    expect((await run(site, 'backup', 'create')).code).toBe(1); // one attachment missing
+    const listed = await tier4(['-c', site.configPath, 'backup', 'list', '--site', site.site], {
+      env: site.env,
+    });
+    expect(listed.stdout).toMatch(/problems/);
+    expect(listed.stdout).toContain('1 attachment(s) missing or damaged');
+
+    await replaceIntegrityKey(site);
+    const wrong = await tier4(['-c', site.configPath, 'backup', 'list', '--site', site.site], {
+      env: site.env,
+    });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toContain('1 set(s) present');
+    expect(wrong.stdout).toContain('none trusted: check backups.integrityKey');
+  });
+});
+
+describe('backup check and unlock', () => {
+  test('check verifies every set and names the damaged one; unlock removes a stale lock after confirmation', async () => {
+    const site = await backupSite({ cases: 20, blobs: 2 });
+    const first = await create(site);
+    const second = await create(site);
+    const ok = await run(site, 'backup', 'check', '--deep');
+    expect(ok.code, ok.stdout).toBe(0);
+    expect(JSON.parse(ok.stdout).sets.map((s: { id: string }) => s.id)).toEqual([first.id, second.id]);
+    const dump = (await repositoryFiles(site)).find((path) =>
+      path.includes(`${first.id}/database.dump.age`),
+    )!;
+    await writeFile(dump, 'damaged');
+    const bad = await tier4(['-c', site.configPath, 'backup', 'check', '--site', site.site], {
+      env: site.env,
+    });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain(`${first.id} FAILED`);
+
+    // A lock left by a backup that died long ago.
+    const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
+    const stale = {
+      token: 'x',
+      operation: 'backup',
+      host: 'gone-host',
+      pid: 1,
+      acquiredAt: '2026-01-01T00:00:00Z',
+    };
+    await repo.store.putBytes(
+      layout.lock(site.site),
+      JSON.stringify({ ...stale, expiresAt: '2026-01-01T00:15:00Z' }),
+    );
+    const unconfirmed = await run(site, 'backup', 'unlock');
+    expect(unconfirmed.code).toBe(2);
+    expect(await repo.store.head(layout.lock(site.site))).toBeDefined();
+    const unlocked = await run(site, 'backup', 'unlock', '--yes', '--confirm', site.site);
+    expect(unlocked.code, unlocked.stderr).toBe(0);
+    expect(await repo.store.head(layout.lock(site.site))).toBeUndefined();
+    // A live lock is not removed without --force.
+    const live = new Date(Date.now() + 600_000).toISOString();
+    await repo.store.putBytes(layout.lock(site.site), JSON.stringify({ ...stale, expiresAt: live }));
+    const refused = await run(site, 'backup', 'unlock', '--yes', '--confirm', site.site);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('has not expired');
+    await repo.store.close();
+  });
+});
