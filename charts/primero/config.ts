@@ -189,7 +189,12 @@ export function requiredSecrets(values: PrimeroValues): Array<{ secret: string; 
     add(values.tls.secretName, 'tls.key');
   }
   for (const item of [...values.ops.env, ...values.ops.files]) add(item.from.name, item.from.key);
-  for (const item of [...values.ops.doctor.env, ...values.ops.doctor.files])
+  for (const item of [
+    ...values.ops.doctor.env,
+    ...values.ops.doctor.files,
+    ...(values.ops.drill?.env ?? []),
+    ...(values.ops.drill?.files ?? []),
+  ])
     add(item.from.name, item.from.key);
   if (values.ops.drill) add(values.ops.drill.identity.secret, values.ops.drill.identity.key);
   if (values.database.ca?.kind === 'Secret') add(values.database.ca.name, values.database.ca.key);

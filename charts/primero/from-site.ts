@@ -12,6 +12,7 @@ import { DEFAULT_DATABASE } from '../../core/primero/tables.js';
 import { azureResourceNames } from '../../stacks/azure-demo/names.js';
 import { AZURE_POSTGRES_CA_CONFIGMAP, isAzureFlexibleServer } from './azure-postgres-ca.js';
 import { azureValues } from './azure-values.js';
+import { inPodIssues } from './in-pod.js';
 import { type Component, type PrimeroValues, primeroValuesSchema, type ValuesResources } from './values.js';
 
 /** Requests and limits per component; sized for a small country office, raise them in tier4.yaml. */
@@ -51,6 +52,13 @@ export function databaseSecretName(k: KubernetesSettings): string {
  */
 export function valuesFromSite(config: Tier4Config, siteName: string, options: ValuesOptions): PrimeroValues {
   const { site } = getSite(config, siteName);
+  const issues = inPodIssues(siteName, site);
+  if (issues.length > 0) {
+    throw new UsageError(
+      `The site "${siteName}" cannot run on Kubernetes as configured:\n  ${issues.map((issue) => `${issue.path} ${issue.message}`).join('\n  ')}`,
+      'Fix these settings in tier4.yaml; the jobs run inside the cluster, where laptop paths and localhost do not exist.',
+    );
+  }
   const k = kubernetesSettings(site);
   const url = new URL(site.primero.url);
   const version = site.primero.version;
@@ -374,12 +382,19 @@ function opsValues(
   const identityRef = site.backups?.encryption.identity;
   const sources = new SecretSources(k);
   const doctorSources = new SecretSources(k);
+  const drillServer = renderedDrillServer(site, k);
+  const drillSources = new SecretSources(k);
   for (const { path, ref } of secretRefsIn(site)) {
     const at = path.join('.');
     if (at === 'backups.encryption.identity') continue; // only the drill job gets it
     // Only the doctor checks the message secret: the very key Primero reads (core/primero/message-secret.ts).
     if (at === 'primero.messageSecret') {
       doctorSources.add(ref, { name: k.secrets.app, key: 'PRIMERO_MESSAGE_SECRET' });
+      continue;
+    }
+    // Only the drill job gets the scratch server's password: CNPG's <cluster>-superuser when it is rendered.
+    if (at === 'drills.password') {
+      drillSources.add(ref, drillServer ? { name: drillServer.superuserSecret, key: 'password' } : undefined);
       continue;
     }
     sources.add(
@@ -406,11 +421,23 @@ function opsValues(
               key: posix.basename(identityRef.file),
               path: identityRef.file,
             },
+            env: [],
+            files: [],
           }
         : {
             schedule,
             identity: { secret: k.secrets.drillIdentity, key: identityRef.env, env: identityRef.env },
+            env: [],
+            files: [],
           };
+  }
+  if (drill) {
+    drill.env = [...drillSources.env.values()];
+    drill.files = [...drillSources.files.values()];
+    if (drillServer) {
+      drill.serverCa = { secret: `${drillServer.cluster}-ca`, key: 'ca.crt', dir: drillServer.caDir };
+      drill.serverPods = { 'cnpg.io/cluster': drillServer.cluster };
+    }
   }
   return {
     configYaml: configText,
@@ -429,6 +456,44 @@ function opsValues(
     },
     env: [...sources.env.values()],
     files: [...sources.files.values()],
+  };
+}
+
+/**
+ * The scratch server for drills that `tier4 site render` adds: a one-instance CloudNativePG cluster named
+ * <clusterName>-drill, rendered when drills.server points at its read-write Service. Its superuser (CNPG's
+ * enableSuperuserAccess, Secret <cluster>-superuser, key password) may create the scratch databases, which
+ * CloudNativePG's application owner may not (LOGIN only: pkg/management/postgres/initdb.go). Its server
+ * certificate is signed by its own CA (<cluster>-ca, key ca.crt), mounted where drills.server's sslrootcert says.
+ */
+export function renderedDrillServer(
+  site: SiteConfig,
+  k: KubernetesSettings,
+): { cluster: string; superuserSecret: string; caDir: string; storageSize: string } | undefined {
+  const server = site.drills?.server;
+  if (!server || k.postgres.mode !== 'cloudnativepg') return undefined;
+  const cluster = `${k.postgres.clusterName}-drill`;
+  const url = new URL(server);
+  const service = `${cluster}-rw`;
+  const ours = [
+    service,
+    `${service}.${k.namespace}`,
+    `${service}.${k.namespace}.svc`,
+    `${service}.${k.namespace}.svc.cluster.local`,
+  ];
+  if (!ours.includes(url.hostname)) return undefined;
+  const rootCert = url.searchParams.get('sslrootcert');
+  if (!rootCert?.startsWith('/')) {
+    throw new UsageError(
+      `sites.drills.server points at the rendered scratch server ${service} but has no absolute sslrootcert: its certificate is signed by ${cluster}-ca, which the drill job mounts at that folder.`,
+      `Add &sslrootcert=/etc/tier4-drill-db-ca/ca.crt (and sslmode=verify-full) to drills.server.`,
+    );
+  }
+  return {
+    cluster,
+    superuserSecret: `${cluster}-superuser`,
+    caDir: posix.dirname(rootCert),
+    storageSize: k.postgres.drillStorageSize,
   };
 }
 

@@ -137,6 +137,35 @@ export function networkPolicies(values: PrimeroValues): INetworkPolicy[] {
       ],
     }),
   );
+  const scratch = values.ops.drill?.serverPods;
+  if (scratch) {
+    const operator = values.database.operatorNamespace
+      ? [
+          {
+            namespaceSelector: {
+              matchLabels: { 'kubernetes.io/metadata.name': values.database.operatorNamespace },
+            },
+          },
+        ]
+      : [];
+    const drillPods = { ...selectorLabels(values, 'ops'), 'tier4.primero.org/job': 'tier4-drill' };
+    policies.push(
+      // The drill job reaches its scratch server, and only the drill job does.
+      policy(values, 'tier4-drill', drillPods, {
+        egress: [{ to: [{ podSelector: { matchLabels: scratch } }], ports: tcp(values.database.port) }],
+      }),
+      policy(values, 'primero-drill-db', scratch, {
+        ingress: [
+          { from: [{ podSelector: { matchLabels: drillPods } }], ports: tcp(values.database.port) },
+          ...(operator.length > 0 ? [{ from: operator, ports: tcp(values.database.port, 8000) }] : []),
+        ],
+        egress: [
+          { to: cidrs(values.network.apiServerCidrs), ports: tcp(443, 6443) },
+          ...(operator.length > 0 ? [{ to: operator }] : []),
+        ],
+      }),
+    );
+  }
   const doctor = values.ops.doctor;
   const doctorEgress: EgressRule[] = [];
   const reads = doctor.reads;

@@ -222,18 +222,45 @@ export function opsCronJobs(values: PrimeroValues): ICronJob[] {
         args: ['drill', '--site', site, '--report-dir', REPORTS_DIR],
         deadlineSeconds: 12 * 3600,
         backoffLimit: 1,
-        ...(identity.path
-          ? { extraFiles: [{ path: identity.path, from: { name: identity.secret, key: identity.key } }] }
-          : {
-              extraEnv: [
+        extraFiles: [
+          ...(identity.path
+            ? [{ path: identity.path, from: { name: identity.secret, key: identity.key } }]
+            : []),
+          ...drill.files,
+        ],
+        extraEnv: [
+          ...(identity.env
+            ? [
                 {
-                  name: identity.env!,
+                  name: identity.env,
                   valueFrom: { secretKeyRef: { name: identity.secret, key: identity.key } },
                 },
-              ],
-            }),
-        extraVolumes: [{ name: 'reports', persistentVolumeClaim: { claimName: 'tier4-drill-reports' } }],
-        extraMounts: [{ name: 'reports', mountPath: REPORTS_DIR }],
+              ]
+            : []),
+          ...drill.env.map((item) => ({
+            name: item.name,
+            valueFrom: { secretKeyRef: { name: item.from.name, key: item.from.key } },
+          })),
+        ],
+        extraVolumes: [
+          { name: 'reports', persistentVolumeClaim: { claimName: 'tier4-drill-reports' } },
+          // The scratch server's own CA, where drills.server's sslrootcert names it.
+          ...(drill.serverCa
+            ? [
+                {
+                  name: 'drill-db-ca',
+                  secret: {
+                    secretName: drill.serverCa.secret,
+                    items: [{ key: drill.serverCa.key, path: drill.serverCa.key }],
+                  },
+                },
+              ]
+            : []),
+        ],
+        extraMounts: [
+          { name: 'reports', mountPath: REPORTS_DIR },
+          ...(drill.serverCa ? [{ name: 'drill-db-ca', mountPath: drill.serverCa.dir, readOnly: true }] : []),
+        ],
       }),
     );
   }

@@ -222,6 +222,18 @@ export const primeroValuesSchema = z
                 env: z.string().optional(),
               })
               .strict(),
+            /** drills.password, for the drill job only. */
+            env: z.array(z.object({ name: z.string(), from: secretKey }).strict()).default([]),
+            files: z
+              .array(z.object({ path: z.string().startsWith('/'), from: secretKey }).strict())
+              .default([]),
+            /** The scratch server's CA (a Secret), mounted at dir: the folder of drills.server's sslrootcert. */
+            serverCa: z
+              .object({ secret: name, key: z.string(), dir: z.string().startsWith('/') })
+              .strict()
+              .optional(),
+            /** Pod labels of the rendered scratch server, for the drill job's egress. */
+            serverPods: z.record(z.string(), z.string()).optional(),
           })
           .optional(),
         doctor: cronJobSchema

@@ -20,6 +20,15 @@ export function registerConfig(program: Command, registrar: Registrar): void {
     .action(
       registrar.action(async (ctx) => {
         const loaded = ctx.config();
+        // The checks `tier4 site render` runs, so a config that validates also renders.
+        const { kubernetesSiteProblems } = await import('../../stacks/production/render.js');
+        const problems = await kubernetesSiteProblems(loaded);
+        if (problems.length > 0) {
+          throw new UsageError(
+            `${loaded.path} is not valid for Kubernetes (the checks of \`tier4 site render\`):\n  ${problems.join('\n  ')}`,
+            'Fix each setting named; run `tier4 site render <site>` to see the manifests.',
+          );
+        }
         const secrets = messageSecretChecks(loaded, ctx.io.env);
         const failed = secrets.filter((check) => check.status === 'fail');
         if (failed.length > 0) {

@@ -77,6 +77,29 @@ const monitoringSettingsSchema = z
     runbookBaseUrl: DEFAULT_RUNBOOK_BASE_URL,
   });
 
+/**
+ * CloudNativePG's PostgreSQL 15 operand image, the one setting to change when updating it. The "system" tags
+ * (e.g. 15.14, Debian bullseye) are deprecated and removed after their end of life (cloudnative-pg/
+ * postgres-containers README); the "standard" image on Debian trixie is current. Tag and digest are copied
+ * together from CloudNativePG's signed image catalog (cloudnative-pg/artifacts,
+ * image-catalogs/catalog-standard-trixie.yaml, entry `major: 15`, commit 0b1123db, dated 2026-08-31), so the
+ * operand is exactly the image that was published. How to update: docs/kubernetes.md, "PostgreSQL image".
+ */
+export const CNPG_POSTGRES_IMAGE =
+  'ghcr.io/cloudnative-pg/postgresql:15.19-202608310817-standard-trixie@sha256:10c19625c4f43cd4f1cb04caf072a942853e10e510d96e9be656b3a7f0ad968a';
+
+/** A PostgreSQL 15 operand image pinned by digest (a tag alone can be moved). */
+const cnpgImage = z
+  .string()
+  .regex(
+    /^[^\s@]+:15[.\w-]*@sha256:[0-9a-f]{64}$/,
+    'must be a PostgreSQL 15 image pinned by digest, e.g. ghcr.io/cloudnative-pg/postgresql:15.N-…-standard-trixie@sha256:… (see docs/kubernetes.md, "PostgreSQL image")',
+  )
+  .refine((image) => /-(standard|minimal)-/.test(image), {
+    message:
+      'the "system" images (e.g. postgresql:15.14) are deprecated and removed after their end of life: use a standard-trixie image',
+  });
+
 export const kubernetesSettingsSchema = z
   .object({
     /** kubeconfig context; default: the current context. */
@@ -109,8 +132,8 @@ export const kubernetesSettingsSchema = z
             storageClass: z.string().optional(),
             /** The CloudNativePG Cluster name; its read-write service is <name>-rw. */
             clusterName: dnsName.default('primero-db'),
-            /** PostgreSQL 15 operand image, pinned. */
-            imageName: z.string().default('ghcr.io/cloudnative-pg/postgresql:15.14'),
+            /** PostgreSQL 15 operand image, pinned by digest. */
+            imageName: cnpgImage.default(CNPG_POSTGRES_IMAGE),
             /**
              * WAL archive and base backups for point-in-time recovery (Barman Cloud plugin). Default: beside
              * the site's backup repository, under <prefix>/cnpg-wal.
@@ -134,6 +157,11 @@ export const kubernetesSettingsSchema = z
             baseBackupSchedule: z.string().default('0 0 2 * * *'),
             /** Where the CloudNativePG operator and its Barman Cloud plugin run (for NetworkPolicy). */
             operatorNamespace: dnsName.default('cnpg-system'),
+            /**
+             * The scratch server for restore drills (<clusterName>-drill, one instance), rendered when
+             * drills.server points at it: its own storage, sized for one restored copy.
+             */
+            drillStorageSize: quantity.default('50Gi'),
           })
           .strict(),
         z
@@ -151,9 +179,10 @@ export const kubernetesSettingsSchema = z
         instances: 3,
         storageSize: '50Gi',
         clusterName: 'primero-db',
-        imageName: 'ghcr.io/cloudnative-pg/postgresql:15.14',
+        imageName: CNPG_POSTGRES_IMAGE,
         baseBackupSchedule: '0 0 2 * * *',
         operatorNamespace: 'cnpg-system',
+        drillStorageSize: '50Gi',
       }),
     /** Names of the Secrets the operator (or, on demo, Key Vault sync) creates. Values never appear here. */
     secrets: z

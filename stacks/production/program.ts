@@ -54,7 +54,10 @@ const TYPED: Record<string, Constructor> = {
 function isProtected(object: KubeObject): boolean {
   return (
     object.kind === 'PersistentVolumeClaim' ||
-    (object.kind === 'Cluster' && object.apiVersion.startsWith('postgresql.cnpg.io'))
+    (object.kind === 'Cluster' &&
+      object.apiVersion.startsWith('postgresql.cnpg.io') &&
+      // The drills' scratch server holds only throwaway copies.
+      object.metadata.labels?.['app.kubernetes.io/component'] !== 'drill-database')
   );
 }
 

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { requiredSecrets } from '../../charts/primero/config.js';
 import { kubernetesSettings } from '../../charts/primero/from-site.js';
+import { runsOnKubernetes } from '../../charts/primero/in-pod.js';
 import { checkPolicies, type Finding } from '../../charts/primero/policy.js';
 import { checkSchemas } from '../../charts/primero/schema-check.js';
 import { checkUpstreamFidelity } from '../../charts/primero/upstream-check.js';
 import { getSite, type LoadedConfig } from '../../core/config/load.js';
-import { OperationError } from '../../core/errors.js';
+import { OperationError, UsageError } from '../../core/errors.js';
 import { planSite, type SitePlan, STAGES, type Stage } from './site.js';
 
 export type { Finding } from '../../charts/primero/policy.js';
@@ -58,6 +59,26 @@ export async function checkPlan(plan: SitePlan): Promise<Finding[]> {
     ...checkUpstreamFidelity(objects),
     ...(await checkSchemas(objects)),
   ];
+}
+
+/**
+ * For `tier4 config validate`: what `tier4 site render` would refuse or report, for every site that runs on
+ * Kubernetes, one line each. The same functions as render, so the two never disagree.
+ */
+export async function kubernetesSiteProblems(loaded: LoadedConfig): Promise<string[]> {
+  const problems: string[] = [];
+  for (const [name, site] of Object.entries(loaded.config.sites)) {
+    if (!runsOnKubernetes(site)) continue;
+    try {
+      const findings = await checkPlan(planLoadedSite(loaded, name));
+      for (const finding of findings)
+        problems.push(`${name}: ${finding.object}: ${finding.message} (${finding.rule})`);
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      problems.push(error.message);
+    }
+  }
+  return problems;
 }
 
 /** For `tier4 doctor`: the policy and schema findings of a site's manifests, without writing anything. */
@@ -122,7 +143,14 @@ function withoutVaultSynced(secrets: RenderResult['secrets'], plan: SitePlan): R
 function secretsToCreate(plan: SitePlan, k: ReturnType<typeof kubernetesSettings>): RenderResult['secrets'] {
   const secrets = withoutVaultSynced(requiredSecrets(plan.values), plan);
   if (k.postgres.mode !== 'cloudnativepg') return secrets;
-  const generated = new Set([`${k.postgres.clusterName}-app`, `${k.postgres.clusterName}-ca`]);
+  const cluster = k.postgres.clusterName;
+  // CloudNativePG generates these (the drills' scratch server's too).
+  const generated = new Set([
+    `${cluster}-app`,
+    `${cluster}-ca`,
+    `${cluster}-drill-ca`,
+    `${cluster}-drill-superuser`,
+  ]);
   const out = secrets.filter((secret) => !generated.has(secret.secret));
   const store = plan.manifests.find((manifest) => manifest.object.kind === 'ObjectStore');
   if (store) {

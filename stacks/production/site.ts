@@ -3,6 +3,7 @@ import { vaultSecretsToAdd } from '../../charts/primero/azure-values.js';
 import { labels } from '../../charts/primero/common.js';
 import {
   kubernetesSettings,
+  renderedDrillServer,
   type ValuesOptions,
   valuesFromSite,
   walArchiveDefault,
@@ -143,6 +144,24 @@ function databaseManifests(
     },
   });
 
+  const drill = renderedDrillServer(site, k);
+  if (drill) {
+    // The drills' scratch server: one instance, its own storage, no archive; its superuser creates and drops
+    // the scratch databases (enableSuperuserAccess: CNPG docs, "Superuser access" → <cluster>-superuser).
+    out.push({
+      apiVersion: 'postgresql.cnpg.io/v1',
+      kind: 'Cluster',
+      metadata: { ...meta(drill.cluster), labels: labels(values, 'drill-database') },
+      spec: {
+        instances: 1,
+        imageName: pg.imageName,
+        enableSuperuserAccess: true,
+        storage: { size: drill.storageSize, ...(pg.storageClass ? { storageClass: pg.storageClass } : {}) },
+        resources: { requests: { cpu: '250m', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } },
+        bootstrap: { initdb: { database: 'drill', owner: 'drill' } },
+      },
+    });
+  }
   if (archive) {
     out.push({
       apiVersion: 'postgresql.cnpg.io/v1',

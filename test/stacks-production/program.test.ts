@@ -95,7 +95,9 @@ describe('the production site under Pulumi mocks', () => {
   });
 
   test('a CloudNativePG Cluster of 3 instances with WAL archiving, and scheduled base backups', () => {
-    const [cluster] = ofType(resources, 'kubernetes:postgresql.cnpg.io/v1:Cluster');
+    const cluster = ofType(resources, 'kubernetes:postgresql.cnpg.io/v1:Cluster').find(
+      (resource) => resource.inputs.metadata.name === 'primero-db',
+    );
     expect(cluster?.inputs.spec.instances).toBe(3);
     expect(cluster?.inputs.spec.storage.size).toBe('100Gi');
     expect(cluster?.inputs.spec.plugins[0].isWALArchiver).toBe(true);

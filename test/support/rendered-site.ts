@@ -15,13 +15,17 @@ export type Any = any;
 
 const EXAMPLE = join(REPO_ROOT, 'examples', 'tier4.example.yaml');
 
-export function exampleConfig(edit?: (doc: ReturnType<typeof parseDocument>) => void): Tier4Config {
-  if (!edit) return loadConfig(EXAMPLE).config;
+/** The example with one edit, written to a temporary tier4.yaml; returns its path. */
+export function exampleFile(edit: (doc: ReturnType<typeof parseDocument>) => void): string {
   const doc = parseDocument(readFileSync(EXAMPLE, 'utf8'));
   edit(doc);
   const dir = mkdtempSync(join(tmpdir(), 'tier4-ops-pods-'));
   writeFileSync(join(dir, 'tier4.yaml'), doc.toString());
-  return loadConfig(join(dir, 'tier4.yaml')).config;
+  return join(dir, 'tier4.yaml');
+}
+
+export function exampleConfig(edit?: (doc: ReturnType<typeof parseDocument>) => void): Tier4Config {
+  return loadConfig(edit ? exampleFile(edit) : EXAMPLE).config;
 }
 
 export function render(site: string, config = exampleConfig()): KubeObject[] {
