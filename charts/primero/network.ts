@@ -176,14 +176,14 @@ export function networkPolicies(values: PrimeroValues): INetworkPolicy[] {
   // The configuration drift check reads the promotion peer's Primero API over HTTPS.
   if (doctor.env.length > 0 || doctor.files.length > 0) doctorEgress.push({ to: cidrs([]), ports: tcp(443) });
   if (doctorEgress.length > 0) {
-    policies.push(
-      policy(
-        values,
-        'tier4-doctor',
-        { ...selectorLabels(values, 'ops'), 'tier4.primero.org/job': 'tier4-doctor' },
-        { egress: doctorEgress },
-      ),
-    );
+    const doctorPolicy = policy(values, 'tier4-doctor', selectorLabels(values, 'ops'), {
+      egress: doctorEgress,
+    });
+    // The doctor CronJob and the long-running exporter (monitoring.ts) run the same checks.
+    doctorPolicy.spec!.podSelector.matchExpressions = [
+      { key: 'tier4.primero.org/job', operator: 'In', values: ['tier4-doctor', 'tier4-exporter'] },
+    ];
+    policies.push(doctorPolicy);
   }
   if (values.solr.enabled) {
     policies.push(

@@ -61,7 +61,9 @@ describe('the doctor job (#14 item 7)', () => {
       const policy: Any = objects.find(
         (object) => object.kind === 'NetworkPolicy' && object.metadata.name === 'tier4-doctor',
       );
-      expect(policy.spec.podSelector.matchLabels['tier4.primero.org/job']).toBe('tier4-doctor');
+      expect(policy.spec.podSelector.matchExpressions).toEqual([
+        { key: 'tier4.primero.org/job', operator: 'In', values: ['tier4-doctor', 'tier4-exporter'] },
+      ]);
       expect(policy.spec.egress[0].ports).toEqual([
         { protocol: 'TCP', port: 443 },
         { protocol: 'TCP', port: 6443 },
@@ -136,7 +138,11 @@ describe('the database CA in every pod that connects (#14 item 1)', () => {
       // Demo has no drill job (no decryption identity on a site without real data).
       ...['tier4-backup', 'tier4-doctor'].map((name) => podOf(cronJob(objects, name))),
       ...objects
-        .filter((object) => object.kind === 'Deployment' && object.metadata.name !== 'primero-nginx')
+        .filter(
+          (object) =>
+            object.kind === 'Deployment' &&
+            ['primero-application', 'primero-worker'].includes(object.metadata.name),
+        )
         .map((object: Any) => object.spec.template.spec),
     ];
     for (const pod of pods) {
