@@ -38,13 +38,13 @@ export const MODEL_RULES: Record<ConfigurableModel, ModelRules> = {
     ignore: ['id'],
     children: { property: 'fields', key: 'name', label: 'field', ignore: ['id', 'form_section_id'] },
   },
-  // The lookups view has no timestamps; values are compared by their id (a value's own key, not a row id).
+  // The lookups view has no timestamps; values are keyed by their id (a value's own key, not a row id).
   Lookup: {
     label: 'lookup',
     plural: 'lookups',
     replaced: true,
     ignore: ['id'],
-    children: { property: 'values', key: 'id', label: 'value', ignore: [] },
+    children: { property: 'values', key: 'id', label: 'value', ignore: ['id'] },
   },
   // `report_data` is the report run on the site's own records (reports/_report.json.jbuilder).
   Report: { label: 'report', plural: 'reports', replaced: true, ignore: ['id', 'report_data'] },
