@@ -36,13 +36,15 @@ async function configOrDownMetrics(ctx: CommandContext, site: string | undefined
     checkSite(loaded, site);
     return loaded;
   } catch (error) {
-    if (prometheus && !ctx.out.json) {
-      // An empty page would alert nobody: say the doctor is down, then report the error as usual.
-      const { doctorDownMetrics, prometheusText } = await import('../../doctor/prometheus.js');
-      ctx.io.stdout.write(prometheusText(doctorDownMetrics(site ? [site] : [], 'config', new Date())));
-    }
+    // An empty page would alert nobody: say the doctor is down, then report the error as usual.
+    if (prometheus && !ctx.out.json) await printDown(ctx, site ? [site] : [], 'config');
     throw error;
   }
+}
+
+async function printDown(ctx: CommandContext, sites: string[], reason: string): Promise<void> {
+  const { doctorDownMetrics, prometheusText } = await import('../../doctor/prometheus.js');
+  ctx.io.stdout.write(prometheusText(doctorDownMetrics(sites, reason, new Date())));
 }
 
 export function registerDoctor(program: Command, registrar: Registrar): void {
@@ -75,7 +77,12 @@ export function registerDoctor(program: Command, registrar: Registrar): void {
             signal: ctx.signal,
             progress,
           }),
-        );
+        ).catch(async (error: unknown) => {
+          // The doctor does not throw for a broken site; if it throws at all, monitoring still hears of it.
+          if (prometheus)
+            await printDown(ctx, options.site ? [options.site] : Object.keys(loaded.config.sites), 'error');
+          throw error;
+        });
         if (prometheus) {
           const { prometheusText } = await import('../../doctor/prometheus.js');
           ctx.io.stdout.write(prometheusText(report.metrics));
