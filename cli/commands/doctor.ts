@@ -1,11 +1,9 @@
 import type { Command } from 'commander';
 import type { LoadedConfig } from '../../core/config/load.js';
-import { parseDurationSeconds } from '../../core/duration.js';
 import { errorMessage, Tier4Error, UsageError } from '../../core/errors.js';
 import type { CommandContext } from '../context.js';
 import { table } from '../output.js';
 import type { Registrar } from '../program.js';
-import { stepProgress } from '../progress.js';
 
 function checkSite(loaded: LoadedConfig, site: string | undefined): void {
   if (site !== undefined && !loaded.config.sites[site]) {
@@ -21,6 +19,8 @@ async function withProgress<T>(
   ctx: CommandContext,
   work: (progress: (message: string) => void) => Promise<T>,
 ): Promise<T> {
+  // Loaded on use: progress.ts reads core/duration.js, which loads zod (--help must not).
+  const { stepProgress } = await import('../progress.js');
   const progress = stepProgress(ctx.out);
   try {
     return await work(progress.step);
@@ -118,6 +118,7 @@ export function registerDoctor(program: Command, registrar: Registrar): void {
     .action(
       registrar.action(async (ctx, options: { site?: string; listen: string; interval: string }) => {
         const { parseListen, startExporter } = await import('../../doctor/serve.js');
+        const { parseDurationSeconds } = await import('../../core/duration.js');
         const listen = parseListen(options.listen);
         if (!listen)
           throw new UsageError(
