@@ -177,6 +177,7 @@ async function dumpDatabase(
     // --verbose names each table as it starts on it: with the tables' sizes, that gives a fraction done.
     [
       '--format=custom',
+      `--compress=${repo.siteConfig.backups?.compression ?? 1}`,
       '--verbose',
       `--snapshot=${snapshot.id}`,
       '--no-password',

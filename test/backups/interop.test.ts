@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
@@ -13,6 +13,26 @@ import { pgInfo } from '../support/pg.js';
  * (runbooks/disaster-recovery.md, "If tier4 itself cannot run")
  */
 describe('a backup set restored with age and pg_restore alone', () => {
+  test("backups.compression sets pg_dump's level", async () => {
+    const site = await backupSite({ blobs: 0 });
+    const text = await readFile(site.configPath, 'utf8');
+    await writeFile(
+      site.configPath,
+      text.replace(/^(\s+)integrityKey:/m, '$1compression: 0\n$1integrityKey:'),
+    );
+    const created = await tier4(['--json', '-c', site.configPath, 'backup', 'create', '--site', site.site], {
+      env: site.env,
+    });
+    expect(created.code, created.stderr).toBe(0);
+    const files = await repositoryFiles(site);
+    const manifest = JSON.parse(await readFile(files.find((f) => f.endsWith('manifest.json'))!, 'utf8'));
+    const dumpFile = join(site.dir, 'level0.dump');
+    const root = site.repository.replace('file://', '');
+    await execa('age', ['-d', '-i', site.identityFile, '-o', dumpFile, join(root, manifest.database.object)]);
+    const { stdout } = await execa(join(pgInfo().binDir, 'pg_restore'), ['--list', dumpFile]);
+    expect(stdout).toMatch(/^; +Compression: 0$/m);
+  });
+
   test('the age CLI decrypts every object; pg_restore reads the dump; attachments match their checksums', async () => {
     const site = await backupSite({ blobs: 3 });
     const created = await tier4(['--json', '-c', site.configPath, 'backup', 'create', '--site', site.site], {
@@ -32,6 +52,8 @@ describe('a backup set restored with age and pg_restore alone', () => {
     await execa('age', ['-d', '-i', site.identityFile, '-o', dumpFile, join(root, manifest.database.object)]);
     const { stdout } = await execa(join(pgInfo().binDir, 'pg_restore'), ['--list', dumpFile]);
     expect(stdout).toMatch(/TABLE DATA public cases /);
+    // backups.compression defaults to gzip level 1 (docs/benchmarks.md); pg_restore reads it from the archive.
+    expect(stdout).toMatch(/^; +Compression: 1$/m);
     for (const blob of manifest.attachments.blobs) {
       const { stdout: plain } = await execa('age', ['-d', '-i', site.identityFile, join(root, blob.object)], {
         encoding: 'buffer',
