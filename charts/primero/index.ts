@@ -10,7 +10,7 @@ import { dhparamConfigMap, nginxConfigMap, primeroConfigMap } from './config.js'
 import { monitoringManifests } from './monitoring.js';
 import { networkPolicies } from './network.js';
 import { doctorRbac, drillReportsClaim, opsConfigMap, opsCronJobs } from './ops.js';
-import { tlsResources } from './tls.js';
+import { backendTlsPolicy, tlsResources } from './tls.js';
 import { type PrimeroValues, primeroValuesSchema } from './values.js';
 import {
   applicationDeployment,
@@ -82,6 +82,7 @@ export function renderPrimero(input: PrimeroValues): StagedManifest[] {
     nginxDeployment(values),
     nginxService(values),
     gatewayRoute(values),
+    backendTlsPolicy(values),
     podDisruptionBudget(values, NAMES.application, 'application'),
     podDisruptionBudget(values, NAMES.worker, 'worker'),
     podDisruptionBudget(values, NAMES.nginx, 'nginx'),

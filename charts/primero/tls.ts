@@ -91,3 +91,23 @@ export function tlsResources(values: PrimeroValues): KubeObject[] {
   });
   return out;
 }
+
+/**
+ * The Gateway's hop to nginx is HTTPS (the HTTPRoute sends to the Service's 443): without a BackendTLSPolicy
+ * a Gateway speaks plain HTTP to that port. Gateway API BackendTLSPolicy (gateway.networking.k8s.io/v1,
+ * Standard channel since v1.4.0) attaches to the Service's "https" port, in the Service's namespace; its
+ * validation.hostname is also the SNI, which nginx needs (its default 443 server rejects handshakes without
+ * a known name). The certificate nginx serves is the site's public one, so the system roots verify it.
+ */
+export function backendTlsPolicy(values: PrimeroValues): KubeObject | undefined {
+  if (!values.exposure.gateway) return undefined;
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'BackendTLSPolicy',
+    metadata: metadata(values, 'primero-nginx', 'nginx'),
+    spec: {
+      targetRefs: [{ group: '', kind: 'Service', name: 'primero-nginx', sectionName: 'https' }],
+      validation: { hostname: values.host, wellKnownCACertificates: 'System' },
+    },
+  };
+}

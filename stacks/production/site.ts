@@ -68,6 +68,10 @@ function databaseManifests(
   if (k.postgres.mode !== 'cloudnativepg') return [];
   const pg = k.postgres;
   const meta = (name: string) => ({ name, namespace: values.namespace, labels: labels(values, 'database') });
+  // Pulumi's provider waits for a custom resource only when told how (pulumi.com/waitFor, @pulumi/kubernetes
+  // ≥ 4.18); CloudNativePG sets the Cluster's Ready condition once its instances serve (CNPG docs, "Cluster
+  // conditions"). So the migration Job, which depends on the database stage, starts against a ready server.
+  const awaitReady = { 'pulumi.com/waitFor': 'condition=Ready', 'pulumi.com/timeoutSeconds': '1800' };
   const archive = pg.walArchive ?? walArchiveDefault(site);
   const storeName = `${pg.clusterName}-store`;
   const out: KubeObject[] = [];
@@ -113,7 +117,7 @@ function databaseManifests(
   out.push({
     apiVersion: 'postgresql.cnpg.io/v1',
     kind: 'Cluster',
-    metadata: meta(pg.clusterName),
+    metadata: { ...meta(pg.clusterName), annotations: awaitReady },
     spec: {
       instances: pg.instances,
       imageName: pg.imageName,
@@ -151,7 +155,7 @@ function databaseManifests(
     out.push({
       apiVersion: 'postgresql.cnpg.io/v1',
       kind: 'Cluster',
-      metadata: { ...meta(drill.cluster), labels: labels(values, 'drill-database') },
+      metadata: { ...meta(drill.cluster), labels: labels(values, 'drill-database'), annotations: awaitReady },
       spec: {
         instances: 1,
         imageName: pg.imageName,

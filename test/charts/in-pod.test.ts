@@ -1,7 +1,10 @@
 import { describe, expect, test } from 'vitest';
 import { CNPG_POSTGRES_IMAGE } from '../../core/config/kubernetes.js';
+import { loadConfig } from '../../core/config/load.js';
 import { tier4 } from '../support/cli.js';
 import { type Any, cronJob, exampleFile, podOf, render } from '../support/rendered-site.js';
+
+const exampleConfigFrom = (file: string) => loadConfig(file).config;
 
 /**
  * #14 items 2, 8 and 11: what `tier4 config validate` and `tier4 site render` refuse because it cannot exist in
@@ -137,5 +140,30 @@ describe('the CloudNativePG image (item 8)', () => {
       expect(result.stderr).toContain('imageName');
       expect(result.stderr).toContain('pinned by digest');
     }
+  });
+});
+
+describe('through a Gateway (item 10)', () => {
+  test('a BackendTLSPolicy makes the Gateway speak HTTPS to nginx, with the SNI nginx needs', () => {
+    const config = exampleFile((doc) =>
+      doc.setIn(['sites', 'production', 'kubernetes', 'exposure', 'gateway'], 'gateway-system/public'),
+    );
+    const objects = render('production', exampleConfigFrom(config));
+    const route: Any = objects.find((object) => object.kind === 'HTTPRoute');
+    expect(route.spec.rules[0].backendRefs[0]).toMatchObject({ name: 'primero-nginx', port: 443 });
+    const policy: Any = objects.find((object) => object.kind === 'BackendTLSPolicy');
+    expect(policy.apiVersion).toBe('gateway.networking.k8s.io/v1');
+    expect(policy.metadata.namespace).toBe(route.metadata.namespace);
+    expect(policy.spec.targetRefs).toEqual([
+      { group: '', kind: 'Service', name: 'primero-nginx', sectionName: 'https' },
+    ]);
+    expect(policy.spec.validation).toEqual({
+      hostname: 'primero.example.org',
+      wellKnownCACertificates: 'System',
+    });
+    const service: Any = objects.find(
+      (object) => object.kind === 'Service' && object.metadata.name === 'primero-nginx',
+    );
+    expect(service.spec.ports.map((port: Any) => port.name)).toContain('https');
   });
 });

@@ -82,6 +82,18 @@ describe('the production site under Pulumi mocks', () => {
     expect(dependsOn['CronJob/tier4-backup']).not.toContain('Job/primero-migrate-v2-15-2');
   });
 
+  test('Pulumi waits for each CloudNativePG Cluster to be Ready before what depends on it (#14 item 10)', () => {
+    const clusters = ofType(resources, 'kubernetes:postgresql.cnpg.io/v1:Cluster');
+    expect(clusters.map((cluster) => cluster.inputs.metadata.name).sort()).toEqual([
+      'primero-db',
+      'primero-db-drill',
+    ]);
+    for (const cluster of clusters) {
+      expect(cluster.inputs.metadata.annotations['pulumi.com/waitFor']).toBe('condition=Ready');
+    }
+    expect(dependsOn['Job/primero-migrate-v2-15-2']).toContain('Cluster/primero-db');
+  });
+
   test("a provider on the site's kubeconfig context, with server-side apply", () => {
     const [provider] = ofType(resources, 'pulumi:providers:kubernetes');
     expect(provider?.inputs).toMatchObject({ context: 'prod-cluster' });
