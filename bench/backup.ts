@@ -1,12 +1,15 @@
 /**
- * Backup and restore benchmark, against baselines measured in the same run:
+ * Backup and restore benchmark, against baselines measured in the same run (best of BENCH_RUNS, interleaved):
  *   backup:  tier4 backup create (file:// repository)  vs  pg_dump -Fc | age -r <recipient> > file
- *   restore: tier4 restore --jobs 2                     vs  age -d > file && pg_restore -j2
+ *   restore: tier4 restore --jobs 2 (verification included)  vs  age -d -o f && pg_restore -j2 f
+ *   drill:   tier4 drill  vs  tier4 restore
  *   memory:  tier4's peak RSS at two database sizes (it must stay flat)
- *   attachments: 10,000 blobs; a second backup with nothing changed must upload nothing, in under 5 s
- * Sizes: BENCH_GB (default "0.25,1"). Run with `npm run bench`.
+ *   attachments: 10,000 blobs; a second backup with nothing changed must upload nothing
+ *   start:   tier4 --version, --help, config validate, site synth demo, site render production (min of 5)
+ * Sizes: BENCH_GB (default "0.25,1"). Run with `npm run bench`. Every figure is printed with its target and
+ * PASS or FAIL (issue #16).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -42,6 +45,21 @@ async function tier4(args: string[], env: NodeJS.ProcessEnv, rssFile: string) {
 }
 
 const best = (values: number[]) => Math.min(...values);
+
+/** One line of the verdict: the figure, its target and PASS/FAIL. */
+function verdict(name: string, value: number, target: number, unit: string, digits = 2): string {
+  const ok = value <= target;
+  return `${ok ? 'PASS' : 'FAIL'}  ${name.padEnd(46)} ${value.toFixed(digits).padStart(8)}${unit}  (target <= ${target}${unit})`;
+}
+
+/** Minimum wall time of five runs of a command: start-up cost, not throughput. */
+async function startTime(args: string[]): Promise<number> {
+  const times: number[] = [];
+  for (let run = 0; run < 5; run += 1) {
+    times.push((await timed(() => execa(process.execPath, args, { cwd: ROOT, reject: false }))).seconds);
+  }
+  return best(times);
+}
 
 async function main(): Promise<void> {
   const server = await startPostgres({ password: `bench-${Date.now()}` });
@@ -84,6 +102,8 @@ async function main(): Promise<void> {
       const baselineBackup: number[] = [];
       const tier4Backup: number[] = [];
       let backupRss = 0;
+      let baselineBytes = 0;
+      let tier4Bytes = 0;
       for (let run = 0; run < runs; run += 1) {
         const out = join(dir, 'baseline.dump.age');
         baselineBackup.push(
@@ -97,11 +117,13 @@ async function main(): Promise<void> {
             )
           ).seconds,
         );
+        baselineBytes = (await stat(out)).size;
         await rm(out);
         const t = await timed(() =>
-          tier4([...c, 'backup', 'create', '--site', site.site], site.env, join(dir, 'rss')),
+          tier4(['--json', ...c, 'backup', 'create', '--site', site.site], site.env, join(dir, 'rss')),
         );
         tier4Backup.push(t.seconds);
+        tier4Bytes = JSON.parse(t.value.stdout).database.size;
         backupRss = Math.max(backupRss, t.value.rssKiB);
       }
       // Restore: the newest set, and the same bytes through the plain tools.
@@ -159,8 +181,22 @@ async function main(): Promise<void> {
         await admin.query(`DROP DATABASE ${quoteIdent(target)}`);
         await admin.query(`DROP DATABASE ${quoteIdent(ours)}`);
       }
+      const drills: number[] = [];
+      for (let run = 0; run < runs; run += 1) {
+        const t = await timed(() =>
+          tier4(
+            [...c, 'drill', '--site', site.site, '--report-dir', join(dir, 'drills')],
+            site.env,
+            join(dir, 'rss'),
+          ),
+        );
+        drills.push(t.seconds);
+      }
       const row = {
         gb: size,
+        sizeRatio: tier4Bytes / baselineBytes,
+        drillS: best(drills),
+        drillRatio: best(drills) / best(tier4Restore),
         databaseBytes: built.value.bytes,
         baselineBackupS: best(baselineBackup),
         tier4BackupS: best(tier4Backup),
@@ -231,9 +267,52 @@ async function main(): Promise<void> {
     out(
       `attachments: first backup of 10,000 blobs ${first.seconds.toFixed(1)}s; second backup ${second.seconds.toFixed(2)}s, uploaded ${secondSet.attachments.uploaded} blobs / ${secondSet.attachments.uploadedBytes} bytes`,
     );
+
+    log('\n== start-up (min of 5)');
+    const example = join(ROOT, 'examples', 'tier4.example.yaml');
+    const bin = join(ROOT, 'bin', 'tier4.js');
+    const synthOut = join(work, 'synth');
+    const renderOut = join(work, 'render');
+    const start = {
+      node: await startTime(['-e', '0']),
+      version: await startTime([bin, '--version']),
+      help: await startTime([bin, '--help']),
+      validate: await startTime([bin, '-c', example, 'config', 'validate']),
+      synth: await startTime([bin, '-c', example, 'site', 'synth', 'demo', '--out', synthOut]),
+      render: await startTime([bin, '-c', example, 'site', 'render', 'production', '--out', renderOut]),
+    };
     out(
-      'targets: backup_ratio <= 1.10, restore_ratio <= 1.10, peak RSS < 200 MiB and flat, second attachment backup < 5 s with 0 bytes uploaded',
+      `start-up, min of 5 (node -e 0: ${start.node.toFixed(3)}s): --version ${start.version.toFixed(3)}s, --help ${start.help.toFixed(3)}s, config validate ${start.validate.toFixed(3)}s, site synth demo ${start.synth.toFixed(3)}s, site render production ${start.render.toFixed(3)}s`,
     );
+
+    out('\nverdict (issue #16 targets)');
+    const large = results.at(-1)!;
+    const small = results[0]!;
+    for (const r of results) {
+      const backupTarget = r.gb! >= 1 ? 0.5 : 0.6;
+      out(verdict(`backup time ratio at ${r.gb} GB`, r.backupRatio!, backupTarget, 'x', 3));
+      out(verdict(`encrypted dump size ratio at ${r.gb} GB`, r.sizeRatio!, 1.05, 'x', 3));
+      out(verdict(`restore --jobs 2 time ratio at ${r.gb} GB`, r.restoreRatio!, 1.0, 'x', 3));
+      out(verdict(`drill / restore time at ${r.gb} GB`, r.drillRatio!, 1.2, 'x', 3));
+      out(verdict(`backup peak RSS at ${r.gb} GB`, r.backupPeakRssMiB!, 150, ' MiB', 0));
+      out(verdict(`restore peak RSS at ${r.gb} GB`, r.restorePeakRssMiB!, 150, ' MiB', 0));
+    }
+    if (results.length >= 2)
+      out(
+        verdict(
+          'peak RSS growth, smallest to largest size',
+          large.backupPeakRssMiB! / small.backupPeakRssMiB!,
+          1.2,
+          'x',
+        ),
+      );
+    out(verdict('no-change backup of 10,000 blobs', second.seconds, 2, ' s'));
+    out(verdict('bytes uploaded by the no-change backup', secondSet.attachments.uploadedBytes, 0, ' B', 0));
+    out(verdict('tier4 --version', start.version, 0.15, ' s', 3));
+    out(verdict('tier4 --help', start.help, 0.15, ' s', 3));
+    out(verdict('tier4 config validate', start.validate, 0.25, ' s', 3));
+    out(verdict('tier4 site synth demo', start.synth, 1.0, ' s', 3));
+    out(verdict('tier4 site render production', start.render, 1.0, ' s', 3));
   } finally {
     await admin.end();
     await server.stop();
