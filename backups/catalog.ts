@@ -42,14 +42,24 @@ export async function readCatalog(
 ): Promise<Catalog> {
   const prefix = layout.setsPrefix(site);
   const byId = new Map<string, string[]>();
+  const odd = new Set<string>();
+  const linked = new Set<string>();
   for await (const object of store.list(prefix)) {
     const id = object.key.slice(prefix.length).split('/')[0] ?? '';
-    if (!SET_ID_PATTERN.test(id)) continue;
+    if (!SET_ID_PATTERN.test(id)) {
+      odd.add(id);
+      continue;
+    }
+    if (object.symlink) linked.add(object.key);
     const objects = byId.get(id) ?? [];
     objects.push(object.key);
     byId.set(id, objects);
   }
   const catalog: Catalog = { complete: [], incomplete: [], invalid: [], warnings: [] };
+  for (const name of odd)
+    catalog.warnings.push(
+      `${prefix}${name} is not a backup set (not a set id): left alone; find out what put it there`,
+    );
   // Verification records kept apart from the repository, by set id.
   let recordsIn: Map<string, string[]> | undefined;
   if (state !== store) {
@@ -64,6 +74,14 @@ export async function readCatalog(
   for (const id of [...byId.keys()].sort(byTime)) {
     const objects = byId.get(id)!;
     const entry: CatalogEntry = { id, time: setIdTime(id), objects };
+    const links = objects.filter((key) => linked.has(key));
+    if (links.length > 0) {
+      // Never followed: a link may point anywhere. Kept out of prune's reach (not incomplete) and reported.
+      entry.problem = `${links.join(', ')} is a symbolic link, not a stored object`;
+      catalog.invalid.push(entry);
+      catalog.warnings.push(`set ${id}: ${entry.problem}; the set is not trusted`);
+      continue;
+    }
     if (!objects.includes(layout.manifest(site, id))) {
       entry.problem = 'no manifest: interrupted or still running';
       catalog.incomplete.push(entry);

@@ -21,6 +21,8 @@ export interface PruneReport {
   errors: Array<{ object: string; error: string }>;
   /** Objects an immutability policy still protects (WORM storage): the next prune after it lapses removes them. */
   protected: string[];
+  /** Leftovers of interrupted writes (a file:// repository's `.tmp-*` files) removed. */
+  temporaryRemoved: number;
   /** What was read and ignored (e.g. a verification record that fails its MAC). */
   warnings: string[];
 }
@@ -67,6 +69,7 @@ export async function pruneRepository(
       blobBytesRemoved: 0,
       errors: [],
       protected: [],
+      temporaryRemoved: 0,
       warnings: catalog.warnings,
     };
     const referenced = new Set<string>();
@@ -113,6 +116,8 @@ export async function pruneRepository(
           await remove(record.key, repo.state);
     }
     for (const object of unreferenced) await remove(object.key);
+    // Under the lock no backup is writing: a temporary file an hour old belongs to one that was killed.
+    report.temporaryRemoved = (await repo.store.sweepTemporary?.(60 * 60_000)) ?? 0;
     return report;
   } finally {
     await lock?.release();

@@ -107,19 +107,25 @@ export class FileStore implements ObjectStore {
     yield* this.walk(start);
   }
 
-  private async *walk(dir: string): AsyncIterable<StoredObject> {
-    let entries: Array<import('node:fs').Dirent>;
+  /** A folder's entries; none when it does not exist. */
+  private async entries(dir: string): Promise<Array<import('node:fs').Dirent>> {
     try {
-      entries = await readdir(dir, { withFileTypes: true });
+      return await readdir(dir, { withFileTypes: true });
     } catch (error) {
-      if (isNotFound(error)) return;
+      if (isNotFound(error)) return [];
       throw error;
     }
+  }
+
+  private async *walk(dir: string): AsyncIterable<StoredObject> {
+    const entries = await this.entries(dir);
     entries.sort((a, b) => a.name.localeCompare(b.name));
     for (const entry of entries) {
       const full = join(dir, entry.name);
       if (entry.isDirectory()) yield* this.walk(full);
-      else if (entry.isFile() && !entry.name.startsWith('.tmp-')) {
+      else if (entry.isSymbolicLink()) {
+        yield { key: relative(this.root, full).split(sep).join('/'), size: 0, symlink: true };
+      } else if (entry.isFile() && !entry.name.startsWith('.tmp-')) {
         const size = (await stat(full)).size;
         yield { key: relative(this.root, full).split(sep).join('/'), size };
       }
@@ -128,6 +134,23 @@ export class FileStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     await rm(this.path(key), { force: true });
+  }
+
+  async sweepTemporary(ageMs: number): Promise<number> {
+    let removed = 0;
+    const before = Date.now() - ageMs;
+    const sweep = async (dir: string): Promise<void> => {
+      for (const entry of await this.entries(dir)) {
+        const full = join(dir, entry.name);
+        if (entry.isDirectory()) await sweep(full);
+        else if (entry.isFile() && entry.name.startsWith('.tmp-') && (await stat(full)).mtimeMs < before) {
+          await rm(full, { force: true });
+          removed += 1;
+        }
+      }
+    };
+    await sweep(this.root);
+    return removed;
   }
 
   async close(): Promise<void> {}

@@ -3,6 +3,8 @@ import type { Readable } from 'node:stream';
 export interface StoredObject {
   key: string;
   size: number;
+  /** A file:// repository entry that is a symbolic link: listed so it is reported, never followed. */
+  symlink?: boolean;
 }
 
 /**
@@ -24,5 +26,10 @@ export interface ObjectStore {
   head(key: string): Promise<number | undefined>;
   list(prefix: string): AsyncIterable<StoredObject>;
   delete(key: string): Promise<void>;
+  /**
+   * Removes what interrupted writes left behind (a file:// repository's `.tmp-*` files) older than `ageMs`;
+   * returns how many. Stores whose unfinished uploads are invisible and expire by themselves lack it.
+   */
+  sweepTemporary?(ageMs: number): Promise<number>;
   close(): Promise<void>;
 }

@@ -303,6 +303,9 @@ export function registerBackup(program: Command, registrar: Registrar): void {
                       `  ${report.protected.length} object(s) still protected by the storage's immutability policy: removed by a later prune`,
                     ]
                   : []),
+                ...(report.temporaryRemoved
+                  ? [`  removed ${report.temporaryRemoved} temporary file(s) left by interrupted backups`]
+                  : []),
                 ...report.errors.map((e) => `  could not remove ${e.object}: ${e.error}`),
               ].join('\n'),
             report,

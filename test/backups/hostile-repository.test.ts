@@ -516,3 +516,35 @@ describe('backup check and unlock', () => {
     await repo.store.close();
   });
 });
+
+describe('leftovers and strangers in a file:// repository', () => {
+  test('prune sweeps old .tmp-* files; odd set folders and symlinked manifests are reported and left alone', async () => {
+    const site = await backupSite({ cases: 20, blobs: 1 });
+    const set = await create(site);
+    const root = join(site.repository.replace('file://', ''), site.site);
+    const { mkdir, symlink, utimes, readdir } = await import('node:fs/promises');
+    const blobDir = join(root, 'blobs', (await readdir(join(root, 'blobs')))[0]!);
+    const leftover = join(blobDir, '.tmp-0123456789ab-killed.age');
+    await writeFile(leftover, 'half an upload');
+    const old = new Date(Date.now() - 3 * 3600_000);
+    await utimes(leftover, old, old);
+    await mkdir(join(root, 'sets', 'not-a-set'), { recursive: true });
+    await writeFile(join(root, 'sets', 'not-a-set', 'manifest.json'), '{}');
+    const linkedId = '20200101T000000.000Z-abcdef';
+    await mkdir(join(root, 'sets', linkedId), { recursive: true });
+    await symlink(join(root, 'sets', set.id, 'manifest.json'), join(root, 'sets', linkedId, 'manifest.json'));
+
+    const pruned = await run(site, 'backup', 'prune');
+    expect(pruned.code, pruned.stderr).toBe(0);
+    const report = JSON.parse(pruned.stdout);
+    expect(report.temporaryRemoved).toBe(1);
+    expect(pruned.stderr).toContain('not-a-set is not a backup set');
+    expect(pruned.stderr).toContain('symbolic link');
+    expect(report.untrusted).toContain(linkedId);
+    expect(report.incompleteRemoved).not.toContain(linkedId);
+    const files = await repositoryFiles(site);
+    expect(files.some((path) => path.includes('.tmp-'))).toBe(false);
+    expect(files.some((path) => path.includes('not-a-set'))).toBe(true);
+    expect(files.some((path) => path.includes(linkedId))).toBe(true);
+  });
+});
