@@ -41,7 +41,7 @@ export function reportVerdict(ctx: CommandContext, verdict: TargetVerdict): void
  */
 export async function withAuditedRepository<T>(
   ctx: CommandContext,
-  site: string,
+  site: string | undefined,
   run: { kind: 'restore' | 'drill'; target: (repo: SiteRepository) => string; operator?: string | undefined },
   work: (repo: SiteRepository, audit: RunAudit) => Promise<T>,
 ): Promise<T> {

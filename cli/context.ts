@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { LoadedConfig } from '../core/config/load.js';
+import type { LoadedConfig, SiteNeed } from '../core/config/load.js';
 import type { SiteConfig } from '../core/config/schema.js';
 import { type Io, Output } from './output.js';
 
@@ -21,8 +21,13 @@ export class CommandContext {
 
   /** Builds a context for a running action. The configuration loader (zod and the schema) is imported here,
    * when a command runs, so `--help` and `--version` never load it. */
-  static async create(io: Io, globals: GlobalOptions, signal: AbortSignal): Promise<CommandContext> {
-    return new CommandContext(io, globals, signal, await import('../core/config/load.js'));
+  static async create(
+    io: Io,
+    globals: GlobalOptions,
+    signal: AbortSignal,
+    commandPath = '',
+  ): Promise<CommandContext> {
+    return new CommandContext(io, globals, signal, await import('../core/config/load.js'), commandPath);
   }
 
   private constructor(
@@ -30,6 +35,8 @@ export class CommandContext {
     readonly globals: GlobalOptions,
     readonly signal: AbortSignal,
     private readonly loader: ConfigLoader,
+    /** The command as typed after `tier4` (e.g. `backup list`), for hints that work as written. */
+    readonly commandPath = '',
   ) {
     const color = globals.color !== false && io.stdout.isTTY === true && io.env.NO_COLOR === undefined;
     this.out = new Output(io, {
@@ -49,9 +56,17 @@ export class CommandContext {
     return this.loaded;
   }
 
-  site(name: string | undefined): { name: string; site: SiteConfig; loaded: LoadedConfig } {
+  /** The site named, or the only one with what the command needs (core/config/load.ts getSite). */
+  site(
+    name: string | undefined,
+    need?: SiteNeed,
+    positional = false,
+  ): { name: string; site: SiteConfig; loaded: LoadedConfig } {
     const loaded = this.config();
-    return { ...this.loader.getSite(loaded.config, name), loaded };
+    return {
+      ...this.loader.getSite(loaded.config, name, { need, command: this.commandPath, positional }),
+      loaded,
+    };
   }
 }
 

@@ -52,7 +52,14 @@ export function buildProgram(io: Io, signal: AbortSignal, state: RunState): Comm
       return async (...args: unknown[]) => {
         // commander passes (...arguments, options, command)
         const command = args[args.length - 1] as Command;
-        const ctx = await CommandContext.create(io, command.optsWithGlobals<GlobalOptions>(), signal);
+        const path: string[] = [];
+        for (let at: Command | null = command; at?.parent; at = at.parent) path.unshift(at.name());
+        const ctx = await CommandContext.create(
+          io,
+          command.optsWithGlobals<GlobalOptions>(),
+          signal,
+          path.join(' '),
+        );
         state.context = ctx;
         const code = await body(ctx, ...(args.slice(0, -1) as A));
         state.exitCode = typeof code === 'number' ? code : 0;

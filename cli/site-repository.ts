@@ -4,12 +4,12 @@ import type { CommandContext } from './context.js';
 /** Opens a site's backup repository for the length of `work`, and always closes it. */
 export async function withSiteRepository<T>(
   ctx: CommandContext,
-  site: string,
+  site: string | undefined,
   work: (repo: SiteRepository) => Promise<T>,
 ): Promise<T> {
   // The engine is imported here, not at the top: --help must not load cloud SDKs.
   const { openSiteRepository, closeSiteRepository } = await import('../backups/site-repository.js');
-  const repo = await openSiteRepository(ctx.config(), site, ctx.io.env);
+  const repo = await openSiteRepository(ctx.config(), ctx.site(site, 'backups').name, ctx.io.env);
   try {
     return await work(repo);
   } finally {

@@ -33,7 +33,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
   backup
     .command('create')
     .description('back up the database and new attachments into the repository')
-    .requiredOption('-s, --site <name>', 'the site to back up')
+    .option('-s, --site <name>', 'the site to back up (default: the only site with backups)')
     .option(
       '--concurrency <n>',
       'parallel attachment uploads (default: backups.concurrency)',
@@ -44,7 +44,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
       'reuse no stored attachment: upload all again (after an integrity key was exposed or lost)',
     )
     .action(
-      registrar.action(async (ctx, options: { site: string; concurrency?: number; fresh?: boolean }) => {
+      registrar.action(async (ctx, options: { site?: string; concurrency?: number; fresh?: boolean }) => {
         const { createBackup, siteDatabase } = await engine();
         return withSiteRepository(ctx, options.site, async (repo) => {
           const database = siteDatabase(repo);
@@ -118,9 +118,9 @@ export function registerBackup(program: Command, registrar: Registrar): void {
   backup
     .command('list')
     .description('list complete backup sets: id, time, size, counts, last verified')
-    .requiredOption('-s, --site <name>', 'the site')
+    .option('-s, --site <name>', 'the site (default: the only site with backups)')
     .action(
-      registrar.action(async (ctx, options: { site: string }) => {
+      registrar.action(async (ctx, options: { site?: string }) => {
         const { listSets } = await engine();
         return withSiteRepository(ctx, options.site, async (repo) => {
           const listing = await listSets(repo);
@@ -164,12 +164,12 @@ export function registerBackup(program: Command, registrar: Registrar): void {
     .command('verify')
     .description('check every object of a set against its checksum; --deep also decrypts and reads the dump')
     .argument('<id>', 'backup set id, or "latest"')
-    .requiredOption('-s, --site <name>', 'the site')
+    .option('-s, --site <name>', 'the site (default: the only site with backups)')
     .option('--deep', 'decrypt the dump and read its table of contents; decrypt every attachment')
     .option('--identity <file>', 'age identity file (default: backups.encryption.identity)')
     .action(
       registrar.action(
-        async (ctx, id: string, options: { site: string; deep?: boolean; identity?: string }) => {
+        async (ctx, id: string, options: { site?: string; deep?: boolean; identity?: string }) => {
           const { verifySet, siteIdentities } = await engine();
           return withSiteRepository(ctx, options.site, async (repo) => {
             const identities = options.deep ? siteIdentities(repo, options.identity) : undefined;
@@ -198,11 +198,11 @@ export function registerBackup(program: Command, registrar: Registrar): void {
   backup
     .command('check')
     .description('verify every backup set of the repository (like restic check); --deep also decrypts')
-    .requiredOption('-s, --site <name>', 'the site')
+    .option('-s, --site <name>', 'the site (default: the only site with backups)')
     .option('--deep', 'decrypt every dump and attachment too (needs the age identity)')
     .option('--identity <file>', 'age identity file (default: backups.encryption.identity)')
     .action(
-      registrar.action(async (ctx, options: { site: string; deep?: boolean; identity?: string }) => {
+      registrar.action(async (ctx, options: { site?: string; deep?: boolean; identity?: string }) => {
         const { checkRepository, siteIdentities } = await engine();
         return withSiteRepository(ctx, options.site, async (repo) => {
           const identities = options.deep ? siteIdentities(repo, options.identity) : undefined;
@@ -237,13 +237,13 @@ export function registerBackup(program: Command, registrar: Registrar): void {
   backup
     .command('unlock')
     .description('remove a stale repository lock left by a backup or prune that died (asks first)')
-    .requiredOption('-s, --site <name>', 'the site')
+    .option('-s, --site <name>', 'the site (default: the only site with backups)')
     .option('--force', 'also remove a lock that has not expired yet (only when you know its holder is gone)')
     .option('-y, --yes', 'do not ask; needs --confirm <site>')
     .option('--confirm <site>', 'the site name, to confirm non-interactively')
     .action(
       registrar.action(
-        async (ctx, options: { site: string; force?: boolean; yes?: boolean; confirm?: string }) => {
+        async (ctx, options: { site?: string; force?: boolean; yes?: boolean; confirm?: string }) => {
           const { readLock, isLive, removeLock } = await import('../../backups/lock.js');
           return withSiteRepository(ctx, options.site, async (repo) => {
             const lock = await readLock(repo.state, repo.site);
@@ -274,10 +274,10 @@ export function registerBackup(program: Command, registrar: Registrar): void {
   backup
     .command('prune')
     .description('apply retention, remove incomplete sets, then sweep unreferenced attachments')
-    .requiredOption('-s, --site <name>', 'the site')
+    .option('-s, --site <name>', 'the site (default: the only site with backups)')
     .option('--dry-run', 'show what would be removed, remove nothing')
     .action(
-      registrar.action(async (ctx, options: { site: string; dryRun?: boolean }) => {
+      registrar.action(async (ctx, options: { site?: string; dryRun?: boolean }) => {
         const { pruneRepository } = await engine();
         return withSiteRepository(ctx, options.site, async (repo) => {
           const report = await pruneRepository(repo, { dryRun: options.dryRun === true });
@@ -361,7 +361,7 @@ export function registerRestore(program: Command, registrar: Registrar): void {
     .command('run', { isDefault: true })
     .description('restore a backup set (the default); never into the demo site, and every restore is audited')
     .argument('<id>', 'backup set id, or "latest"')
-    .requiredOption('-s, --site <name>', 'the site whose backup to restore')
+    .option('-s, --site <name>', 'the site whose backup to restore (default: the only site with backups)')
     .requiredOption(
       '--target-database <url>',
       'postgres://user@host:port/database to restore into (no password in it)',
@@ -394,7 +394,7 @@ export function registerRestore(program: Command, registrar: Registrar): void {
           ctx,
           id: string,
           options: {
-            site: string;
+            site?: string;
             targetDatabase: string;
             allowNonProductionTarget?: boolean;
             operator?: string;

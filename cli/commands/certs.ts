@@ -120,7 +120,7 @@ export function registerCerts(program: Command, registrar: Registrar): void {
           },
         ) => {
           const keyType = keyTypeOf(options.keyType);
-          const { name, loaded } = ctx.site(options.site);
+          const { name, loaded } = ctx.site(options.site, 'tls');
           const { createSiteCsr } = await import('../../certs/csr.js');
           const result = await createSiteCsr(loaded, name, {
             outDir: resolve(ctx.io.cwd, options.outDir),
@@ -130,7 +130,7 @@ export function registerCerts(program: Command, registrar: Registrar): void {
           });
           ctx.out.info(`Private key written to ${result.keyFile} (mode 0600). Keep it there; never send it.`);
           ctx.out.info(
-            `Send ${result.csrFile} to your CA, then install what it returns with \`tier4 certs rotate\`.`,
+            `Send ${result.csrFile} to your CA, then install what it returns with \`tier4 certs rotate --site ${name}\`.`,
           );
           ctx.out.result(result.csrPem, {
             ok: true,
@@ -158,7 +158,7 @@ export function registerCerts(program: Command, registrar: Registrar): void {
         if ((options.cert === undefined) !== (options.key === undefined)) {
           throw new UsageError('Pass both --cert and --key, or neither (cert-manager sites).');
         }
-        const { name, loaded, site } = ctx.site(options.site);
+        const { name, loaded, site } = ctx.site(options.site, 'tls');
         const rotate = await import('../../certs/rotate.js');
         const common = {
           signal: ctx.signal,
@@ -225,7 +225,7 @@ export function registerCerts(program: Command, registrar: Registrar): void {
           const days = options.days === undefined ? undefined : Number(options.days);
           if (days !== undefined && !Number.isInteger(days))
             throw new UsageError('--days must be a whole number.');
-          const { name, loaded } = ctx.site(options.site);
+          const { name, loaded } = ctx.site(options.site, 'tls');
           const { createClientCertificate } = await import('../../certs/client.js');
           const result = await createClientCertificate(loaded, name, {
             name: options.name,
@@ -259,7 +259,7 @@ export function registerCerts(program: Command, registrar: Registrar): void {
     .action(
       registrar.action(
         async (ctx, options: { name: string; cert: string; site?: string; outDir?: string }) => {
-          const { name, loaded } = ctx.site(options.site);
+          const { name, loaded } = ctx.site(options.site, 'tls');
           const { installClientCertificate } = await import('../../certs/client.js');
           const result = await installClientCertificate(loaded, name, {
             name: options.name,

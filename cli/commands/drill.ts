@@ -29,7 +29,7 @@ export function registerDrill(program: Command, registrar: Registrar): void {
     .description(
       'restore a backup set into a scratch database, check it, measure RTO, write reports (the default)',
     )
-    .requiredOption('-s, --site <name>', 'the site whose backup to drill')
+    .option('-s, --site <name>', 'the site whose backup to drill (default: the only site with backups)')
     .option('--backup <id>', 'the backup set (default: the newest)')
     .option(
       '--report-dir <dir>',
@@ -47,7 +47,7 @@ export function registerDrill(program: Command, registrar: Registrar): void {
         async (
           ctx,
           options: {
-            site: string;
+            site?: string;
             backup?: string;
             reportDir?: string;
             sample?: number;
@@ -138,9 +138,9 @@ export function registerDrill(program: Command, registrar: Registrar): void {
   drill
     .command('history')
     .description('past drills of a site, from the repository, with the RTO trend')
-    .requiredOption('-s, --site <name>', 'the site')
+    .option('-s, --site <name>', 'the site (default: the only site with backups)')
     .action(
-      registrar.action(async (ctx, options: { site: string }) => {
+      registrar.action(async (ctx, options: { site?: string }) => {
         const { drillHistory } = await import('../../drills/index.js');
         return withSiteRepository(ctx, options.site, async (repo) => {
           const history = await drillHistory(repo);

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { LoadedConfig } from '../../core/config/load.js';
 import { UsageError } from '../../core/errors.js';
 import type { PolicyReport } from '../../stacks/azure-demo/policy.js';
 import type { AzureDemoSynthesis } from '../../stacks/azure-demo/synth.js';
@@ -146,8 +145,7 @@ export function registerAzureSiteCommands(site: Command, registrar: Registrar): 
           siteArg: string | undefined,
           options: OutOption & { yes?: boolean; confirm?: string },
         ) => {
-          const loaded = ctx.config();
-          const siteName = azureSiteName(loaded, siteArg);
+          const siteName = azureSiteName(ctx, siteArg);
           const prompted = !(options.yes && options.confirm !== undefined);
           if (prompted && !isInteractive(ctx)) {
             throw new UsageError(
@@ -196,19 +194,9 @@ export function registerAzureSiteCommands(site: Command, registrar: Registrar): 
     );
 }
 
-/** The Azure site to act on: the one named, or the only site with platform: azure. */
-function azureSiteName(loaded: LoadedConfig, name: string | undefined): string {
-  if (name !== undefined) return name;
-  const azureSites = Object.entries(loaded.config.sites)
-    .filter(([, site]) => site.platform === 'azure')
-    .map(([siteName]) => siteName);
-  if (azureSites.length === 1) return azureSites[0]!;
-  throw new UsageError(
-    azureSites.length === 0
-      ? 'This configuration has no site with platform: azure.'
-      : `Which site? These run on Azure: ${azureSites.join(', ')}.`,
-    'Name the site, like `tier4 site synth demo`.',
-  );
+/** The Azure site to act on: the one named, or the only site with platform: azure (getSite's rule). */
+function azureSiteName(ctx: CommandContext, name: string | undefined): string {
+  return ctx.site(name, 'azure', true).name;
 }
 
 async function synth(
@@ -217,7 +205,7 @@ async function synth(
   options: OutOption,
 ): Promise<AzureDemoSynthesis> {
   const loaded = ctx.config();
-  const siteName = azureSiteName(loaded, siteArg);
+  const siteName = azureSiteName(ctx, siteArg);
   const { defaultOutDir, synthesizeAzureDemo } = await import('../../stacks/azure-demo/synth.js');
   const outDir = options.out ? resolve(ctx.io.cwd, options.out) : defaultOutDir(loaded);
   ctx.out.progress(`Synthesizing ${siteName}…`);

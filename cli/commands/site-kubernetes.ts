@@ -24,12 +24,12 @@ export function registerKubernetesSiteCommands(site: Command, registrar: Registr
   site
     .command('render')
     .description("write the site's Kubernetes manifests as plain YAML (no cluster, no Pulumi) and check them")
-    .argument('<site>', 'site name in tier4.yaml')
+    .argument('[site]', 'a site with platform: kubernetes (default: the only one)')
     .option('-o, --out <dir>', 'where to write the YAML (default: rendered/<site>)')
     .option('--first-install', 'run primero-bootstrap (migrate and seed) instead of primero-migrate')
     .action(
-      registrar.action(async (ctx, siteName: string, options: RenderFlags) => {
-        const { loaded } = ctx.site(siteName);
+      registrar.action(async (ctx, siteArg: string | undefined, options: RenderFlags) => {
+        const { loaded, name: siteName } = ctx.site(siteArg, 'kubernetes', true);
         const outDir = resolve(ctx.io.cwd, options.out ?? join('rendered', siteName));
         const { renderSiteManifests } = await import('../../stacks/production/render.js');
         const result = await renderSiteManifests(loaded, siteName, outDir, {
@@ -78,12 +78,13 @@ export function registerKubernetesSiteCommands(site: Command, registrar: Registr
     site
       .command(name)
       .description(description)
-      .argument('<site>', 'site name in tier4.yaml')
+      .argument('[site]', 'a site with platform: kubernetes (default: the only one)')
       .option('--first-install', 'run primero-bootstrap (migrate and seed) instead of primero-migrate')
       .option('--yes', "deploy without Pulumi's interactive confirmation (needed when not on a terminal)")
       .action(
-        registrar.action(async (ctx, siteName: string, options: { firstInstall?: boolean; yes?: boolean }) =>
-          runPulumi(ctx, name, siteName, options),
+        registrar.action(
+          async (ctx, siteArg: string | undefined, options: { firstInstall?: boolean; yes?: boolean }) =>
+            runPulumi(ctx, name, siteArg, options),
         ),
       );
   }
@@ -92,10 +93,10 @@ export function registerKubernetesSiteCommands(site: Command, registrar: Registr
 async function runPulumi(
   ctx: CommandContext,
   verb: 'preview' | 'deploy',
-  siteName: string,
+  siteArg: string | undefined,
   options: { firstInstall?: boolean; yes?: boolean },
 ): Promise<number> {
-  const { loaded, site } = ctx.site(siteName);
+  const { loaded, site, name: siteName } = ctx.site(siteArg, 'kubernetes', true);
   const { kubernetesSettings } = await import('../../charts/primero/from-site.js');
   const k = kubernetesSettings(site);
 

@@ -113,11 +113,50 @@ export function loadConfig(file: string): LoadedConfig {
   return { config: parseConfig(text, file), path, baseDir: dirname(path) };
 }
 
-export function getSite(config: Tier4Config, name: string | undefined): { name: string; site: SiteConfig } {
+/** What a command needs of a site; with no --site, the only site that has it is the one meant. */
+export type SiteNeed = 'backups' | 'tls' | 'azure' | 'kubernetes';
+
+const SITE_NEEDS: Record<SiteNeed, { fits: (site: SiteConfig) => boolean; kind: string }> = {
+  backups: { fits: (site) => site.backups !== undefined, kind: 'with backups' },
+  tls: { fits: (site) => site.tls !== undefined, kind: 'with tls' },
+  azure: { fits: (site) => site.platform === 'azure', kind: 'with platform: azure' },
+  kubernetes: { fits: (site) => site.platform === 'kubernetes', kind: 'with platform: kubernetes' },
+};
+
+export interface SiteQuery {
+  /** What the command needs of the site (default: any site). */
+  need?: SiteNeed | undefined;
+  /** The command as typed after `tier4`, e.g. `backup list`, so the hint is a command that works as written. */
+  command?: string | undefined;
+  /** The site is the command's argument (`tier4 site synth NAME`), not `--site NAME`. */
+  positional?: boolean | undefined;
+}
+
+/**
+ * The one `--site` rule: the site named, or else the only site of the kind the command needs; otherwise a
+ * usage error listing the candidates, with a command line that works as written.
+ */
+export function getSite(
+  config: Tier4Config,
+  name: string | undefined,
+  query: SiteQuery = {},
+): { name: string; site: SiteConfig } {
   const names = Object.keys(config.sites);
   if (name === undefined) {
-    if (names.length === 1) return { name: names[0]!, site: config.sites[names[0]!]! };
-    throw new UsageError(`Which site? This configuration has ${names.join(', ')}.`, 'Pass --site NAME.');
+    const need = query.need ? SITE_NEEDS[query.need] : undefined;
+    const candidates = need ? names.filter((n) => need.fits(config.sites[n]!)) : names;
+    if (candidates.length === 1) return { name: candidates[0]!, site: config.sites[candidates[0]!]! };
+    const kind = need ? `sites ${need.kind}` : 'sites';
+    if (candidates.length === 0)
+      throw new UsageError(
+        `This configuration has no site ${need?.kind ?? ''}`.trimEnd() + '.',
+        `Sites: ${names.join(', ') || '(none)'}; add the settings to the one meant in tier4.yaml.`,
+      );
+    const example = query.positional ? candidates[0]! : `--site ${candidates[0]!}`;
+    throw new UsageError(
+      `Which site? This configuration has ${candidates.length} ${kind}: ${candidates.join(', ')}.`,
+      query.command ? `Name one, e.g. \`tier4 ${query.command} ${example}\`.` : `Pass ${example}.`,
+    );
   }
   const site = config.sites[name];
   if (!site)
