@@ -5,7 +5,6 @@ import type { LoadedConfig } from '../../core/config/load.js';
 import { summarizeConfig } from '../../core/config/summary.js';
 import { UsageError } from '../../core/errors.js';
 import { packageRoot } from '../../core/package-info.js';
-import { checkMessageSecret } from '../../core/primero/message-secret.js';
 import { table } from '../output.js';
 import type { Registrar } from '../program.js';
 
@@ -29,7 +28,7 @@ export function registerConfig(program: Command, registrar: Registrar): void {
             'Fix each setting named; run `tier4 site render <site>` to see the manifests.',
           );
         }
-        const secrets = messageSecretChecks(loaded, ctx.io.env);
+        const secrets = await messageSecretChecks(loaded, ctx.io.env);
         const failed = secrets.filter((check) => check.status === 'fail');
         if (failed.length > 0) {
           throw new UsageError(
@@ -115,7 +114,9 @@ export function registerConfig(program: Command, registrar: Registrar): void {
 }
 
 /** The message-secret length check of each site that references its secret (core/primero/message-secret.ts). */
-function messageSecretChecks(loaded: LoadedConfig, env: NodeJS.ProcessEnv) {
+async function messageSecretChecks(loaded: LoadedConfig, env: NodeJS.ProcessEnv) {
+  // Imported here: it reaches the secrets module (zod), which --help and --version must not load.
+  const { checkMessageSecret } = await import('../../core/primero/message-secret.js');
   return Object.entries(loaded.config.sites)
     .filter(([, site]) => site.primero.messageSecret !== undefined)
     .map(([name, site]) => ({ site: name, ...checkMessageSecret(site, env) }));
