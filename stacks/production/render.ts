@@ -124,7 +124,8 @@ export async function renderSiteManifests(
   const notes = [...plan.notes];
   if (k.postgres.mode === 'cloudnativepg') {
     notes.push(
-      `The CloudNativePG operator and its Barman Cloud plugin must be installed (namespace ${k.postgres.operatorNamespace}).`,
+      // plugin-barman-cloud's installation prerequisites: CloudNativePG 1.26 or later, and cert-manager.
+      `The CloudNativePG operator (1.26 or later) and its Barman Cloud plugin, which needs cert-manager, must be installed (namespace ${k.postgres.operatorNamespace}).`,
     );
   }
   if (plan.values.tls.certManager) notes.push('cert-manager must be installed in the cluster.');
