@@ -2,17 +2,22 @@ import { open, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { generateIdentity } from '../../backups/crypto/age.js';
+import { type ManifestBody, sealManifest } from '../../backups/manifest.js';
+import { openSiteRepository, siteIdentities } from '../../backups/site-repository.js';
+import { loadConfig } from '../../core/config/load.js';
+import { runDrill } from '../../drills/run.js';
 import { type BackupSite, backupSite, repositoryFiles } from '../support/backup-site.js';
 import { tier4 } from '../support/cli.js';
-import { queryDatabase } from '../support/pg.js';
+import { pgInfo, queryDatabase } from '../support/pg.js';
 
-async function backedUpSite(blobs = 8): Promise<BackupSite & { setId: string }> {
+async function backedUpSite(blobs = 8): Promise<BackupSite & { setId: string; snapshotAt: string }> {
   const site = await backupSite({ blobs });
   const created = await tier4(['--json', '-c', site.configPath, 'backup', 'create', '--site', site.site], {
     env: site.env,
   });
   expect(created.code).toBe(0);
-  return { ...site, setId: JSON.parse(created.stdout).id };
+  const { id, snapshotAt } = JSON.parse(created.stdout);
+  return { ...site, setId: id, snapshotAt };
 }
 
 function drill(site: BackupSite, ...extra: string[]) {
@@ -73,8 +78,21 @@ describe('tier4 drill', () => {
       expect(checkStatus(report, name), name).toBe('pass');
     }
     expect(checkStatus(report, 'health')).toBe('skip');
-    expect(report.measures.rtoSeconds).toBeGreaterThan(0);
-    expect(report.measures.dataAgeSeconds).toBeGreaterThanOrEqual(0);
+    // RTO is in seconds: at least the steps up to the data checks, at most the drill's own duration.
+    const drillSeconds = (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000;
+    const recoverySteps = report.steps
+      .filter((s: { step: string }) => s.step !== 'health check')
+      .reduce((sum: number, s: { seconds: number }) => sum + s.seconds, 0);
+    expect(recoverySteps).toBeGreaterThan(0);
+    expect(report.measures.rtoSeconds).toBeGreaterThanOrEqual(recoverySteps - 0.01);
+    expect(report.measures.rtoSeconds).toBeLessThanOrEqual(drillSeconds);
+    // Data age: from the set's snapshot to the drill's start (the set was made seconds ago, never in the future).
+    expect(report.measures.dataAgeSeconds).toBeCloseTo(
+      (Date.parse(report.startedAt) - Date.parse(site.snapshotAt)) / 1000,
+      2,
+    );
+    expect(report.measures.dataAgeSeconds).toBeGreaterThan(0);
+    expect(report.measures.dataAgeSeconds).toBeLessThan(drillSeconds + 120);
     expect(report.measures.bytesMoved).toBeGreaterThan(0);
     expect(report.steps.map((s: { step: string }) => s.step)).toContain('restore into the scratch database');
 
@@ -148,6 +166,72 @@ describe('tier4 drill', () => {
       'cannot decrypt',
     );
     expect(report.failedChecks).toEqual(['decryption']);
+    expect(await scratchDatabases()).toEqual([]);
+  });
+  test('restored row counts that differ from the manifest fail the row-count check, naming the table', async () => {
+    const site = await backedUpSite(2);
+    // A manifest that promises one case more than the dump holds (as a create that counted wrong would write),
+    // sealed with the site's own integrity key so that only the drill's comparison can notice.
+    const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
+    const path = await repoFile(site, (p) => p.endsWith('manifest.json'));
+    const { mac: _mac, ...body } = JSON.parse(await readFile(path, 'utf8')) as ManifestBody & { mac: string };
+    const cases = body.database.rowCounts.cases!;
+    body.database.rowCounts.cases = cases + 1;
+    await writeFile(path, JSON.stringify(sealManifest(body, repo.macKey)));
+    await repo.store.close();
+
+    const result = await drill(site);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout);
+    expect(report.failedChecks).toEqual(['row-counts']);
+    expect(report.checks.find((c: { name: string }) => c.name === 'row-counts').evidence).toBe(
+      `differ: cases ${cases} vs ${cases + 1}`,
+    );
+    expect(await scratchDatabases()).toEqual([]);
+  });
+
+  test('a dump without a required extension fails the extensions check, naming it', async () => {
+    const site = await backupSite({ blobs: 1 });
+    // Primero's schema needs pg_trgm (trigram search indexes); a database that lost it restores without it.
+    await queryDatabase(site.db.database, 'DROP EXTENSION pg_trgm CASCADE');
+    const created = await tier4(['--json', '-c', site.configPath, 'backup', 'create', '--site', site.site], {
+      env: site.env,
+    });
+    expect(created.code, created.stderr).toBe(0);
+
+    const result = await drill(site);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout);
+    expect(report.failedChecks).toEqual(['extensions']);
+    expect(report.checks.find((c: { name: string }) => c.name === 'extensions').evidence).toBe(
+      'missing: pg_trgm',
+    );
+  });
+
+  test('a drill interrupted after the restore still drops its scratch database', async () => {
+    const site = await backedUpSite(2);
+    const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
+    const info = pgInfo();
+    const controller = new AbortController();
+    let restored = false;
+    const outcome = await runDrill(repo, {
+      identities: siteIdentities(repo),
+      server: { url: `postgres://${info.user}@${info.host}:${info.port}/postgres`, password: info.password },
+      signal: controller.signal,
+      onProgress: (event) => {
+        // The scratch database exists and is restored once the comparison starts: interrupt there.
+        if ('message' in event && event.message === 'drill: compare with the manifest') {
+          restored = true;
+          controller.abort(new Error('interrupted'));
+        }
+      },
+    }).then(
+      () => 'finished',
+      (error: Error) => error.message,
+    );
+    await repo.store.close();
+    expect(restored).toBe(true);
+    expect(outcome).toBe('interrupted');
     expect(await scratchDatabases()).toEqual([]);
   });
 });
