@@ -229,8 +229,12 @@ async function dumpDatabase(
     const [, result] = await Promise.all([upload, child]);
     if (result.exitCode !== 0 || result.failed) {
       throw new OperationError(
-        `pg_dump failed${result.isCanceled ? ' (cancelled)' : ''}: ${toolErrorDetail(result)}`,
-        'Check the database connection and that the backup user may read every table.',
+        result.isCanceled
+          ? 'pg_dump was stopped: the backup was interrupted'
+          : `pg_dump failed: ${toolErrorDetail(result)}`,
+        result.isCanceled
+          ? undefined
+          : 'Check the database connection and that the backup user may read every table.',
       );
     }
   } catch (error) {

@@ -70,7 +70,7 @@ process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
 const code = await cli.runCli(process.argv.slice(2), cli.processIo(), controller.signal);
-process.exitCode = controller.signal.aborted && code === 0 ? 130 : code;
+process.exitCode = controller.signal.aborted && code !== 2 ? 130 : code;
 process.removeListener('SIGINT', onSignal);
 process.removeListener('SIGTERM', onSignal);
 // Leave even if a library keeps a handle open; the timer is unref'd so it never delays a clean exit.

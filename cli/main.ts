@@ -1,5 +1,12 @@
 import { CommanderError } from 'commander';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, errorMessage, Tier4Error } from '../core/errors.js';
+import {
+  EXIT_FAILURE,
+  EXIT_INTERRUPTED,
+  EXIT_OK,
+  EXIT_USAGE,
+  errorMessage,
+  Tier4Error,
+} from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import type { GlobalOptions } from './context.js';
 import { type Io, Output } from './output.js';
@@ -37,8 +44,27 @@ export async function runCli(
         verbose: globals.verbose === true,
         color: globals.color !== false && io.stdout.isTTY === true && io.env.NO_COLOR === undefined,
       });
-    return reportError(out, error);
+    return signal.aborted
+      ? reportInterrupted(out, error, state.context?.commandPath)
+      : reportError(out, error);
   }
+}
+
+/** What each interrupted command leaves behind, so the operator knows what to do next. */
+const LEFT_BEHIND: Record<string, string> = {
+  'backup create':
+    'No backup set was recorded: the unfinished set was removed and the lock released (prune removes anything left). Run the backup again.',
+};
+
+/** Ctrl-C: exit 130 and say what was left, never a hint meant for another failure. */
+function reportInterrupted(out: Output, error: unknown, command: string | undefined): number {
+  const message = `Interrupted: ${errorMessage(error)}`;
+  const known = error instanceof Tier4Error && error.exitCode !== EXIT_USAGE ? error.hint : undefined;
+  const hint = (command ? LEFT_BEHIND[command] : undefined) ?? known;
+  out.error(message, hint);
+  if (out.json)
+    out.result('', { ok: false, error: { message, hint: hint ?? null, exitCode: EXIT_INTERRUPTED } });
+  return EXIT_INTERRUPTED;
 }
 
 function commanderExitCode(error: CommanderError): number {

@@ -8,6 +8,8 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 /** Usage or configuration error: nothing was attempted. */
 export const EXIT_USAGE = 2;
+/** Interrupted by Ctrl-C or SIGTERM: 128 + SIGINT's number, as shells report it. */
+export const EXIT_INTERRUPTED = 130;
 
 export class Tier4Error extends Error {
   readonly exitCode: number;

@@ -54,12 +54,20 @@ export function assertToolCanHandle(tool: PgTool, serverMajor: number, name: str
 }
 
 /** The last lines a PostgreSQL tool printed on failure, redacted: enough to act on, never a secret. */
-export function toolErrorDetail(result: { stderr?: unknown; exitCode?: number | undefined }): string {
+export function toolErrorDetail(result: {
+  stderr?: unknown;
+  exitCode?: number | undefined;
+  signal?: string | undefined;
+}): string {
   const lines = String(result.stderr ?? '')
     .trim()
     .split('\n');
   // With --verbose the tool chatters; the lines that say what went wrong are the ones to show.
   const errors = lines.filter((line) => /\b(error|fatal)\b/i.test(line));
   const tail = redact((errors.length > 0 ? errors : lines).slice(-3).join(' '));
-  return tail || `exit code ${result.exitCode}`;
+  if (tail) return tail;
+  // A tool stopped by a signal (an interrupted tier4 stops it) has no exit code: say so, not "exit code undefined".
+  return result.exitCode === undefined
+    ? `stopped by ${result.signal ?? 'a signal'}`
+    : `exit code ${result.exitCode}`;
 }
