@@ -9,9 +9,12 @@ export async function withSiteRepository<T>(
 ): Promise<T> {
   // The engine is imported here, not at the top: --help must not load cloud SDKs.
   const { openSiteRepository, closeSiteRepository } = await import('../backups/site-repository.js');
+  const { unreachableRepository } = await import('../backups/store/unreachable.js');
   const repo = await openSiteRepository(ctx.config(), ctx.site(site, 'backups').name, ctx.io.env);
   try {
     return await work(repo);
+  } catch (error) {
+    throw unreachableRepository(error, repo.backups, repo.store.location);
   } finally {
     await closeSiteRepository(repo);
   }

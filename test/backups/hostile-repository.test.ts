@@ -548,3 +548,29 @@ describe('leftovers and strangers in a file:// repository', () => {
     expect(files.some((path) => path.includes(linkedId))).toBe(true);
   });
 });
+
+describe('an unreachable repository endpoint', () => {
+  test('is a clear error naming the endpoint, not an unexpected failure', async () => {
+    const site = await backupSite({ cases: 5, blobs: 0 });
+    const config = parse(await readFile(site.configPath, 'utf8'));
+    const backups = config.sites[site.site].backups;
+    backups.repository = 's3://tier4-backups/sites';
+    backups.s3 = {
+      endpoint: 'http://127.0.0.1:9',
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: {
+        accessKeyId: { env: 'T4_UNREACHABLE_ID' },
+        secretAccessKey: { env: 'T4_UNREACHABLE_KEY' },
+      },
+    };
+    await writeFile(site.configPath, stringify(config));
+    const listed = await tier4(['-c', site.configPath, 'backup', 'list', '--site', site.site], {
+      env: { ...site.env, T4_UNREACHABLE_ID: 'x', T4_UNREACHABLE_KEY: testSecret('s3') },
+    });
+    expect(listed.code).toBe(1);
+    expect(listed.stderr).not.toContain('unexpected failure');
+    expect(listed.stderr).toContain('http://127.0.0.1:9');
+    expect(listed.stderr).toContain('ECONNREFUSED');
+  });
+});
