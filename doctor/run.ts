@@ -208,10 +208,12 @@ async function backupChecks(
   found: SiteFindings,
 ): Promise<void> {
   const backups = site.backups!;
+  const { recipientProblem } = await import('../backups/site-repository.js');
+  const recipientsWrong = await recipientProblem(name, backups, env);
   add(
     'encryption',
-    backups.encryption.recipients.length > 0 ? 'ok' : 'fail',
-    `${backups.encryption.recipients.length} age recipient(s)`,
+    backups.encryption.recipients.length > 0 && !recipientsWrong ? 'ok' : 'fail',
+    recipientsWrong ?? `${backups.encryption.recipients.length} age recipient(s)`,
   );
   const { openSiteRepository, listSets } = await import('../backups/index.js');
   const { drillHistory, lastPassedDrill } = await import('../drills/store.js');

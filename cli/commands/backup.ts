@@ -2,6 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { SiteRepository } from '../../backups/site-repository.js';
 import type { TargetKind } from '../../backups/target-guard.js';
 import { UsageError } from '../../core/errors.js';
 import { reportVerdict, withAuditedRepository } from '../audited.js';
@@ -47,6 +48,9 @@ export function registerBackup(program: Command, registrar: Registrar): void {
       registrar.action(async (ctx, options: { site?: string; concurrency?: number; fresh?: boolean }) => {
         const { createBackup, siteDatabase } = await engine();
         return withSiteRepository(ctx, options.site, async (repo) => {
+          const { recipientProblem } = await import('../../backups/site-repository.js');
+          const problem = await recipientProblem(repo.site, repo.backups, ctx.io.env);
+          if (problem) throw new UsageError(`No backup was taken: ${problem}.`);
           const database = siteDatabase(repo);
           ctx.out.info(`Backing up ${repo.site} into ${repo.store.location}`);
           const { manifest, problems, damaged } = await createBackup(repo, database, {
@@ -173,6 +177,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
           const { verifySet, siteIdentities } = await engine();
           return withSiteRepository(ctx, options.site, async (repo) => {
             const identities = options.deep ? siteIdentities(repo, options.identity) : undefined;
+            if (identities) await warnReadableIdentity(ctx, repo, options.identity);
             const report = await verifySet(repo, id, {
               deep: options.deep === true,
               ...(identities ? { identities } : {}),
@@ -421,6 +426,7 @@ export function registerRestore(program: Command, registrar: Registrar): void {
             const targetKind = await guardRestoreTarget(ctx, repo.site, { url: target, password }, options);
             const outsideProduction = targetKind === 'non-production';
             const identities = siteIdentities(repo, options.identity);
+            await warnReadableIdentity(ctx, repo, options.identity);
             const attachmentsTo = options.attachmentsTo
               ? await openBlobTarget(options.attachmentsTo, repo.siteConfig.attachments, ctx.io.env)
               : undefined;
@@ -548,6 +554,17 @@ async function guardRestoreTarget(
     `--allow-non-production-target: restoring real data of ${site} outside production; this is recorded in the audit log.`,
   );
   return verdict.kind;
+}
+
+/** Says so when the age identity file can be read by others than its owner. */
+async function warnReadableIdentity(
+  ctx: CommandContext,
+  repo: SiteRepository,
+  override: string | undefined,
+): Promise<void> {
+  const { identityFileWarning } = await import('../../backups/site-repository.js');
+  const warning = identityFileWarning(repo, override);
+  if (warning) ctx.out.warn(warning);
 }
 
 /** Blobs never read because their key or path is unsafe, named by their active_storage_blobs id. */

@@ -37,6 +37,16 @@ export function registerConfig(program: Command, registrar: Registrar): void {
           );
         }
         const notes = secrets.map((check) => `sites.${check.site}.primero.messageSecret: ${check.message}`);
+        // Placeholder recipients (or an identity matching none) still validate, loudly: create and doctor refuse them.
+        const { recipientProblem } = await import('../../backups/site-repository.js');
+        const recipientProblems: string[] = [];
+        for (const [name, site] of Object.entries(loaded.config.sites)) {
+          const problem = site.backups ? await recipientProblem(name, site.backups, ctx.io.env) : undefined;
+          if (problem) recipientProblems.push(problem);
+        }
+        if (!ctx.out.options.quiet)
+          for (const problem of recipientProblems)
+            ctx.out.warn(`${problem}; backup create and doctor refuse it.`);
         // -q: the exit code is the answer; errors still print.
         const quiet = ctx.out.options.quiet;
         const human = () =>
@@ -46,6 +56,7 @@ export function registerConfig(program: Command, registrar: Registrar): void {
           file: loaded.path,
           ...summarizeConfig(loaded.config),
           messageSecrets: secrets,
+          recipientProblems,
         });
       }),
     );

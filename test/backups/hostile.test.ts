@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -438,5 +448,54 @@ describe('hostile input files', () => {
     expect(() => resolveSecret({ file: big })).toThrow(/larger than 64 KiB/);
     expect(() => resolveSecret({ file: '/dev/null' })).toThrow(/not a regular file/);
     expect(() => resolveSecret({ file: dir })).toThrow(/not a regular file/);
+  });
+});
+
+describe('keys that do not fit', () => {
+  async function withRecipients(site: BackupSite, recipients: string[]): Promise<void> {
+    const { parseDocument } = await import('yaml');
+    const doc = parseDocument(await readFile(site.configPath, 'utf8'));
+    doc.setIn(['sites', site.site, 'backups', 'encryption', 'recipients'], recipients);
+    await writeFile(site.configPath, doc.toString());
+  }
+
+  test("backups to the example's placeholder recipient are refused by create and failed by doctor", async () => {
+    const site = await backupSite({ cases: 2, blobs: 0 });
+    await withRecipients(site, ['age12ua8xs7zn4mcuf6za0nus29ttg47j8wnz84frqxgrnm07gtq2e6qdk3mhd']);
+    const created = await tier4(['-c', site.configPath, 'backup', 'create', '--site', site.site], {
+      env: site.env,
+    });
+    expect(created.code).toBe(2);
+    expect(created.stderr).toMatch(/No backup was taken: .*example's placeholder/);
+    const doctor = await tier4(['--json', '-c', site.configPath, 'doctor', '--site', site.site], {
+      env: site.env,
+    });
+    const check = JSON.parse(doctor.stdout).checks.find((c: { check: string }) => c.check === 'encryption');
+    expect(check).toMatchObject({ status: 'fail' });
+    // config validate warns about them too: see test/config.test.ts (the shipped example).
+  });
+
+  test('an identity that matches none of the recipients is refused by create', async () => {
+    const site = await backupSite({ cases: 2, blobs: 0 });
+    const { generateIdentity } = await import('../../backups/crypto/age.js');
+    await withRecipients(site, [(await generateIdentity()).recipient]);
+    const created = await tier4(['-c', site.configPath, 'backup', 'create', '--site', site.site], {
+      env: site.env,
+    });
+    expect(created.code).toBe(2);
+    expect(created.stderr).toMatch(/matches none of the recipients/);
+  });
+
+  test('a group- or world-readable identity file gets a warning when a restore reads it', async () => {
+    const site = await backupSite({ cases: 2, blobs: 0 });
+    const { set } = await createSet(site);
+    const identity = loadConfig(site.configPath).config.sites[site.site]!.backups!.encryption.identity!;
+    const file = (identity as { file: string }).file;
+    await chmod(file, 0o644);
+    const restored = await tier4(restoreArgs(site, set.id, scratchDatabaseUrl()), { env: site.env });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stderr).toContain(
+      `The age identity ${file} can be read by everyone (mode 0644): chmod 600`,
+    );
   });
 });
