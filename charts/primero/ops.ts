@@ -353,3 +353,27 @@ export function doctorRbac(values: PrimeroValues): Array<IRole | IRoleBinding> {
     },
   ];
 }
+
+/**
+ * For the migration Job: wait until the database accepts connections, so that a first install applied with
+ * kubectl (which, unlike Pulumi, does not wait for the CloudNativePG Cluster) does not spend the Job's
+ * retries on a server still starting. pg_isready (PostgreSQL client tools, in the ops image) needs no
+ * password; exit 0 means the server accepts connections. The Job's activeDeadlineSeconds bounds the wait.
+ */
+export function waitForDatabaseContainer(values: PrimeroValues): IContainer {
+  const db = values.database;
+  return {
+    name: 'wait-for-database',
+    image: values.images.ops,
+    command: ['sh', '-c', 'until pg_isready --quiet --timeout=5; do sleep 5; done'],
+    env: [
+      { name: 'PGHOST', value: db.host },
+      { name: 'PGPORT', value: String(db.port) },
+      { name: 'PGDATABASE', value: db.name },
+      { name: 'PGUSER', value: db.user },
+      { name: 'PGCONNECT_TIMEOUT', value: '5' },
+    ],
+    resources: resourcesFor(values, 'ops'),
+    securityContext: containerSecurityContext(UIDS.ops),
+  };
+}

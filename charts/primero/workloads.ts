@@ -23,6 +23,7 @@ import {
   UIDS,
 } from './common.js';
 import { DB_CA_DIR, DHPARAM_DIR, databaseCaVolume, primeroSecretEnv, TLS_DIR } from './config.js';
+import { waitForDatabaseContainer } from './ops.js';
 import { NGINX_IMAGE, SOLR_IMAGE } from './upstream.js';
 import type { Component, PrimeroValues } from './values.js';
 
@@ -296,7 +297,10 @@ export function migrateJob(values: PrimeroValues): IJob {
           restartPolicy: 'Never',
           securityContext: podSecurityContext(UIDS.primero),
           // db:migrate rewrites db/schema.rb afterwards (Rails' default), so db/ is a writable copy too.
-          initContainers: [copyConfigContainer(values, values.images.application, component, true)],
+          initContainers: [
+            waitForDatabaseContainer(values),
+            copyConfigContainer(values, values.images.application, component, true),
+          ],
           containers: [
             {
               name: 'migrate',

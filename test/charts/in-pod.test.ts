@@ -167,3 +167,19 @@ describe('through a Gateway (item 10)', () => {
     expect(service.spec.ports.map((port: Any) => port.name)).toContain('https');
   });
 });
+
+describe('the migration Job waits for the database (item 10)', () => {
+  test('an init container polls the server with pg_isready before Primero migrates', () => {
+    const objects = render('production');
+    const job: Any = objects.find((object) => object.kind === 'Job');
+    const [wait] = job.spec.template.spec.initContainers;
+    expect(wait.name).toBe('wait-for-database');
+    expect(wait.image).toBe(podOf(cronJob(objects, 'tier4-backup')).containers[0].image);
+    expect(wait.command.join(' ')).toContain('pg_isready');
+    expect(Object.fromEntries(wait.env.map((item: Any) => [item.name, item.value]))).toMatchObject({
+      PGHOST: 'primero-db-rw.primero.svc',
+      PGPORT: '5432',
+    });
+    expect(job.spec.activeDeadlineSeconds).toBeGreaterThan(0); // bounds the wait
+  });
+});
