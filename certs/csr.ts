@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { LoadedConfig } from '../core/config/load.js';
 import { UsageError } from '../core/errors.js';
@@ -93,6 +93,7 @@ export async function createSiteCsr(
     throw new UsageError(`--country must be a two-letter ISO code such as KE, not "${options.country}".`);
   }
   const outDir = resolve(options.outDir);
+  await ensureKeyFolder(outDir);
   const base = target.host.replace(/[^A-Za-z0-9.-]/g, '_');
   const keyFile = join(outDir, `${base}.key`);
   const csrFile = join(outDir, `${base}.csr`);
@@ -102,4 +103,22 @@ export async function createSiteCsr(
   await writePrivateKeyFile(keyFile, await privateKeyPem(keys));
   await writeFile(csrFile, csrPem, { mode: 0o644 });
   return { site: target.siteName, names: target.names, keyType: kind, keyFile, csrFile, csrPem };
+}
+
+/** Where `certs csr` keeps private keys by default: a private folder in the home, never next to tier4.yaml. */
+export function defaultKeyFolder(env: NodeJS.ProcessEnv, home: string): string {
+  return join(env.HOME ?? home, '.tier4', 'keys');
+}
+
+/** Creates the key folder (mode 0700) when missing; a folder that cannot be made is explained, not ENOENT. */
+async function ensureKeyFolder(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new UsageError(
+      `Cannot create the key folder ${dir} (${code}).`,
+      'Pass --out-dir with a folder you can write to (it is created, private, when missing).',
+    );
+  }
 }

@@ -1,3 +1,4 @@
+import { homedir } from 'node:os';
 import { delimiter, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CertificateEntry, SiteCertificateReport } from '../../certs/status.js';
@@ -101,9 +102,11 @@ export function registerCerts(program: Command, registrar: Registrar): void {
 
   certs
     .command('csr')
-    .description("generate a private key here (mode 0600, never printed) and a CSR for the site's names")
+    .description(
+      "generate a private key (mode 0600, never printed; in ~/.tier4/keys unless --out-dir) and a CSR for the site's names",
+    )
     .option('-s, --site <name>', 'the site (default: the only one)')
-    .option('-o, --out-dir <dir>', 'folder for <host>.key and <host>.csr', '.')
+    .option('-o, --out-dir <dir>', 'folder for <host>.key and <host>.csr (default: ~/.tier4/keys, made 0700)')
     .option('--key-type <type>', 'rsa (2048, accepted by every CA) or ec (P-256)', 'rsa')
     .option('--organization <name>', 'O= in the subject, if your CA wants it')
     .option('--country <code>', 'C= in the subject (two letters)')
@@ -113,7 +116,7 @@ export function registerCerts(program: Command, registrar: Registrar): void {
           ctx,
           options: {
             site?: string;
-            outDir: string;
+            outDir?: string;
             keyType?: string;
             organization?: string;
             country?: string;
@@ -121,9 +124,11 @@ export function registerCerts(program: Command, registrar: Registrar): void {
         ) => {
           const keyType = keyTypeOf(options.keyType);
           const { name, loaded } = ctx.site(options.site, 'tls');
-          const { createSiteCsr } = await import('../../certs/csr.js');
+          const { createSiteCsr, defaultKeyFolder } = await import('../../certs/csr.js');
           const result = await createSiteCsr(loaded, name, {
-            outDir: resolve(ctx.io.cwd, options.outDir),
+            outDir: options.outDir
+              ? resolve(ctx.io.cwd, options.outDir)
+              : defaultKeyFolder(ctx.io.env, homedir()),
             keyType,
             ...(options.organization ? { organization: options.organization } : {}),
             ...(options.country ? { country: options.country } : {}),
