@@ -26,6 +26,15 @@ describe('redact', () => {
     }
   });
 
+  test('an API token in an Authorization header is redacted, whatever the case of its scheme', () => {
+    // A Primero API bearer token in a logged request header: the token goes, the header name stays readable.
+    expect(redact('GET /api/v2/roles Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln')).toBe(
+      'GET /api/v2/roles Authorization: Bearer [redacted]',
+    );
+    expect(redact('authorization: bearer tok_123456789')).toBe('authorization: bearer [redacted]');
+    expect(redact('Authorization: Basic dGllcjQ6c2VjcmV0 next')).toBe('Authorization: Basic [redacted] next');
+  });
+
   test('leaves ordinary text alone and redacts deep JSON', () => {
     expect(redact('backup 2026-11-21T01:15:00Z: 12 objects, 3.1 MiB')).toBe(
       'backup 2026-11-21T01:15:00Z: 12 objects, 3.1 MiB',

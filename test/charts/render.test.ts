@@ -56,6 +56,7 @@ describe('tier4 site render, on the shipped example', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Every manifest passes the policy rules and the Kubernetes schemas.');
     const { files, objects } = await readObjects(out);
+    expect(files).toHaveLength(site === 'production' ? 6 : 5);
     expect(files[0]).toBe('00-namespace.yaml');
     for (const file of files) {
       // Plain YAML for kubectl and GitOps tools: no anchors or aliases.
@@ -221,8 +222,9 @@ describe('tier4 site render, on the shipped example', () => {
       PROD_BACKUP_SECRET_ACCESS_KEY: secret,
     });
     expect(result.code).toBe(0);
-    for (const file of await readdir(out))
-      expect(await readFile(join(out, file), 'utf8')).not.toContain(secret);
+    const written = await readdir(out);
+    expect(written).toHaveLength(6);
+    for (const file of written) expect(await readFile(join(out, file), 'utf8')).not.toContain(secret);
   });
 
   test('--json gives one document with files, findings and the Secrets to create', async () => {
