@@ -23,9 +23,12 @@ export function drillMarkdown(report: DrillReport): string {
     '',
     '## Steps',
     '',
-    '| step | seconds |',
-    '|---|---|',
-    ...report.steps.map((step) => `| ${step.step} | ${step.seconds.toFixed(2)} |`),
+    '| step | seconds | outcome |',
+    '|---|---|---|',
+    ...report.steps.map(
+      (step) =>
+        `| ${step.step} | ${step.seconds.toFixed(2)} | ${step.outcome === 'failed' ? `FAILED: ${(step.error ?? '').replaceAll('|', '\\|')}` : 'ok'} |`,
+    ),
     '',
   ];
   if (!report.ok) {

@@ -1,3 +1,5 @@
+import type { StepRecord } from '../core/steps.js';
+
 /** What a restore drill found: each check with its evidence, the measures, and the steps' durations. */
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 
@@ -26,7 +28,8 @@ export interface DrillReport {
     dataAgeSeconds: number;
     bytesMoved: number;
   };
-  steps: Array<{ step: string; seconds: number }>;
+  /** Each step as it happened, a failing one with its (redacted) error. */
+  steps: StepRecord[];
   scratchDatabase: string;
   tool: { name: string; version: string };
 }

@@ -9,9 +9,10 @@ import type { ProgressListener } from '../backups/progress.js';
 import { planRestore, runRestore } from '../backups/restore.js';
 import type { SiteRepository } from '../backups/site-repository.js';
 import { findSet, verifySet } from '../backups/verify.js';
-import { errorMessage, OperationError } from '../core/errors.js';
+import { errorMessage } from '../core/errors.js';
 import { toolVersion } from '../core/package-info.js';
 import { REQUIRED_EXTENSIONS } from '../core/primero/tables.js';
+import { StepRunner } from '../core/steps.js';
 import { CHECK_ORDER, type DrillCheck, type DrillReport } from './report.js';
 
 export interface DrillOptions {
@@ -48,28 +49,22 @@ async function drill(repo: SiteRepository, options: DrillOptions): Promise<Drill
   const started = new Date();
   const id = `${compactTime(started)}-${randomBytes(3).toString('hex')}`;
   const checks: DrillCheck[] = [];
-  const steps: DrillReport['steps'] = [];
   const note = (message: string) => options.onProgress?.({ phase: 'note', message });
-  const step = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
-    options.signal?.throwIfAborted();
-    const at = Date.now();
-    note(`drill: ${name}`);
-    try {
-      return await work();
-    } finally {
-      steps.push({ step: name, seconds: (Date.now() - at) / 1000 });
-    }
-  };
+  // Every step's outcome is recorded, a failing one included: the report is the evidence whatever happens.
+  const steps = new StepRunner({
+    ...(options.signal ? { signal: options.signal } : {}),
+    onStart: (name) => note(`drill: ${name}`),
+  });
   const check = (
     name: string,
     status: DrillCheck['status'],
     evidence: string,
     details?: Record<string, unknown>,
   ) => checks.push({ name, status, evidence, ...(details ? { details } : {}) });
-  /** Marks this check and every later one up to the health check as not run. */
-  const skipFrom = (first: (typeof CHECK_ORDER)[number], why: string) => {
-    for (const name of CHECK_ORDER.slice(CHECK_ORDER.indexOf(first), CHECK_ORDER.indexOf('health')))
-      check(name, 'skip', why);
+  const recorded = (name: string) => checks.some((c) => c.name === name);
+  /** A step that threw: its check fails with the error, unless the step already recorded a verdict. */
+  const stepFailed = (name: (typeof CHECK_ORDER)[number], step: string, message: string) => {
+    if (!recorded(name)) check(name, 'fail', `${step} failed: ${message}`);
   };
 
   const entry = await findSet(repo, options.backupId ?? 'latest');
@@ -80,20 +75,6 @@ async function drill(repo: SiteRepository, options: DrillOptions): Promise<Drill
     check('newest-set', 'fail', entry.warnings[0]!, { untrusted: entry.skippedUntrusted });
   let bytesMoved = 0;
 
-  const verification = await step('verify checksums', () =>
-    verifySet(repo, manifest.id, { record: false, ...(options.signal ? { signal: options.signal } : {}) }),
-  );
-  bytesMoved += verification.bytes;
-  check(
-    'checksums',
-    verification.ok ? 'pass' : 'fail',
-    verification.ok
-      ? `${verification.objects} objects (${verification.bytes} bytes) match the manifest's SHA-256 and sizes`
-      : `${verification.failures.length} of ${verification.objects} objects do not match: ${verification.failures.map((f) => `${f.object} (${f.problem})`).join('; ')}`,
-  );
-  const damaged = new Set(verification.failures.map((failure) => failure.object));
-  const dumpDamaged = damaged.has(manifest.database.object);
-
   const scratch = `tier4_drill_${repo.site.replaceAll('-', '_')}_${randomBytes(4).toString('hex')}`;
   const target: DatabaseTarget = {
     url: withDatabase(options.server.url, scratch),
@@ -101,50 +82,114 @@ async function drill(repo: SiteRepository, options: DrillOptions): Promise<Drill
   };
   let verifiedAt = Date.now();
   try {
-    if (dumpDamaged) {
-      skipFrom('decryption', 'not run: the database dump failed verification');
-    } else {
-      let plan: Awaited<ReturnType<typeof planRestore>> | undefined;
-      try {
-        plan = await step('decrypt', () =>
-          planRestore(repo, manifest.id, target, options.identities, { verified: verification }),
-        );
-        check(
-          'decryption',
-          'pass',
-          `the configured identity decrypts the dump (one of ${manifest.encryption.recipients.length} recipient(s))`,
-        );
-      } catch (error) {
-        check('decryption', 'fail', errorMessage(error));
-      }
-      if (plan) {
-        const restored = await step('restore into the scratch database', () =>
-          runRestore(repo, plan, {
-            identities: options.identities,
-            jobs: options.jobs ?? 2,
-            ...(options.signal ? { signal: options.signal } : {}),
-          }),
-        );
-        bytesMoved += manifest.database.size;
-        check(
-          'restore',
-          'pass',
-          `pg_restore restored ${restored.restoredTables} tables in ${restored.seconds.database.toFixed(1)} s`,
-        );
-        await step('compare with the manifest', () => compareFacts(target, manifest, check));
-        bytesMoved += await step('check a sample of attachments', () =>
-          checkAttachments(repo, manifest, target, damaged, options, check),
-        );
-      } else {
-        skipFrom('restore', 'not run: the dump could not be decrypted');
-      }
-    }
-    verifiedAt = Date.now();
-    await step('health check', () => healthCheck(options.healthUrl, check));
+    await checkedSteps();
   } finally {
-    await dropScratch(target, scratch);
+    // A failing drop is recorded beside the original failure, never instead of it.
+    const dropped = await steps.cleanup('drop the scratch database', () => dropScratch(target, scratch));
+    if (!dropped.ok)
+      check(
+        'cleanup',
+        'fail',
+        `the scratch database ${scratch} could not be dropped (${dropped.message}): drop it by hand, DROP DATABASE "${scratch}";`,
+      );
   }
 
+  async function checkedSteps(): Promise<void> {
+    const verified = await steps.run('verify checksums', () =>
+      verifySet(repo, manifest.id, { record: false, ...(options.signal ? { signal: options.signal } : {}) }),
+    );
+    if (!verified.ok) {
+      stepFailed('checksums', 'verify checksums', verified.message);
+      return;
+    }
+    const verification = verified.value;
+    bytesMoved += verification.bytes;
+    check(
+      'checksums',
+      verification.ok ? 'pass' : 'fail',
+      verification.ok
+        ? `${verification.objects} objects (${verification.bytes} bytes) match the manifest's SHA-256 and sizes`
+        : `${verification.failures.length} of ${verification.objects} objects do not match: ${verification.failures.map((f) => `${f.object} (${f.problem})`).join('; ')}`,
+    );
+    const damaged = new Set(verification.failures.map((failure) => failure.object));
+    if (damaged.has(manifest.database.object)) {
+      skipFrom('decryption', 'not run: the database dump failed verification');
+    } else {
+      await restoreAndCheck(verification, damaged);
+    }
+    verifiedAt = Date.now();
+    const health = await steps.run('health check', () => healthCheck(options.healthUrl, check));
+    if (!health.ok) stepFailed('health', 'health check', health.message);
+  }
+
+  /** Restores into the scratch database and checks it; a failing step fails its check and skips the rest. */
+  async function restoreAndCheck(
+    verification: Awaited<ReturnType<typeof verifySet>>,
+    damaged: Set<string>,
+  ): Promise<void> {
+    // Reading the dump's header proves the identity works; a failure here is the identity's, not the server's.
+    const decrypted = await steps.run('decrypt', async () => {
+      const object = manifest.database.object;
+      (await decryptStream(await repo.store.get(object), options.identities, object)).destroy();
+    });
+    if (!decrypted.ok) {
+      check('decryption', 'fail', decrypted.message);
+      skipFrom('restore', 'not run: the dump could not be decrypted');
+      return;
+    }
+    check(
+      'decryption',
+      'pass',
+      `the configured identity decrypts the dump (one of ${manifest.encryption.recipients.length} recipient(s))`,
+    );
+    const restored = await steps.run('restore into the scratch database', async () => {
+      const plan = await planRestore(repo, manifest.id, target, options.identities, {
+        verified: verification,
+      });
+      return runRestore(repo, plan, {
+        identities: options.identities,
+        jobs: options.jobs ?? 2,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    });
+    if (!restored.ok) {
+      stepFailed('restore', 'restore into the scratch database', restored.message);
+      skipFrom('row-counts', 'not run: the restore into the scratch database failed');
+      return;
+    }
+    bytesMoved += manifest.database.size;
+    check(
+      'restore',
+      'pass',
+      `pg_restore restored ${restored.value.restoredTables} tables in ${restored.value.seconds.database.toFixed(1)} s`,
+    );
+    const compared = await steps.run('compare with the manifest', () =>
+      compareFacts(target, manifest, check),
+    );
+    if (!compared.ok) {
+      stepFailed('row-counts', 'compare with the manifest', compared.message);
+      skipFrom('schema-migrations', 'not run: the comparison with the manifest failed');
+    }
+    const sampled = await steps.run('check a sample of attachments', () =>
+      checkAttachments(repo, manifest, target, damaged, options, check),
+    );
+    if (sampled.ok) bytesMoved += sampled.value;
+    else stepFailed('attachments', 'check a sample of attachments', sampled.message);
+  }
+
+  /** Marks this check and every later one up to the health check as not run (those not decided already). */
+  function skipFrom(first: (typeof CHECK_ORDER)[number], why: string): void {
+    for (const name of CHECK_ORDER.slice(CHECK_ORDER.indexOf(first), CHECK_ORDER.indexOf('health')))
+      if (!recorded(name)) check(name, 'skip', why);
+  }
+
+  // A check no step reached (e.g. after the verification itself failed) is shown as not run, never left out.
+  for (const name of CHECK_ORDER) if (!recorded(name)) check(name, 'skip', 'not run: an earlier step failed');
+  const rank = (name: string) => {
+    const at = (CHECK_ORDER as readonly string[]).indexOf(name);
+    return name === 'newest-set' ? -1 : at === -1 ? CHECK_ORDER.length : at;
+  };
+  checks.sort((a, b) => rank(a.name) - rank(b.name));
   const failedChecks = checks.filter((c) => c.status === 'fail').map((c) => c.name);
   return {
     format: 'tier4-drill/1',
@@ -161,7 +206,7 @@ async function drill(repo: SiteRepository, options: DrillOptions): Promise<Drill
       dataAgeSeconds: Math.max(0, (started.getTime() - new Date(manifest.snapshotAt).getTime()) / 1000),
       bytesMoved,
     },
-    steps,
+    steps: steps.records,
     scratchDatabase: scratch,
     tool: { name: 'primero-tier4', version: toolVersion() },
   };
@@ -300,17 +345,10 @@ async function healthCheck(url: string | undefined, check: CheckFn): Promise<voi
 }
 
 async function dropScratch(target: DatabaseTarget, scratch: string): Promise<void> {
+  const admin = await connectDatabase({ ...target, url: withDatabase(target.url, 'postgres') });
   try {
-    const admin = await connectDatabase({ ...target, url: withDatabase(target.url, 'postgres') });
-    try {
-      await admin.query(`DROP DATABASE IF EXISTS "${scratch}" WITH (FORCE)`);
-    } finally {
-      await admin.end();
-    }
-  } catch (error) {
-    throw new OperationError(
-      `The drill could not drop its scratch database ${scratch}: ${errorMessage(error)}`,
-      `Drop it by hand: DROP DATABASE "${scratch}";`,
-    );
+    await admin.query(`DROP DATABASE IF EXISTS "${scratch}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
   }
 }

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { RestoreAuditRecord, RunAudit } from '../../backups/restore-audit.js';
 import type { SiteRepository } from '../../backups/site-repository.js';
 import { formatSeconds } from '../../core/duration.js';
-import { UsageError } from '../../core/errors.js';
+import { errorMessage, UsageError } from '../../core/errors.js';
 import type { DrillReport } from '../../drills/index.js';
 import { reportVerdict, withAuditedRepository } from '../audited.js';
 import type { CommandContext } from '../context.js';
@@ -97,10 +97,14 @@ export function registerDrill(program: Command, registrar: Registrar): void {
               signal: ctx.signal,
               onProgress: progressLine(ctx.out),
             });
-            // The evidence is kept whatever the outcome.
-            const paths = await writeDrillReports(report, reportDir);
+            // The evidence is kept whatever the outcome: runDrill returns a report for a failing drill too, and
+            // one copy failing to be written does not stop the others.
+            const paths = await writeDrillReports(report, reportDir).catch((error) => {
+              ctx.out.warn(`The drill reports could not be written to ${reportDir}: ${errorMessage(error)}`);
+              return undefined;
+            });
             await saveDrillSummary(repo, report).catch((error) =>
-              ctx.out.warn(`The drill summary could not be stored in the repository: ${error.message}`),
+              ctx.out.warn(`The drill summary could not be stored in the repository: ${errorMessage(error)}`),
             );
             await keepDrillAudit(ctx, repo, audit, report);
             ctx.out.result(
@@ -118,18 +122,20 @@ export function registerDrill(program: Command, registrar: Registrar): void {
                   ),
                   '',
                   `RTO ${formatSeconds(report.measures.rtoSeconds)}; data age (RPO) ${formatSeconds(report.measures.dataAgeSeconds)}; ${report.measures.bytesMoved} bytes moved.`,
-                  `Reports: ${paths.markdown}`,
-                  `         ${paths.json}`,
-                  `         ${paths.junit}`,
+                  ...(paths
+                    ? [`Reports: ${paths.markdown}`, `         ${paths.json}`, `         ${paths.junit}`]
+                    : ['Reports: not written (see the warning above)']),
                 ].join('\n'),
-              { ...report, reports: paths },
+              { ...report, reports: paths ?? null },
             );
-            if (!report.ok)
+            if (!report.ok) {
+              const failedStep = report.steps.find((step) => step.outcome === 'failed');
               ctx.out.error(
-                `The drill failed: ${report.failedChecks.join(', ')}.`,
-                `Read ${paths.markdown} and runbooks/restore-drill.md.`,
+                `The drill failed: ${report.failedChecks.join(', ')}.${failedStep ? ` The step "${failedStep.step}" failed: ${failedStep.error}` : ''}`,
+                `Read ${paths?.markdown ?? 'the drill summary (tier4 drill history)'} and runbooks/restore-drill.md.`,
               );
-            return report.ok ? 0 : 1;
+            }
+            return report.ok && paths ? 0 : 1;
           });
         },
       ),

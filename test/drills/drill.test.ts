@@ -1,6 +1,7 @@
 import { open, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { generateIdentity } from '../../backups/crypto/age.js';
 import { type ManifestBody, sealManifest } from '../../backups/manifest.js';
 import { openSiteRepository, siteIdentities } from '../../backups/site-repository.js';
@@ -8,7 +9,7 @@ import { loadConfig } from '../../core/config/load.js';
 import { runDrill } from '../../drills/run.js';
 import { type BackupSite, backupSite, repositoryFiles } from '../support/backup-site.js';
 import { tier4 } from '../support/cli.js';
-import { pgInfo, queryDatabase } from '../support/pg.js';
+import { pgInfo, queryDatabase, uniqueDatabaseName } from '../support/pg.js';
 
 async function backedUpSite(blobs = 8): Promise<BackupSite & { setId: string; snapshotAt: string }> {
   const site = await backupSite({ blobs });
@@ -81,7 +82,8 @@ describe('tier4 drill', () => {
     // RTO is in seconds: at least the steps up to the data checks, at most the drill's own duration.
     const drillSeconds = (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000;
     const recoverySteps = report.steps
-      .filter((s: { step: string }) => s.step !== 'health check')
+      // (the health check and the clean-up come after the data was verified)
+      .filter((s: { step: string }) => !['health check', 'drop the scratch database'].includes(s.step))
       .reduce((sum: number, s: { seconds: number }) => sum + s.seconds, 0);
     expect(recoverySteps).toBeGreaterThan(0);
     expect(report.measures.rtoSeconds).toBeGreaterThanOrEqual(recoverySteps - 0.01);
@@ -233,5 +235,85 @@ describe('tier4 drill', () => {
     expect(restored).toBe(true);
     expect(outcome).toBe('interrupted');
     expect(await scratchDatabases()).toEqual([]);
+  });
+
+  describe('a drill whose restore fails still leaves its evidence (#19)', () => {
+    /** Points the site's drills at another server (a URL of any database on it) with its password. */
+    async function drillServer(site: BackupSite, url: string, password: string): Promise<void> {
+      const config = parse(await readFile(site.configPath, 'utf8'));
+      config.sites[site.site].drills = {
+        ...config.sites[site.site].drills,
+        server: url,
+        password: { env: 'TIER4_TEST_DRILL_PASSWORD' },
+      };
+      await writeFile(site.configPath, stringify(config));
+      site.env.TIER4_TEST_DRILL_PASSWORD = password;
+    }
+
+    async function expectEvidence(site: BackupSite, result: Awaited<ReturnType<typeof drill>>) {
+      expect(result.code).toBe(1);
+      const report = JSON.parse(result.stdout);
+      expect(report.ok).toBe(false);
+      expect(checkStatus(report, 'checksums')).toBe('pass');
+      expect(checkStatus(report, 'restore')).toBe('fail');
+      for (const name of ['row-counts', 'attachments']) expect(checkStatus(report, name), name).toBe('skip');
+      const failed = report.steps.find((s: { outcome: string }) => s.outcome === 'failed');
+      expect(failed.step).toBe('restore into the scratch database');
+      // The three reports were written, naming the failed step.
+      const markdown = await readFile(report.reports.markdown, 'utf8');
+      expect(markdown).toContain('FAILED');
+      expect(markdown).toMatch(/\| restore into the scratch database \| [0-9.]+ \| FAILED: /);
+      expect(await readFile(report.reports.junit, 'utf8')).toMatch(
+        /<testcase [^>]*name="restore">\s*<failure/,
+      );
+      expect(JSON.parse(await readFile(report.reports.json, 'utf8')).id).toBe(report.id);
+      // The sealed summary is in the repository: drill history (and the doctor, which reads it) sees the failure.
+      const history = await tier4(
+        ['--json', '-c', site.configPath, 'drill', 'history', '--site', site.site],
+        {
+          env: site.env,
+        },
+      );
+      expect(JSON.parse(history.stdout).drills).toEqual([
+        expect.objectContaining({ drill: report.id, ok: false, authentic: true }),
+      ]);
+      expect(result.stderr).toContain('The step "restore into the scratch database" failed');
+      return { report, failed };
+    }
+
+    test('a drill server that refuses to create the scratch database: reports, summary, exit 1', async () => {
+      const site = await backedUpSite(2);
+      const info = pgInfo();
+      const role = uniqueDatabaseName('tier4_nocreatedb');
+      const password = `pw-${uniqueDatabaseName('x')}`;
+      await queryDatabase('postgres', `CREATE ROLE ${role} LOGIN NOCREATEDB PASSWORD '${password}'`);
+      try {
+        await drillServer(site, `postgres://${role}@${info.host}:${info.port}/postgres`, password);
+        const result = await drill(site);
+        const { report, failed } = await expectEvidence(site, result);
+        expect(failed.error).toContain('may not create databases');
+        // The drop worked (there was nothing to drop): no clean-up failure is reported.
+        expect(checkStatus(report, 'cleanup')).toBeUndefined();
+        expect(report.failedChecks).toEqual(['restore']);
+        expect(result.stdout).not.toContain(password);
+      } finally {
+        await queryDatabase('postgres', `DROP ROLE IF EXISTS ${role}`);
+      }
+    });
+
+    test('an unreachable drill server: the failing drop is reported beside the restore error, not instead', async () => {
+      const site = await backedUpSite(2);
+      // Port 1 on the loopback: nothing listens, every connection is refused.
+      await drillServer(site, `postgres://${pgInfo().user}@127.0.0.1:1/postgres`, 'not-used-here');
+      const result = await drill(site);
+      const { report, failed } = await expectEvidence(site, result);
+      expect(failed.error).toMatch(/ECONNREFUSED|connect/i);
+      expect(report.failedChecks).toEqual(['restore', 'cleanup']);
+      const drop = report.steps.find((s: { step: string }) => s.step === 'drop the scratch database');
+      expect(drop.outcome).toBe('failed');
+      expect(report.checks.find((c: { name: string }) => c.name === 'cleanup').evidence).toContain(
+        `DROP DATABASE "${report.scratchDatabase}"`,
+      );
+    });
   });
 });
