@@ -71,7 +71,8 @@ describe('validate runs the checks of render; both refuse what cannot exist in a
       exampleFile(() => undefined),
       'production',
     );
-    expect(validate.stderr).toBe('');
+    // (Warnings, e.g. about the example's placeholder recipients, may come; errors may not.)
+    expect(validate.stderr).not.toContain('error:');
     expect(validate.code).toBe(0);
   });
 });
