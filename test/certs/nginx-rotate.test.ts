@@ -341,6 +341,11 @@ describe('tier4 certs status (files, real nginx)', () => {
     for (const [tls, code, pattern] of [
       [{ warnDays: 15, failDays: 10 }, 0, /^OK {2}primero\.test, served/m],
       [{ warnDays: 40, failDays: 25 }, 1, /fail: expires in 19 days \(fail under 25\)/],
+      // The boundaries: 19 whole days left is under 20 but not under 19, for either threshold.
+      [{ warnDays: 30, failDays: 19 }, 0, /warn: expires in 19 days \(warn under 30\)/],
+      [{ warnDays: 30, failDays: 20 }, 1, /fail: expires in 19 days \(fail under 20\)/],
+      [{ warnDays: 19, failDays: 10 }, 0, /^OK {2}primero\.test, served/m],
+      [{ warnDays: 20, failDays: 10 }, 0, /warn: expires in 19 days \(warn under 20\)/],
     ] as const) {
       await rewrite(tls);
       const result = await tier4(['certs', 'status', '-c', config.file]);
