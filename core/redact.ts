@@ -46,9 +46,17 @@ export function redact(text: string): string {
     const ordered = [...knownSecrets].sort((a, b) => b.length - a.length);
     for (const secret of ordered) out = out.split(secret).join(REDACTED);
   }
+  // Whole public blocks (certificates, CSRs, public keys) are what commands exist to print: set them aside so
+  // the rule for bare base64 lines does not take them for key material, then put them back.
+  const kept: string[] = [];
+  out = out.replace(PUBLIC_BLOCK, (block) => `\u0000${kept.push(block) - 1}\u0000`);
   for (const [pattern, replacement] of SHAPED_SECRETS) out = out.replace(pattern, replacement);
-  return out;
+  return out.replace(/\u0000(\d+)\u0000/g, (_, index: string) => kept[Number(index)] ?? '');
 }
+
+/** A complete PEM block of public material, with matching BEGIN and END labels (RFC 7468). */
+const PUBLIC_BLOCK =
+  /-----BEGIN (CERTIFICATE|CERTIFICATE REQUEST|NEW CERTIFICATE REQUEST|PUBLIC KEY|X509 CRL)-----\r?\n[A-Za-z0-9+/=\r\n]*?-----END \1-----/g;
 
 /** Redacts every string inside a JSON-like value (for --json output). */
 export function redactDeep<T>(value: T): T {

@@ -68,3 +68,16 @@ describe('redact', () => {
     expect((error as Error).message.replace(script, '')).not.toMatch(/MIIEvQ/);
   });
 });
+
+describe('public PEM blocks stay printable', () => {
+  test('a certificate or CSR is printed whole, while key material beside it is still redacted', async () => {
+    const { createRootCa } = await import('./support/certs-factory.js');
+    const ca = await createRootCa('Printable CA');
+    const keyBody = `${'A'.repeat(64)}\n${'B'.repeat(64)}\n`;
+    const text = `issued:\n${ca.pem}\nstray key lines:\n${keyBody}`;
+    const out = redact(text);
+    expect(out).toContain(ca.pem.trim());
+    expect(out).not.toContain('A'.repeat(64));
+    expect(out).toContain('[redacted] key material');
+  });
+});
