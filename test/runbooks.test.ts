@@ -69,7 +69,8 @@ describe('the command-line checker', () => {
     expect(check('bakup create --site production')).toMatch(/unknown command "bakup"/);
     expect(check('backup create --site production --fast')).toMatch(/unknown option --fast/);
     expect(check('backup')).toMatch(/needs a subcommand/);
-    expect(check('backup create')).toMatch(/needs --site/);
+    expect(check('backup keygen')).toMatch(/needs --out/);
+    expect(check('backup create')).toBeUndefined(); // --site defaults to the only site with backups
     expect(check('backup create --site')).toMatch(/needs a value/);
     expect(check('restore --site production --target-database postgres://x@y/z')).toMatch(/needs 1 argument/);
     expect(check('runbook show a b')).toMatch(/too many arguments/);
