@@ -60,6 +60,12 @@ export function registerBackup(program: Command, registrar: Registrar): void {
             fresh: options.fresh === true,
           });
           const a = manifest.attachments;
+          const { notPrimeroReason } = await import('../../core/primero/tables.js');
+          const notPrimero = notPrimeroReason(manifest.database.rowCounts);
+          const notPrimeroWarning = notPrimero
+            ? `The database does not look like Primero's (${notPrimero}): check database.url of ${repo.site}.`
+            : undefined;
+          if (notPrimeroWarning) ctx.out.warn(notPrimeroWarning);
           ctx.out.result(
             () =>
               [
@@ -100,6 +106,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
               problems,
               damagedInRepository: damaged,
               timings: manifest.timings,
+              warnings: notPrimeroWarning ? [notPrimeroWarning] : [],
             },
           );
           if (problems.length > 0) {

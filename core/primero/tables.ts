@@ -29,6 +29,20 @@ export const KEY_TABLES = [
   'schema_migrations',
 ] as const;
 
+/**
+ * Why a database does not look like Primero's, or undefined when it does. Primero v2 is a Rails app with
+ * ActiveStorage (shared/primero-facts.md): Rails keeps `schema_migrations`, ActiveStorage its
+ * `active_storage_blobs`/`active_storage_attachments`. `rowCounts` holds only the tables that exist.
+ */
+export function notPrimeroReason(rowCounts: Readonly<Record<string, number>>): string | undefined {
+  const missing = ['schema_migrations', 'active_storage_blobs', 'active_storage_attachments'].filter(
+    (table) => !(table in rowCounts),
+  );
+  return missing.length === 0
+    ? undefined
+    : `it has no ${missing.join(', ')} table${missing.length > 1 ? 's' : ''}`;
+}
+
 /** Extensions Primero needs; plpgsql is always there. */
 export const REQUIRED_EXTENSIONS = ['ltree', 'pg_trgm', 'pgcrypto'] as const;
 
