@@ -86,6 +86,14 @@ describe('the example production site, as `tier4 site render` writes it, meets u
     ]);
   });
 
+  test("the application's probes: traffic only when /health (database, Solr) answers; restarts only on /health/server", () => {
+    // Primero's health endpoints: /work/shared/primero-facts.md (Health).
+    const container = main(get(example, 'Deployment', 'primero-application'));
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/health', port: 'http' });
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/health/server', port: 'http' });
+    expect(container.startupProbe.httpGet).toEqual({ path: '/health/server', port: 'http' });
+  });
+
   test('3: no nginx probe needs SNI', () => {
     const container = main(get(example, 'Deployment', 'primero-nginx'));
     for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe]) {
