@@ -23,7 +23,8 @@ export interface DemoSiteModel {
     postgresDnsZone: string;
   };
   database: { name: string; adminLogin: string };
-  containers: { attachments: string; backups: string };
+  /** backupState: the backup lock and verification records, which the immutable backups container refuses. */
+  containers: { attachments: string; backups: string; backupState: string };
   /** The Kubernetes namespace and service account Primero runs as (for the federated credential). */
   workload: { namespace: string; serviceAccount: string };
   /** Host name of the site and, when azure.dns is set, the record in that zone ('@' at the apex). */
@@ -64,7 +65,11 @@ export function buildModel(loaded: LoadedConfig, siteName: string): DemoSiteMode
   const names = azureResourceNames(deployment, site, azure);
   const { storageAccount, postgres } = names;
 
-  const containers = { attachments: 'primero-attachments', backups: 'tier4-backups' };
+  const containers = {
+    attachments: 'primero-attachments',
+    backups: 'tier4-backups',
+    backupState: 'tier4-backup-state',
+  };
   const attachments = siteConfig.attachments;
   if (attachments.type === 'azure') {
     if (attachments.account !== storageAccount) {
@@ -84,6 +89,31 @@ export function buildModel(loaded: LoadedConfig, siteName: string): DemoSiteMode
       );
     }
     containers.backups = repository.container;
+    // The backups container is immutable (30 days): the lock and verification records are rewritten and
+    // deleted, which Azure refuses there with 409 (backups/lock.ts). They need a container of their own.
+    const state = siteConfig.backups?.stateRepository
+      ? parseRepositoryUrl(siteConfig.backups.stateRepository)
+      : undefined;
+    const suggestion = `azblob://${storageAccount}/${containers.backupState}/${site}`;
+    if (!state || typeof state === 'string' || state.kind !== 'azblob' || state.account !== storageAccount) {
+      throw new UsageError(
+        `sites.${site}.backups.stateRepository must name a container of storage account "${storageAccount}": the backups container is immutable, and the backup lock and verification records must be rewritten.`,
+        `Set backups.stateRepository: ${suggestion}`,
+      );
+    }
+    if (state.container === repository.container) {
+      throw new UsageError(
+        `sites.${site}.backups.stateRepository is in the immutable backups container "${repository.container}".`,
+        `Use its own container, e.g. ${suggestion}`,
+      );
+    }
+    containers.backupState = state.container;
+  }
+  if (containers.backupState === containers.attachments) {
+    throw new UsageError(
+      `The backup state and attachments share the container "${containers.backupState}".`,
+      'Give backups.stateRepository a container of its own.',
+    );
   }
   if (containers.backups === containers.attachments) {
     throw new UsageError(

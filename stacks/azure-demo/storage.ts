@@ -14,6 +14,8 @@ export interface Storage {
   account: StorageAccount;
   attachments: StorageContainer;
   backups: StorageContainer;
+  /** Mutable backup state (lock, verification records): no immutability policy. */
+  backupState: StorageContainer;
 }
 
 /**
@@ -61,6 +63,7 @@ export function createStorage(
     });
   const attachments = container('container-attachments', containers.attachments);
   const backups = container('container-backups', containers.backups);
+  const backupState = container('container-backup-state', containers.backupState);
   // Unlocked, so the period can still be changed; a locked policy can never be shortened or removed.
   new StorageContainerImmutabilityPolicy(scope, 'backups-immutability', {
     storageContainerResourceManagerId: backups.id,
@@ -101,5 +104,5 @@ export function createStorage(
     targetResourceId: `${account.id}/blobServices/default`,
     logs: [{ categoryGroup: 'audit' }],
   });
-  return { account, attachments, backups };
+  return { account, attachments, backups, backupState };
 }

@@ -42,7 +42,7 @@ describe('the shipped example synthesizes', () => {
       azurerm_postgresql_flexible_server: 1,
       azurerm_postgresql_flexible_server_database: 1,
       azurerm_storage_account: 1,
-      azurerm_storage_container: 2,
+      azurerm_storage_container: 3,
       azurerm_storage_container_immutability_policy: 1,
       azurerm_key_vault: 1,
       azurerm_key_vault_secret: 5,
@@ -58,9 +58,30 @@ describe('the shipped example synthesizes', () => {
     expect(one(doc, 'azurerm_postgresql_flexible_server').name).toBe('psql-example-cp-demo');
     expect(one(doc, 'azurerm_storage_account').name).toBe('stexamplecpdemo');
     const containers = Object.values(doc.resource!.azurerm_storage_container!).map((c) => (c as Attrs).name);
-    expect(containers.sort()).toEqual(['primero-attachments', 'tier4-backups']);
+    expect(containers.sort()).toEqual(['primero-attachments', 'tier4-backup-state', 'tier4-backups']);
     expect(one(doc, 'azurerm_dns_a_record').name).toBe('demo');
     expect(Object.keys(doc.output as object).sort()).toEqual([...OUTPUT_NAMES].sort());
+  });
+
+  test('an Azure backup repository needs its mutable state outside the immutable container', async () => {
+    const missing = await fixtureWith(
+      (doc) => doc.deleteIn(['sites', 'demo', 'backups', 'stateRepository']),
+      EXAMPLE,
+    );
+    await expect(synthesizeAzureDemo(loadConfig(missing), 'demo', await tempDir('synth'))).rejects.toThrow(
+      /stateRepository must name a container of storage account "stexamplecpdemo": the backups container is immutable/,
+    );
+    const same = await fixtureWith(
+      (doc) =>
+        doc.setIn(
+          ['sites', 'demo', 'backups', 'stateRepository'],
+          'azblob://stexamplecpdemo/tier4-backups/state',
+        ),
+      EXAMPLE,
+    );
+    await expect(synthesizeAzureDemo(loadConfig(same), 'demo', await tempDir('synth'))).rejects.toThrow(
+      /is in the immutable backups container "tier4-backups"/,
+    );
   });
 
   test('the example refuses the production site, which runs on Kubernetes', async () => {
@@ -200,6 +221,8 @@ describe('resources and their key settings', () => {
     expect(policy.storage_container_resource_manager_id).toContain(
       'azurerm_storage_container.container-backups',
     );
+    // Only the backups: the lock and verification records (backups.stateRepository) must stay rewritable.
+    expect(policy.storage_container_resource_manager_id).not.toContain('backup-state');
     expect(one(doc, 'azurerm_private_endpoint').private_service_connection.subresource_names).toEqual([
       'blob',
     ]);
