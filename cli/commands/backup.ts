@@ -270,7 +270,10 @@ export function registerBackup(program: Command, registrar: Registrar): void {
                 'Wait for it to finish or expire. Only if you know that process is gone, pass --force.',
               );
             }
-            await confirmBySiteName(ctx, repo.site, `This removes the lock held by ${holder}`, options);
+            await confirmBySiteName(ctx, repo.site, `This removes the lock held by ${holder}`, {
+              ...options,
+              command: `tier4 backup unlock --site ${repo.site}${options.force ? ' --force' : ''}`,
+            });
             await removeLock(repo.state, repo.site);
             ctx.out.result(`Removed the lock of ${repo.site} (${holder}).`, {
               site: repo.site,
@@ -469,7 +472,7 @@ export function registerRestore(program: Command, registrar: Registrar): void {
                   ctx,
                   repo.site,
                   `This restores ${plan.manifest.id} of ${repo.site} into ${target.replace(/^postgres(ql)?:\/\//, '')}${outsideProduction ? ', a database outside production' : ''}${plan.targetState === 'not-empty' ? ', dropping what that database holds now' : ''}`,
-                  options,
+                  { ...options, command: restoreCommand(id, repo.site, options) },
                 );
               }
               const result = await runRestore(repo, plan, {
@@ -616,4 +619,27 @@ function parseTargetUrl(text: string): string {
     );
   }
   return text;
+}
+
+/** The restore's own command line, for a confirmation hint that works as written. */
+function restoreCommand(
+  id: string,
+  site: string,
+  options: {
+    targetDatabase: string;
+    replace?: boolean;
+    allowNonProductionTarget?: boolean;
+    attachmentsTo?: string;
+    targetPasswordEnv?: string;
+  },
+): string {
+  return [
+    `tier4 restore ${id} --site ${site} --target-database '${options.targetDatabase}'`,
+    options.targetPasswordEnv ? `--target-password-env ${options.targetPasswordEnv}` : '',
+    options.attachmentsTo ? `--attachments-to '${options.attachmentsTo}'` : '',
+    options.replace ? '--replace' : '',
+    options.allowNonProductionTarget ? '--allow-non-production-target' : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
 }

@@ -4,7 +4,7 @@ import { UsageError } from '../../core/errors.js';
 import type { PolicyReport } from '../../stacks/azure-demo/policy.js';
 import type { AzureDemoSynthesis } from '../../stacks/azure-demo/synth.js';
 import type { TerraformRunner } from '../../stacks/azure-demo/terraform.js';
-import { askLine, isInteractive } from '../confirm.js';
+import { askLine, confirmDestructive, isInteractive } from '../confirm.js';
 import type { CommandContext } from '../context.js';
 import { table } from '../output.js';
 import type { Registrar } from '../program.js';
@@ -146,36 +146,17 @@ export function registerAzureSiteCommands(site: Command, registrar: Registrar): 
           options: OutOption & { yes?: boolean; confirm?: string },
         ) => {
           const siteName = azureSiteName(ctx, siteArg);
-          const prompted = !(options.yes && options.confirm !== undefined);
-          if (prompted && !isInteractive(ctx)) {
-            throw new UsageError(
-              `tier4 site destroy deletes every resource of ${siteName}; this is not a terminal to confirm on.`,
-              `Pass --yes --confirm ${siteName} to confirm without a prompt.`,
-            );
-          }
-          if (!prompted && options.confirm !== siteName) {
-            throw new UsageError(
-              `--confirm ${options.confirm} does not match the site name ${siteName}. Nothing was changed.`,
-              `Pass --confirm ${siteName}.`,
-            );
-          }
+          // One rule for every destructive command (cli/confirm.ts): --yes never falls back to a prompt.
+          await confirmDestructive(ctx, {
+            target: siteName,
+            consequence: `This deletes the ${siteName} site on Azure: cluster, database and its backups, storage with every attachment and backup, Key Vault and its secrets`,
+            command: `tier4 site destroy ${siteName}${ctx.globals.config ? ` -c ${ctx.globals.config}` : ''}`,
+            yes: options.yes,
+            confirm: options.confirm,
+          });
           const prepared = await prepare(ctx, siteName, options, 'report-policy');
           if (!prepared) return 1;
           const { result, terraform } = prepared;
-          if (prompted) {
-            ctx.out.warn(
-              `This deletes the ${siteName} site on Azure: cluster, database and its backups, storage with every attachment and backup, Key Vault and its secrets.`,
-            );
-            const answer = await askLine(ctx, `Type the site name (${siteName}) to destroy it: `);
-            if (answer !== siteName) {
-              ctx.out.result('The name did not match. Nothing was changed.', {
-                ok: false,
-                site: siteName,
-                destroyed: false,
-              });
-              return 1;
-            }
-          }
           await terraform.init();
           const changes = await terraform.plan(PLAN_FILE, { destroy: true });
           if (changes) await terraform.apply(PLAN_FILE);

@@ -27,13 +27,31 @@ describe('confirmation on a terminal', () => {
     const env = { PATH: fake.dir, TIER4_TERRAFORM: '' };
     const args = ['site', 'destroy', 'demo', '-c', FIXTURE, '--out', await tempDir('confirm')];
     const wrong = await onTerminal(args, 'dmeo', env);
-    expect(wrong.stderr).toContain('Type the site name (demo) to destroy it');
-    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('Type the site name (demo) to go ahead');
+    // One confirmation rule (#19): a refusal is a usage error, exit 2 (it was 1 before), with a hint that works.
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain(`tier4 site destroy demo -c ${FIXTURE} --yes --confirm demo`);
     expect(await calls(fake.log)).toEqual([]);
 
     const right = await onTerminal(args, 'demo', env);
     expect(right.code).toBe(0);
     expect((await calls(fake.log)).map((line) => line.split(' ')[1])).toEqual(['init', 'plan', 'apply']);
+  });
+
+  test('destroy --yes without --confirm is refused on a terminal too, never a prompt (#19)', async () => {
+    const fake = await fakeTerraform({ changes: true });
+    const env = { PATH: fake.dir, TIER4_TERRAFORM: '' };
+    const args = ['site', 'destroy', 'demo', '-c', FIXTURE, '--out', await tempDir('confirm'), '--yes'];
+    const result = await onTerminal(args, 'demo', env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).not.toContain('Type the site name');
+    expect(result.stderr).toContain('--yes also needs --confirm demo');
+    expect(result.stderr).toContain(`tier4 site destroy demo -c ${FIXTURE} --yes --confirm demo`);
+    expect(await calls(fake.log)).toEqual([]);
+    const wrongName = await onTerminal([...args, '--confirm', 'prod'], '', env);
+    expect(wrongName.code).toBe(2);
+    expect(wrongName.stderr).toContain('--confirm prod does not match the site name demo');
+    expect(await calls(fake.log)).toEqual([]);
   });
 
   test('apply shows the plan, then asks; anything but yes changes nothing', async () => {
