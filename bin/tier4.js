@@ -42,6 +42,11 @@ function isStale() {
   return newestSource() > builtAt;
 }
 
+// The AWS SDK warns on every s3:// command that its releases after January 2027 need Node 22; our supported
+// range is package.json's engines. Its documented opt-out (@aws-sdk/core emitWarningIfUnsupportedVersion reads
+// AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED), set for this process only, keeps the output clean.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 let useCompiled = existsSync(compiled) && !process.env.TIER4_FROM_SOURCE;
 if (useCompiled && isStale()) {
   useCompiled = false;
