@@ -13,19 +13,12 @@ import { registerSite } from './commands/site.js';
 import type { Shell } from './completion.js';
 import { CommandContext, type GlobalOptions } from './context.js';
 import type { Io } from './output.js';
+import type { ActionBody, Registrar } from './registrar.js';
 
 /** Shared state between the action wrappers and the entry point. */
 export interface RunState {
   exitCode: number;
   context?: CommandContext;
-}
-
-export type ActionBody<A extends unknown[]> = (ctx: CommandContext, ...args: A) => Promise<unknown>;
-
-/** What each command group's register function receives. */
-export interface Registrar {
-  /** Wraps an action: builds the context from the merged options and records the exit code. */
-  action<A extends unknown[]>(body: ActionBody<A>): (...args: unknown[]) => Promise<void>;
 }
 
 export function buildProgram(io: Io, signal: AbortSignal, state: RunState): Command {

@@ -184,3 +184,16 @@ describe('tier4 completion', () => {
     expect(bad.stderr).toContain('Choose one of: bash, zsh, fish');
   });
 });
+
+describe('the command layer reads top-down', () => {
+  test('command modules never import cli/program.ts (they get the Registrar type from cli/registrar.ts)', async () => {
+    const { readdir } = await import('node:fs/promises');
+    const dir = join(REPO_ROOT, 'cli', 'commands');
+    const files = (await readdir(dir)).filter((name) => name.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(10);
+    for (const name of files) {
+      const text = await readFile(join(dir, name), 'utf8');
+      expect(text, name).not.toMatch(/from '\.\.\/program\.js'/);
+    }
+  });
+});

@@ -9,8 +9,8 @@ import { reportVerdict, withAuditedRepository } from '../audited.js';
 import { confirmBySiteName } from '../confirm.js';
 import type { CommandContext } from '../context.js';
 import { formatBytes, table } from '../output.js';
-import type { Registrar } from '../program.js';
 import { progressLine } from '../progress.js';
+import type { Registrar } from '../registrar.js';
 import { withSiteRepository } from '../site-repository.js';
 import { registerRestoreHistory } from './restore-history.js';
 

@@ -5,7 +5,7 @@ import type { CertificateEntry, SiteCertificateReport } from '../../certs/status
 import { UsageError } from '../../core/errors.js';
 import type { CommandContext } from '../context.js';
 import type { Output } from '../output.js';
-import type { Registrar } from '../program.js';
+import type { Registrar } from '../registrar.js';
 
 /** The certificate library (and the X.509 and Kubernetes packages behind it) loads only when a command runs. */
 

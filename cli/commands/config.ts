@@ -6,7 +6,7 @@ import { summarizeConfig } from '../../core/config/summary.js';
 import { UsageError } from '../../core/errors.js';
 import { packageRoot } from '../../core/package-info.js';
 import { table } from '../output.js';
-import type { Registrar } from '../program.js';
+import type { Registrar } from '../registrar.js';
 
 export function registerConfig(program: Command, registrar: Registrar): void {
   const config = program

@@ -3,7 +3,7 @@ import type { LoadedConfig } from '../../core/config/load.js';
 import { errorMessage, Tier4Error, UsageError } from '../../core/errors.js';
 import type { CommandContext } from '../context.js';
 import { table } from '../output.js';
-import type { Registrar } from '../program.js';
+import type { Registrar } from '../registrar.js';
 
 function checkSite(loaded: LoadedConfig, site: string | undefined): void {
   if (site !== undefined && !loaded.config.sites[site]) {

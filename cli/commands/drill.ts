@@ -8,8 +8,8 @@ import type { DrillReport } from '../../drills/index.js';
 import { reportVerdict, withAuditedRepository } from '../audited.js';
 import type { CommandContext } from '../context.js';
 import { table } from '../output.js';
-import type { Registrar } from '../program.js';
 import { progressLine } from '../progress.js';
+import type { Registrar } from '../registrar.js';
 import { withSiteRepository } from '../site-repository.js';
 
 function sampleSize(value: string): number {

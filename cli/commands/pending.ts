@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
-import type { Registrar } from '../program.js';
+import type { Registrar } from '../registrar.js';
 
 /**
  * A command group whose issue has not landed. It says so and exits 2: it never pretends to work.

@@ -3,7 +3,7 @@ import { UsageError } from '../../core/errors.js';
 import { askLine, isInteractive } from '../confirm.js';
 import type { CommandContext } from '../context.js';
 import { table } from '../output.js';
-import type { Registrar } from '../program.js';
+import type { Registrar } from '../registrar.js';
 import { withSiteRepository } from '../site-repository.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Registrar } from '../program.js';
+import type { Registrar } from '../registrar.js';
 
 /** The local rehearsal: the main job on embedded defaults, no cloud account. */
 export function registerRehearse(program: Command, registrar: Registrar): void {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { RestoreAuditRecord } from '../../backups/restore-audit.js';
 import { formatBytes, table } from '../output.js';
-import type { Registrar } from '../program.js';
+import type { Registrar } from '../registrar.js';
 import { withSiteRepository } from '../site-repository.js';
 
 function counts(run: RestoreAuditRecord): string {

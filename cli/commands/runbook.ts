@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { table } from '../output.js';
-import type { Registrar } from '../program.js';
+import type { Registrar } from '../registrar.js';
 
 export function registerRunbook(program: Command, registrar: Registrar): void {
   const runbook = program.command('runbook').description('The operating procedures, in the terminal');

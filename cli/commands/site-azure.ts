@@ -7,7 +7,7 @@ import type { TerraformRunner } from '../../stacks/azure-demo/terraform.js';
 import { askLine, confirmDestructive, isInteractive } from '../confirm.js';
 import type { CommandContext } from '../context.js';
 import { table } from '../output.js';
-import type { Registrar } from '../program.js';
+import type { Registrar } from '../registrar.js';
 
 /**
  * `tier4 site synth|plan|apply|destroy`: the Azure demo site's infrastructure as a CDK for Terraform

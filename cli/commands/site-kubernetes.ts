@@ -4,7 +4,7 @@ import { OperationError, UsageError } from '../../core/errors.js';
 import { packageRoot } from '../../core/package-info.js';
 import type { CommandContext } from '../context.js';
 import { table } from '../output.js';
-import type { Registrar } from '../program.js';
+import type { Registrar } from '../registrar.js';
 
 /**
  * `tier4 site render|preview|deploy <site>`: Primero on Kubernetes. render writes plain YAML with no

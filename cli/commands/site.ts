@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Registrar } from '../program.js';
+import type { Registrar } from '../registrar.js';
 import { registerAzureSiteCommands } from './site-azure.js';
 import { registerKubernetesSiteCommands } from './site-kubernetes.js';
 
