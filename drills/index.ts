@@ -1,4 +1,4 @@
-export { drillJUnit, drillMarkdown } from './render.js';
+export { drillJUnit, drillMarkdown, recoveryLine, wasRestored } from './render.js';
 export type { DrillCheck, DrillReport } from './report.js';
 export { type DrillOptions, runDrill } from './run.js';
 export {

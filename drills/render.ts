@@ -1,15 +1,37 @@
 import { formatSeconds } from '../core/duration.js';
 import type { DrillReport } from './report.js';
 
+/** The step that puts the set into the scratch database (drills/run.ts); RTO means something only after it. */
+const RESTORE_STEP = 'restore into the scratch database';
+
+/** Whether the set was restored at all: a drill that failed before that has no RTO to speak of. */
+export function wasRestored(report: DrillReport): boolean {
+  return report.steps.some((step) => step.step === RESTORE_STEP && step.outcome !== 'failed');
+}
+
+/** One line on what was restored and how long recovery took, true to a drill that failed early. */
+export function recoveryLine(report: DrillReport): string {
+  if (!wasRestored(report)) {
+    const failed = report.steps.find((step) => step.outcome === 'failed');
+    return `Nothing was restored${failed ? ` (the step "${failed.step}" failed)` : ''}: no RTO was measured.`;
+  }
+  return `RTO ${formatSeconds(report.measures.rtoSeconds)}; data age (RPO) ${formatSeconds(report.measures.dataAgeSeconds)}; ${report.measures.bytesMoved} bytes moved.`;
+}
+
 /** The drill report for people: what was proven, what failed, and how long recovery took. */
 export function drillMarkdown(report: DrillReport): string {
+  const restored = wasRestored(report);
   const icon = { pass: 'PASS', fail: 'FAIL', skip: 'skip' } as const;
   const lines = [
     `# Restore drill: ${report.site}, ${report.ok ? 'PASSED' : 'FAILED'}`,
     '',
     `- Drill ${report.id}, ${report.startedAt} to ${report.finishedAt}`,
-    `- Backup set ${report.setId}, restored into the scratch database \`${report.scratchDatabase}\` (dropped afterwards)`,
-    `- Recovery time (RTO): **${formatSeconds(report.measures.rtoSeconds)}** (${report.measures.rtoSeconds.toFixed(1)} s)`,
+    ...(restored
+      ? [
+          `- Backup set ${report.setId}, restored into the scratch database \`${report.scratchDatabase}\` (dropped afterwards)`,
+          `- Recovery time (RTO): **${formatSeconds(report.measures.rtoSeconds)}** (${report.measures.rtoSeconds.toFixed(1)} s)`,
+        ]
+      : [`- Backup set ${report.setId}: ${recoveryLine(report)}`]),
     `- Age of the data at the drill (RPO): **${formatSeconds(report.measures.dataAgeSeconds)}**`,
     `- Bytes moved: ${report.measures.bytesMoved}`,
     '',

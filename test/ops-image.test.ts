@@ -45,3 +45,18 @@ describe('the ops image (Dockerfile)', () => {
     expect(result.stderr).toContain('images.ops');
   });
 });
+
+describe('one supported Node range', () => {
+  test("the Dockerfile's Node major is inside package.json's engines range", async () => {
+    const root = REPO_ROOT;
+    const engines = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')).engines.node as string;
+    const minimum = /^>=(\d+)\.(\d+)/.exec(engines);
+    expect(minimum, engines).not.toBeNull();
+    const images = [...(await readFile(join(root, 'Dockerfile'), 'utf8')).matchAll(/^FROM node:(\d+)/gm)];
+    expect(images.length).toBeGreaterThan(0);
+    for (const [, major] of images) expect(Number(major)).toBeGreaterThanOrEqual(Number(minimum![1]));
+    expect(await readFile(join(root, 'README.md'), 'utf8')).toContain(
+      `Node.js ${minimum![1]}.${minimum![2]} or newer`,
+    );
+  });
+});

@@ -55,7 +55,9 @@ export function registerDrill(program: Command, registrar: Registrar): void {
             operator?: string;
           },
         ) => {
-          const { runDrill, writeDrillReports, saveDrillSummary } = await import('../../drills/index.js');
+          const { runDrill, writeDrillReports, saveDrillSummary, recoveryLine } = await import(
+            '../../drills/index.js'
+          );
           const { siteIdentities } = await import('../../backups/index.js');
           const { resolveSecret } = await import('../../core/secrets.js');
           const loaded = ctx.config();
@@ -121,7 +123,11 @@ export function registerDrill(program: Command, registrar: Registrar): void {
                     ]),
                   ),
                   '',
-                  `RTO ${formatSeconds(report.measures.rtoSeconds)}; data age (RPO) ${formatSeconds(report.measures.dataAgeSeconds)}; ${report.measures.bytesMoved} bytes moved.`,
+                  // The table cuts long evidence to fit; a failed check's evidence is printed whole below it.
+                  ...report.checks
+                    .filter((c) => c.status === 'fail' && c.evidence.length > 110)
+                    .map((c) => `${c.name}: ${c.evidence}`),
+                  recoveryLine(report),
                   ...(paths
                     ? [`Reports: ${paths.markdown}`, `         ${paths.json}`, `         ${paths.junit}`]
                     : ['Reports: not written (see the warning above)']),

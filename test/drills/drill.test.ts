@@ -263,6 +263,12 @@ describe('tier4 drill', () => {
       const markdown = await readFile(report.reports.markdown, 'utf8');
       expect(markdown).toContain('FAILED');
       expect(markdown).toMatch(/\| restore into the scratch database \| [0-9.]+ \| FAILED: /);
+      // Nothing was restored: no RTO and no "restored into … dropped afterwards" (#17).
+      expect(markdown).toContain(
+        'Nothing was restored (the step "restore into the scratch database" failed): no RTO was measured.',
+      );
+      expect(markdown).not.toContain('Recovery time (RTO)');
+      expect(markdown).not.toContain('dropped afterwards');
       expect(await readFile(report.reports.junit, 'utf8')).toMatch(
         /<testcase [^>]*name="restore">\s*<failure/,
       );
