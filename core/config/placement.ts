@@ -114,38 +114,32 @@ export function placementIssues(config: ConfigLike): PlacementIssue[] {
         { what: 'backup repository', at: repositorySegments(demo) },
         { what: 'attachment storage', at: attachmentSegments(demo.attachments) },
       ];
-      if (repository) {
-        const path = ['sites', prodName, 'backups', 'repository'];
-        if (repository[0] === 'azblob' && accounts.includes(repository[1]!)) {
+      // A production store on one of demo's storage accounts, or overlapping one of demo's places, is refused.
+      const check = (path: string[], at: string[], overlap: (what: string) => string) => {
+        if (at[0] === 'azblob' && accounts.includes(at[1]!)) {
           issues.push({
             path,
-            message: `is on demo site ${demoName}'s Azure storage account "${repository[1]}": ${WHY}`,
+            message: `is on demo site ${demoName}'s Azure storage account "${at[1]}": ${WHY}`,
           });
-        } else {
-          for (const place of demoPlaces) {
-            if (place.at && nested(repository, place.at))
-              issues.push({
-                path,
-                message: `shares a location with demo site ${demoName}'s ${place.what} (the same place, or one inside the other): ${WHY}`,
-              });
-          }
+          return;
         }
-      }
-      const path = ['sites', prodName, 'attachments'];
-      if (attachments[0] === 'azblob' && accounts.includes(attachments[1]!)) {
-        issues.push({
-          path,
-          message: `is on demo site ${demoName}'s Azure storage account "${attachments[1]}": ${WHY}`,
-        });
-      } else {
         for (const place of demoPlaces) {
-          if (place.at && nested(attachments, place.at))
-            issues.push({
-              path,
-              message: `is demo site ${demoName}'s ${place.what}, or overlaps it: ${WHY}`,
-            });
+          if (place.at && nested(at, place.at))
+            issues.push({ path, message: `${overlap(place.what)}: ${WHY}` });
         }
-      }
+      };
+      if (repository)
+        check(
+          ['sites', prodName, 'backups', 'repository'],
+          repository,
+          (what) =>
+            `shares a location with demo site ${demoName}'s ${what} (the same place, or one inside the other)`,
+        );
+      check(
+        ['sites', prodName, 'attachments'],
+        attachments,
+        (what) => `is demo site ${demoName}'s ${what}, or overlaps it`,
+      );
     }
   }
   return issues;
