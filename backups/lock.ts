@@ -30,29 +30,32 @@ export interface LockOptions {
   now?: () => Date;
 }
 
+/** What both kinds of lock share: a fresh token, the clock, records that expire a TTL from now, the refresh. */
+function lockTerms(operation: string, options: LockOptions) {
+  const ttl = options.ttlMs ?? 15 * 60_000;
+  const now = options.now ?? (() => new Date());
+  return {
+    now,
+    token: randomBytes(12).toString('hex'),
+    makeRecord: (token: string, acquiredAt: string) =>
+      lockRecord(token, operation, acquiredAt, new Date(now().getTime() + ttl)),
+    refreshMs: options.refreshMs ?? ttl / 3,
+  };
+}
+
 export async function acquireLock(
   store: ObjectStore,
   site: string,
   operation: string,
   options: LockOptions = {},
 ): Promise<HeldLock> {
-  const ttl = options.ttlMs ?? 15 * 60_000;
-  const now = options.now ?? (() => new Date());
+  const { now, token, makeRecord, refreshMs } = lockTerms(operation, options);
   const key = layout.lock(site);
-  const makeRecord = (token: string, acquiredAt: string) =>
-    lockRecord(token, operation, acquiredAt, new Date(now().getTime() + ttl));
-  const token = randomBytes(12).toString('hex');
   let record = makeRecord(token, now().toISOString());
 
   for (let attempt = 0; attempt < 3; attempt += 1) {
     if (await store.createExclusive(key, JSON.stringify(record))) {
-      return hold(
-        store,
-        key,
-        record,
-        () => makeRecord(token, record.acquiredAt),
-        options.refreshMs ?? ttl / 3,
-      );
+      return hold(store, key, record, () => makeRecord(token, record.acquiredAt), refreshMs);
     }
     const existing = await readLock(store, site);
     if (existing && isLive(existing, now())) {
@@ -161,14 +164,12 @@ export async function acquireRestoreLock(
   operation: string,
   options: LockOptions = {},
 ): Promise<HeldLock> {
-  const ttl = options.ttlMs ?? 15 * 60_000;
-  const token = randomBytes(12).toString('hex');
+  const { now, token, makeRecord, refreshMs } = lockTerms(operation, options);
   const key = layout.restoreLock(site, token);
-  const make = (acquiredAt: string) => lockRecord(token, operation, acquiredAt, new Date(Date.now() + ttl));
-  const first = make(new Date().toISOString());
+  const first = makeRecord(token, now().toISOString());
   if (!(await store.createExclusive(key, JSON.stringify(first))))
     throw new OperationError(`Could not take a restore lock on ${site}: ${key} exists.`);
-  const held = hold(store, key, first, () => make(first.acquiredAt), options.refreshMs ?? ttl / 3);
+  const held = hold(store, key, first, () => makeRecord(token, first.acquiredAt), refreshMs);
   const exclusive = await readLock(store, site).catch(async (error) => {
     await held.release();
     throw error;
