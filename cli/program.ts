@@ -1,13 +1,14 @@
 import { Command } from 'commander';
 import { UsageError } from '../core/errors.js';
 import { toolVersion } from '../core/package-info.js';
-import { registerBackup, registerRestore } from './commands/backup.js';
+import { registerBackup } from './commands/backup.js';
 import { registerCerts } from './commands/certs.js';
 import { registerConfig } from './commands/config.js';
 import { registerDoctor, registerStatus } from './commands/doctor.js';
 import { registerDrill } from './commands/drill.js';
 import { registerPromote } from './commands/promote.js';
 import { registerRehearse } from './commands/rehearse.js';
+import { registerRestore } from './commands/restore.js';
 import { registerRunbook } from './commands/runbook.js';
 import { registerSite } from './commands/site.js';
 import type { Shell } from './completion.js';
