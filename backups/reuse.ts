@@ -5,7 +5,7 @@ import { layout } from './layout.js';
 import type { BlobRecord } from './manifest.js';
 import type { ObjectStore } from './store/types.js';
 
-/** A stored attachment an earlier set recorded that no longer matches that record. */
+/** A stored attachment an earlier set recorded that no longer matches that record, or is gone. */
 export interface DamagedObject {
   object: string;
   problem: string;
@@ -41,6 +41,7 @@ export async function planReuse(
   const damaged: DamagedObject[] = [];
   const candidates = new Map<string, BlobRecord>();
   const badCopies = new Set<string>();
+  const vanished = new Set<string>();
   for (const entry of options.fresh ? [] : catalog.complete) {
     const manifest = entry.manifest!;
     const mismatched = new Set(
@@ -49,6 +50,7 @@ export async function planReuse(
     for (const blob of manifest.attachments.blobs) {
       if (mismatched.has(blob.key)) badCopies.add(blob.object);
       if (sizes.has(blob.object)) candidates.set(blob.key, blob);
+      else vanished.add(blob.object); // never reused; the sets that record it no longer verify
     }
   }
   const reusable = new Map<string, BlobRecord>();
@@ -58,6 +60,7 @@ export async function planReuse(
     reported.add(object);
     damaged.push({ object, problem });
   };
+  for (const object of vanished) report(object, 'no longer in the repository');
   for (const [key, record] of candidates) {
     if (badCopies.has(record.object)) continue; // read the source again: it may have been repaired
     const size = sizes.get(record.object);
