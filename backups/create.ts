@@ -4,6 +4,13 @@ import { execa } from 'execa';
 import { mapLimit } from '../core/concurrency.js';
 import { OperationError } from '../core/errors.js';
 import { toolVersion } from '../core/package-info.js';
+import {
+  connectDatabase,
+  type DatabaseTarget,
+  databaseError,
+  pgToolEnv,
+} from '../core/postgres/connection.js';
+import { assertToolCanHandle, findPgTool, toolErrorDetail } from '../core/postgres/pg-tools.js';
 import { printableKey, unsafeBlobKey } from '../core/primero/tables.js';
 import { type BlobEndpoint, openSiteBlobs, UnsafeBlobError } from './attachments.js';
 import { type Catalog, readCatalog } from './catalog.js';
@@ -12,8 +19,6 @@ import { DigestStream } from './crypto/digest.js';
 import { layout, newSetId } from './layout.js';
 import { acquireLock } from './lock.js';
 import { type BlobRecord, type Manifest, type ManifestBody, sealManifest } from './manifest.js';
-import { connectDatabase, type DatabaseTarget, databaseError, pgToolEnv } from './postgres/connection.js';
-import { assertToolCanHandle, findPgTool, toolErrorDetail } from './postgres/pg-tools.js';
 import { type ExportedSnapshot, exportSnapshot, type SourceBlob } from './postgres/snapshot.js';
 import type { ProgressListener } from './progress.js';
 import { type DamagedObject, planReuse } from './reuse.js';

@@ -6,7 +6,6 @@ export { type CreateResult, createBackup } from './create.js';
 export { layout } from './layout.js';
 export { listSets, type SetSummary } from './list.js';
 export type { Manifest } from './manifest.js';
-export { connectDatabase, type DatabaseTarget, withDatabase } from './postgres/connection.js';
 export { type PruneReport, pruneRepository } from './prune.js';
 export { nextSteps, planRestore, type RestorePlan, runRestore } from './restore.js';
 export { openSiteRepository, type SiteRepository, siteDatabase, siteIdentities } from './site-repository.js';

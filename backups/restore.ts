@@ -8,11 +8,6 @@ import { execa } from 'execa';
 import type pg from 'pg';
 import { mapLimit } from '../core/concurrency.js';
 import { errorMessage, OperationError, UsageError } from '../core/errors.js';
-import { printableKey, unsafeBlobKey } from '../core/primero/tables.js';
-import { type BlobEndpoint, UnsafeBlobError } from './attachments.js';
-import { decryptStream } from './crypto/age.js';
-import { DigestStream } from './crypto/digest.js';
-import type { BlobRecord, Manifest } from './manifest.js';
 import {
   connectDatabase,
   type DatabaseTarget,
@@ -20,8 +15,13 @@ import {
   describeDatabase,
   pgToolEnv,
   withDatabase,
-} from './postgres/connection.js';
-import { assertToolCanHandle, findPgTool, toolErrorDetail } from './postgres/pg-tools.js';
+} from '../core/postgres/connection.js';
+import { assertToolCanHandle, findPgTool, toolErrorDetail } from '../core/postgres/pg-tools.js';
+import { printableKey, unsafeBlobKey } from '../core/primero/tables.js';
+import { type BlobEndpoint, UnsafeBlobError } from './attachments.js';
+import { decryptStream } from './crypto/age.js';
+import { DigestStream } from './crypto/digest.js';
+import type { BlobRecord, Manifest } from './manifest.js';
 import {
   type IncompleteRestore,
   incompleteMarker,

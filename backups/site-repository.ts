@@ -3,10 +3,10 @@ import type { LoadedConfig } from '../core/config/load.js';
 import { getSite } from '../core/config/load.js';
 import type { BackupsConfig, SiteConfig } from '../core/config/schema.js';
 import { UsageError } from '../core/errors.js';
+import type { DatabaseTarget } from '../core/postgres/connection.js';
 import { resolveSecret } from '../core/secrets.js';
 import { parseIdentities } from './crypto/age.js';
 import { deriveMacKey } from './crypto/mac.js';
-import type { DatabaseTarget } from './postgres/connection.js';
 import { openRepositoryStore } from './store/open-store.js';
 import type { ObjectStore } from './store/types.js';
 

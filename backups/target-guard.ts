@@ -4,15 +4,15 @@ import { demoStorageAccounts } from '../core/config/placement.js';
 import { parseRepositoryUrl } from '../core/config/repository-url.js';
 import type { SiteConfig, Tier4Config } from '../core/config/schema.js';
 import { UsageError } from '../core/errors.js';
-import { resolveSecret } from '../core/secrets.js';
-import type { DatabaseTarget } from './postgres/connection.js';
+import type { DatabaseTarget } from '../core/postgres/connection.js';
 import {
   type DatabaseSpot,
   databaseSpot,
   type ServerIdentity,
   serverIdentity,
   spotAddresses,
-} from './postgres/server-identity.js';
+} from '../core/postgres/server-identity.js';
+import { resolveSecret } from '../core/secrets.js';
 
 /**
  * The rule the Tier 4 model rests on: the demo site never holds real data. Before a restore or a drill

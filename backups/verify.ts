@@ -1,12 +1,12 @@
 import { execa } from 'execa';
 import { mapLimit } from '../core/concurrency.js';
 import { OperationError, UsageError } from '../core/errors.js';
+import { findPgTool } from '../core/postgres/pg-tools.js';
 import { type CatalogEntry, readCatalog } from './catalog.js';
 import { decryptStream } from './crypto/age.js';
 import { digestOf } from './crypto/digest.js';
 import { layout } from './layout.js';
 import { type Manifest, manifestObjects } from './manifest.js';
-import { findPgTool } from './postgres/pg-tools.js';
 import type { ProgressListener } from './progress.js';
 import type { SiteRepository } from './site-repository.js';
 import { sealVerification } from './verification-record.js';

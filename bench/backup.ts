@@ -13,11 +13,10 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import pg from 'pg';
 import { packageRoot } from '../core/package-info.js';
 import { writeLocalSite } from '../rehearsal/local-site.js';
 import { startPostgres } from '../rehearsal/postgres-server.js';
-import { buildPrimeroDatabase, quoteIdent } from '../rehearsal/primero-db.js';
+import { buildPrimeroDatabase, connect, quoteIdent } from '../rehearsal/primero-db.js';
 
 const ROOT = packageRoot();
 const GB = 1024 ** 3;
@@ -64,14 +63,7 @@ async function startTime(args: string[]): Promise<number> {
 async function main(): Promise<void> {
   const server = await startPostgres({ password: `bench-${Date.now()}` });
   const work = await mkdtemp(join(tmpdir(), 'tier4-bench-'));
-  const admin = new pg.Client({
-    host: server.host,
-    port: server.port,
-    user: server.user,
-    password: server.password,
-    database: 'postgres',
-  });
-  await admin.connect();
+  const admin = await connect(server, 'postgres');
   const results: Array<Record<string, number>> = [];
   try {
     for (const size of sizes) {

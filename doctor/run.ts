@@ -411,8 +411,8 @@ function toUnix(iso: string): number {
 }
 
 async function pgDumpCheck(site: SiteConfig, env: NodeJS.ProcessEnv, add: Add): Promise<void> {
-  const { connectDatabase } = await import('../backups/postgres/connection.js');
-  const { findPgTool } = await import('../backups/postgres/pg-tools.js');
+  const { connectDatabase } = await import('../core/postgres/connection.js');
+  const { findPgTool } = await import('../core/postgres/pg-tools.js');
   const tool = await findPgTool('pg_dump', env);
   const client = await connectDatabase({
     url: site.database.url,
@@ -429,7 +429,7 @@ async function pgDumpCheck(site: SiteConfig, env: NodeJS.ProcessEnv, add: Add): 
       `pg_dump ${tool.version} for PostgreSQL ${serverMajor}${tool.major < serverMajor ? `: install postgresql-client-${serverMajor}` : ''}`,
     );
     // A restore that never finished leaves its marker on the database (backups/postgres/restore-marker.ts).
-    const { databaseName } = await import('../backups/postgres/connection.js');
+    const { databaseName } = await import('../core/postgres/connection.js');
     const { describeIncomplete, readIncomplete } = await import('../backups/postgres/restore-marker.js');
     const name = databaseName(site.database.url);
     const incomplete = await readIncomplete(client, name);

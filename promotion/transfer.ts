@@ -1,6 +1,6 @@
-import { connectDatabase } from '../backups/index.js';
 import type { SiteConfig } from '../core/config/schema.js';
 import { OperationError, Tier4Error } from '../core/errors.js';
+import { connectDatabase } from '../core/postgres/connection.js';
 import { resolveSecret } from '../core/secrets.js';
 import type { StoredConfiguration } from '../primero-api/configurations.js';
 
@@ -8,7 +8,7 @@ import type { StoredConfiguration } from '../primero-api/configurations.js';
  * Reads one configuration state, with its data, from a site's database. Primero's API never returns
  * `data`, so when demo cannot reach production this is how the snapshot travels.
  *
- * The connection is the backup engine's (backups/postgres/connection.ts): the same URL means the same
+ * The connection is every feature's (core/postgres/connection.ts): the same URL means the same
  * database name and the same TLS rule (libpq's sslmode; `prefer` to a remote host insists on TLS, and
  * `sslrootcert` is honoured), so a snapshot never crosses the network in plaintext where a backup would not.
  */

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
+import { connectDatabase } from '../core/postgres/connection.js';
 import { diskBlobPath, KEY_TABLES } from '../core/primero/tables.js';
 import { PRIMERO_SCHEMA_SQL } from './primero-schema.js';
 
@@ -77,10 +78,12 @@ export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/** A database of a throwaway server, through the one connector (core/postgres) like every other connection. */
 export async function connect(connection: ServerConnection, database: string): Promise<pg.Client> {
-  const client = new pg.Client({ ...connection, database, application_name: 'tier4-rehearsal' });
-  await client.connect();
-  return client;
+  const host = connection.host.includes(':') ? `[${connection.host}]` : connection.host;
+  const user = encodeURIComponent(connection.user);
+  const url = `postgres://${user}@${host}:${connection.port}/${encodeURIComponent(database)}`;
+  return connectDatabase({ url, password: connection.password });
 }
 
 export async function buildPrimeroDatabase(options: PrimeroDbOptions): Promise<PrimeroDbResult> {

@@ -6,6 +6,7 @@ import { loadConfig } from '../core/config/load.js';
 import { summarizeConfig } from '../core/config/summary.js';
 import { OperationError } from '../core/errors.js';
 import { packageRoot } from '../core/package-info.js';
+import { connectDatabase } from '../core/postgres/connection.js';
 import { diskBlobPath } from '../core/primero/tables.js';
 import { writeLocalSite } from './local-site.js';
 import { startPostgres } from './postgres-server.js';
@@ -109,7 +110,7 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
         const plan = await backups.planRestore(repo, setId, target, identities);
         const to = await backups.openBlobTarget(restoredBlobs, repo.siteConfig.attachments);
         await backups.runRestore(repo, plan, { identities, attachmentsTo: to });
-        const client = await backups.connectDatabase(target);
+        const client = await connectDatabase(target);
         try {
           for (const [table, expected] of Object.entries(plan.manifest.database.rowCounts)) {
             const { rows } = await client.query(`SELECT count(*)::int AS n FROM public."${table}"`);

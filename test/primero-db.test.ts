@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { diskBlobPath, KEY_TABLES, REQUIRED_EXTENSIONS } from '../core/primero/tables.js';
 import { LATEST_MIGRATION, type PrimeroDbResult } from '../rehearsal/primero-db.js';
-import { pgInfo, primeroDatabase } from './support/pg.js';
+import { connectTestDatabase, primeroDatabase } from './support/pg.js';
 
 describe('the Primero-shaped database builder, on real PostgreSQL 15', () => {
   let built: PrimeroDbResult;
@@ -20,9 +20,7 @@ describe('the Primero-shaped database builder, on real PostgreSQL 15', () => {
       attachments: { root, count: 25 },
       sentinel: 'SENTINEL-CHILD-NAME',
     });
-    const info = pgInfo();
-    client = new pg.Client({ ...info, database: built.database });
-    await client.connect();
+    client = await connectTestDatabase(built.database);
   });
   afterAll(async () => {
     await client?.end();

@@ -108,7 +108,7 @@ function opsCronJob(
       name: item.name,
       valueFrom: { secretKeyRef: { name: item.from.name, key: item.from.key } },
     })),
-    // The database CA for pg_dump/pg_restore (libpq) and for node-postgres (backups/postgres/connection.ts
+    // The database CA for pg_dump/pg_restore (libpq) and for node-postgres (core/postgres/connection.ts
     // reads PGSSLROOTCERT the way libpq does), so sslmode=verify-full works inside the pod.
     ...(values.database.ca ? [{ name: 'PGSSLROOTCERT', value: databaseCaPath(values)! }] : []),
     ...(options.extraEnv ?? []),

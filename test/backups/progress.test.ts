@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { createBackup, openSiteRepository, siteDatabase } from '../../backups/index.js';
-import { toolErrorDetail } from '../../backups/postgres/pg-tools.js';
 import type { ProgressEvent } from '../../backups/progress.js';
 import { loadConfig } from '../../core/config/load.js';
+import { toolErrorDetail } from '../../core/postgres/pg-tools.js';
 import { backupSite } from '../support/backup-site.js';
 
 describe('backup progress', () => {

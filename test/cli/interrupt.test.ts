@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
-import { toolErrorDetail } from '../../backups/postgres/pg-tools.js';
+import { toolErrorDetail } from '../../core/postgres/pg-tools.js';
 import { backupSite, repositoryFiles } from '../support/backup-site.js';
 import { captureOutput } from '../support/capture.js';
 import { REPO_ROOT } from '../support/cli.js';

@@ -5,7 +5,6 @@ import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import pg from 'pg';
 import { afterEach, describe, expect, test } from 'vitest';
 import { loadConfig } from '../../core/config/load.js';
 import type { SiteConfig } from '../../core/config/schema.js';
@@ -318,16 +317,9 @@ describe('promotion library', () => {
 
   test('transfer: database — reads demo’s snapshot from its database and posts it to production as is', async () => {
     const built = await primeroDatabase({ cases: 2 });
-    const { pgInfo } = await import('../support/pg.js');
+    const { connectTestDatabase, pgInfo } = await import('../support/pg.js');
     const info = pgInfo();
-    const writer = new pg.Client({
-      host: info.host,
-      port: info.port,
-      user: info.user,
-      password: info.password,
-      database: built.database,
-    });
-    await writer.connect();
+    const writer = await connectTestDatabase(built.database);
     try {
       const s = await start({
         transfer: 'database',

@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parseDocument } from 'yaml';
-import { databaseSpot, hostAddresses } from '../../backups/postgres/server-identity.js';
 import { checkDatabaseTarget, DemoTargetRefused } from '../../backups/target-guard.js';
 import { parseConfig } from '../../core/config/load.js';
+import { databaseSpot, hostAddresses } from '../../core/postgres/server-identity.js';
 import { REPO_ROOT } from '../support/cli.js';
 
 /** The shipped example with both sites' databases on hosts that do not resolve: only names can be compared. */

@@ -1,10 +1,9 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { type LocalRepository, type LocalSite, writeLocalSite } from '../../rehearsal/local-site.js';
 import type { PrimeroDbResult } from '../../rehearsal/primero-db.js';
-import { pgInfo, primeroDatabase, queryDatabase, uniqueDatabaseName } from './pg.js';
+import { connectTestDatabase, pgInfo, primeroDatabase, queryDatabase, uniqueDatabaseName } from './pg.js';
 import { testSecret } from './secrets.js';
 
 export type RepositorySpec =
@@ -74,15 +73,7 @@ export function scratchDatabaseUrl(prefix = 'restored'): string {
 
 /** One digest per table over all its rows: equal digests mean equal contents. */
 export async function tableDigests(database: string): Promise<Record<string, string>> {
-  const info = pgInfo();
-  const client = new pg.Client({
-    host: info.host,
-    port: info.port,
-    user: info.user,
-    password: info.password,
-    database,
-  });
-  await client.connect();
+  const client = await connectTestDatabase(database);
   try {
     const { rows: tables } = await client.query<{ tablename: string }>(
       "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { inject } from 'vitest';
 import {
   buildPrimeroDatabase,
+  connect,
   type PrimeroDbOptions,
   type PrimeroDbResult,
 } from '../../rehearsal/primero-db.js';
@@ -27,21 +28,19 @@ export async function primeroDatabase(
   });
 }
 
+/** A connection to a database of the suite's server, through the product's connector. */
+export function connectTestDatabase(database: string): Promise<pg.Client> {
+  const info = pgInfo();
+  return connect({ host: info.host, port: info.port, user: info.user, password: info.password }, database);
+}
+
 /** One query against a database of the suite's server, on a connection of its own. */
 export async function queryDatabase<R extends pg.QueryResultRow = Record<string, unknown>>(
   database: string,
   sql: string,
   params: unknown[] = [],
 ): Promise<R[]> {
-  const info = pgInfo();
-  const client = new pg.Client({
-    host: info.host,
-    port: info.port,
-    user: info.user,
-    password: info.password,
-    database,
-  });
-  await client.connect();
+  const client = await connectTestDatabase(database);
   try {
     return (await client.query<R>(sql, params)).rows;
   } finally {

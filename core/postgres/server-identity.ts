@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import pg from 'pg';
-import { errorMessage } from '../../core/errors.js';
+import { errorMessage } from '../errors.js';
 import { clientConfig, type DatabaseTarget, databaseName, withDatabase } from './connection.js';
 
 /**

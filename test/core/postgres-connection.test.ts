@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { clientConfig } from '../../backups/postgres/connection.js';
+import { clientConfig } from '../../core/postgres/connection.js';
 import { testSecret } from '../support/secrets.js';
 
 /** node-postgres finds the root certificate as libpq does: the URL's sslrootcert, else PGSSLROOTCERT. */

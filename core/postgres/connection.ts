@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { OperationError } from '../../core/errors.js';
+import { OperationError } from '../errors.js';
 
 /** A database to connect to: a URL without password (as in tier4.yaml) and the resolved password. */
 export interface DatabaseTarget {

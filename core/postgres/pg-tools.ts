@@ -1,8 +1,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { OperationError, UsageError } from '../../core/errors.js';
-import { redact } from '../../core/redact.js';
+import { OperationError, UsageError } from '../errors.js';
+import { redact } from '../redact.js';
 
 export interface PgTool {
   path: string;
