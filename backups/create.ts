@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { execa } from 'execa';
 import { mapLimit } from '../core/concurrency.js';
-import { OperationError } from '../core/errors.js';
+import { errorMessage, OperationError } from '../core/errors.js';
 import { toolVersion } from '../core/package-info.js';
 import {
   connectDatabase,
@@ -370,7 +370,7 @@ async function uploadBlob(
       return undefined;
     }
     throw new OperationError(
-      `Uploading attachment ${blob.key} to ${repo.store.location} failed: ${error instanceof Error ? error.message : String(error)}`,
+      `Uploading attachment ${blob.key} to ${repo.store.location} failed: ${errorMessage(error)}`,
       'The backup was not completed; nothing that looks complete was left. Check the repository and run it again.',
     );
   }

@@ -1,4 +1,4 @@
-import { OperationError } from '../core/errors.js';
+import { errorMessage, OperationError } from '../core/errors.js';
 import { readCatalog } from './catalog.js';
 import { layout } from './layout.js';
 import { acquireLock, assertNoRestoreRunning, isImmutable } from './lock.js';
@@ -99,8 +99,7 @@ export async function pruneRepository(
       } catch (error) {
         // A time-based immutability policy still protects it: expected, and the next prune tries again.
         if (isImmutable(error)) report.protected.push(key);
-        else
-          report.errors.push({ object: key, error: error instanceof Error ? error.message : String(error) });
+        else report.errors.push({ object: key, error: errorMessage(error) });
         return false;
       }
     };

@@ -8,6 +8,7 @@ import {
   readAuditLog,
   runId,
 } from '../core/audit-log.js';
+import type { CheckStatus } from '../core/checks.js';
 import type { LoadedConfig } from '../core/config/load.js';
 import { redact } from '../core/redact.js';
 import { compactTime } from './layout.js';
@@ -157,7 +158,7 @@ export async function repositoryAuditRecords(repo: SiteRepository): Promise<Rest
 export function lastRestoreAndDrill(
   path: string,
   site: string,
-): { status: 'ok' | 'warn' | 'skip'; message: string } {
+): { status: Exclude<CheckStatus, 'fail'>; message: string } {
   const runs = restoreHistory(path).runs.filter((run) => run.site === site);
   const last = (['restore', 'drill'] as const).map((kind) => runs.find((run) => run.kind === kind));
   if (!last[0] && !last[1]) return { status: 'skip', message: `no restore or drill on record in ${path}` };

@@ -1,4 +1,5 @@
 import { mapLimit } from '../core/concurrency.js';
+import { errorMessage } from '../core/errors.js';
 import type { Catalog } from './catalog.js';
 import { digestOf } from './crypto/digest.js';
 import { layout } from './layout.js';
@@ -100,6 +101,6 @@ async function readBack(store: ObjectStore, record: BlobRecord): Promise<string 
     if (digest !== record.sha256) return 'stored SHA-256 does not match its record';
     return undefined;
   } catch (error) {
-    return `cannot be read: ${error instanceof Error ? error.message : String(error)}`;
+    return `cannot be read: ${errorMessage(error)}`;
   }
 }

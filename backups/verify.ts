@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { mapLimit } from '../core/concurrency.js';
-import { OperationError, UsageError } from '../core/errors.js';
+import { errorMessage, OperationError, UsageError } from '../core/errors.js';
 import { findPgTool } from '../core/postgres/pg-tools.js';
 import { type CatalogEntry, readCatalog } from './catalog.js';
 import { decryptStream } from './crypto/age.js';
@@ -119,7 +119,7 @@ export async function verifySet(
       } catch (error) {
         failures.push({
           object: object.object,
-          problem: `cannot be read: ${error instanceof Error ? error.message : String(error)}`,
+          problem: `cannot be read: ${errorMessage(error)}`,
         });
       }
       done += 1;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { OperationError, UsageError } from '../core/errors.js';
+import { errorMessage, OperationError, UsageError } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 
 /** Certificates kept as PEM files (compose or VM installs), replaced by rename and picked up by a reload. */
@@ -61,7 +61,7 @@ export async function installPairFiles(
     await replaceFileAtomically(certPath, pair.cert, 0o644);
   } catch (error) {
     throw new OperationError(
-      `Cannot write ${certPath} / ${keyPath} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`,
+      `Cannot write ${certPath} / ${keyPath} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}).`,
       'Run tier4 as a user that may write the certificate folder.',
       error,
     );

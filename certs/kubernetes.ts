@@ -1,5 +1,5 @@
 import type { AppsV1Api, V1Secret } from '@kubernetes/client-node';
-import { OperationError, UsageError } from '../core/errors.js';
+import { errorMessage, OperationError, UsageError } from '../core/errors.js';
 import type { Kube } from '../core/kubernetes/index.js';
 
 /**
@@ -26,7 +26,7 @@ export function kubeError(action: string, error: unknown): OperationError {
       reason = '';
     }
   }
-  const detail = status ? `HTTP ${status}${reason ? `: ${reason}` : ''}` : (error as Error).message;
+  const detail = status ? `HTTP ${status}${reason ? `: ${reason}` : ''}` : errorMessage(error);
   return new OperationError(
     `Kubernetes API: cannot ${action} (${detail}).`,
     status === 401 || status === 403

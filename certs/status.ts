@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type CheckStatus, worstStatus } from '../core/checks.js';
 import type { LoadedConfig } from '../core/config/load.js';
 import { errorMessage } from '../core/errors.js';
 import {
@@ -22,7 +23,8 @@ import {
 import { fetchServedChain } from './served.js';
 import { type SiteTls, siteTls } from './site.js';
 
-export type Level = 'ok' | 'warn' | 'fail';
+/** A certificate is never skipped: it is read, or reading it fails. */
+export type Level = Exclude<CheckStatus, 'skip'>;
 
 export interface Finding {
   level: 'warn' | 'fail';
@@ -62,12 +64,6 @@ export interface CertsOptions {
   now?: Date;
 }
 
-export function worst(levels: Level[]): Level {
-  if (levels.includes('fail')) return 'fail';
-  if (levels.includes('warn')) return 'warn';
-  return 'ok';
-}
-
 function entry(
   certificate: string,
   where: 'served' | 'stored',
@@ -75,7 +71,7 @@ function entry(
   info: CertificateInfo | null,
   findings: Finding[],
 ): CertificateEntry {
-  return { certificate, where, location, info, findings, status: worst(findings.map((f) => f.level)) };
+  return { certificate, where, location, info, findings, status: worstStatus(findings.map((f) => f.level)) };
 }
 
 function expiryFindings(info: CertificateInfo, target: SiteTls): Finding[] {
@@ -282,7 +278,7 @@ export async function certificateStatus(
             message: `cert-manager Certificate ${name} is not Ready (${certManager.reason ?? 'no reason'}${certManager.message ? `: ${certManager.message}` : ''})`,
           });
         }
-        stored.status = worst(stored.findings.map((f) => f.level));
+        stored.status = worstStatus(stored.findings.map((f) => f.level));
       }
     } catch (error) {
       stored = entry(target.host, 'stored', `Secret ${location}`, null, [
@@ -315,7 +311,7 @@ export async function certificateStatus(
     port: target.port,
     warnDays: target.tls.warnDays,
     failDays: target.tls.failDays,
-    status: worst(entries.map((e) => e.status)),
+    status: worstStatus(entries.map((e) => e.status)),
     entries,
     certManager,
     notes,

@@ -1,5 +1,6 @@
 import type { SetSummary } from '../backups/list.js';
 import type { CertificateHealth } from '../certs/status.js';
+import type { CheckStatus } from '../core/checks.js';
 import type { LoadedConfig } from '../core/config/load.js';
 import { DEFAULT_DRILL_INTERVAL_SECONDS, type SiteConfig } from '../core/config/schema.js';
 import { formatSeconds } from '../core/duration.js';
@@ -8,7 +9,8 @@ import { checkMessageSecret } from '../core/primero/message-secret.js';
 import { resolveSecret } from '../core/secrets.js';
 import type { Metric } from './prometheus.js';
 
-export type DoctorStatus = 'ok' | 'warn' | 'fail' | 'skip';
+/** The doctor speaks the one check vocabulary (core/checks.ts). */
+export type DoctorStatus = CheckStatus;
 
 export interface DoctorCheck {
   /** null for checks about the deployment as a whole (configuration drift). */

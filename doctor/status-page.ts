@@ -1,4 +1,5 @@
 import { formatBytes as bytes } from '../core/bytes.js';
+import type { CheckStatus } from '../core/checks.js';
 import { formatSeconds } from '../core/duration.js';
 import type { AuditRecord } from '../promotion/audit.js';
 import type { DoctorReport, SiteFindings } from './run.js';
@@ -40,7 +41,7 @@ function when(iso: string | null | undefined): string {
   return Number.isNaN(date.getTime()) ? esc(iso) : esc(date.toISOString().replace('T', ' ').slice(0, 16));
 }
 
-function badge(state: 'ok' | 'warn' | 'fail' | 'skip', text: string): string {
+function badge(state: CheckStatus, text: string): string {
   return `<span class="b ${state}">${esc(text)}</span>`;
 }
 

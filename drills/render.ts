@@ -21,7 +21,7 @@ export function recoveryLine(report: DrillReport): string {
 /** The drill report for people: what was proven, what failed, and how long recovery took. */
 export function drillMarkdown(report: DrillReport): string {
   const restored = wasRestored(report);
-  const icon = { pass: 'PASS', fail: 'FAIL', skip: 'skip' } as const;
+  const icon = { ok: 'PASS', fail: 'FAIL', skip: 'skip' } as const;
   const lines = [
     `# Restore drill: ${report.site}, ${report.ok ? 'PASSED' : 'FAILED'}`,
     '',

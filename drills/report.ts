@@ -1,18 +1,26 @@
+import type { CheckStatus } from '../core/checks.js';
 import type { StepRecord } from '../core/steps.js';
 
-/** What a restore drill found: each check with its evidence, the measures, and the steps' durations. */
-export type CheckStatus = 'pass' | 'fail' | 'skip';
+/**
+ * What a restore drill found: each check with its evidence, the measures, and the steps' durations.
+ * A drill check passes (`ok`), fails, or was not run (`skip`): the one check vocabulary, without warnings.
+ */
+export type DrillCheckStatus = Exclude<CheckStatus, 'warn'>;
 
 export interface DrillCheck {
   name: string;
-  status: CheckStatus;
+  status: DrillCheckStatus;
   /** What was compared and what was found: ids, counts, sizes and timings only. */
   evidence: string;
   details?: Record<string, unknown>;
 }
 
 export interface DrillReport {
-  format: 'tier4-drill/1';
+  /**
+   * /2 says `ok` where /1 said `pass` for a check. Readers of stored summaries (doctor, status page) use only
+   * `ok`, `failedChecks` and `measures`, which mean the same in both.
+   */
+  format: 'tier4-drill/2';
   id: string;
   site: string;
   setId: string;

@@ -106,7 +106,7 @@ async function drill(repo: SiteRepository, options: DrillOptions): Promise<Drill
     bytesMoved += verification.bytes;
     check(
       'checksums',
-      verification.ok ? 'pass' : 'fail',
+      verification.ok ? 'ok' : 'fail',
       verification.ok
         ? `${verification.objects} objects (${verification.bytes} bytes) match the manifest's SHA-256 and sizes`
         : `${verification.failures.length} of ${verification.objects} objects do not match: ${verification.failures.map((f) => `${f.object} (${f.problem})`).join('; ')}`,
@@ -139,7 +139,7 @@ async function drill(repo: SiteRepository, options: DrillOptions): Promise<Drill
     }
     check(
       'decryption',
-      'pass',
+      'ok',
       `the configured identity decrypts the dump (one of ${manifest.encryption.recipients.length} recipient(s))`,
     );
     const restored = await steps.run('restore into the scratch database', async () => {
@@ -160,7 +160,7 @@ async function drill(repo: SiteRepository, options: DrillOptions): Promise<Drill
     bytesMoved += manifest.database.size;
     check(
       'restore',
-      'pass',
+      'ok',
       `pg_restore restored ${restored.value.restoredTables} tables in ${restored.value.seconds.database.toFixed(1)} s`,
     );
     const compared = await steps.run('compare with the manifest', () =>
@@ -192,7 +192,7 @@ async function drill(repo: SiteRepository, options: DrillOptions): Promise<Drill
   checks.sort((a, b) => rank(a.name) - rank(b.name));
   const failedChecks = checks.filter((c) => c.status === 'fail').map((c) => c.name);
   return {
-    format: 'tier4-drill/1',
+    format: 'tier4-drill/2',
     id,
     site: repo.site,
     setId: manifest.id,
@@ -228,7 +228,7 @@ async function compareFacts(target: DatabaseTarget, manifest: Manifest, check: C
     const mismatches = Object.entries(expected).filter(([table, count]) => facts.rowCounts[table] !== count);
     check(
       'row-counts',
-      mismatches.length === 0 ? 'pass' : 'fail',
+      mismatches.length === 0 ? 'ok' : 'fail',
       mismatches.length === 0
         ? `${Object.keys(expected).length} key tables have the manifest's row counts (cases: ${expected.cases ?? 0})`
         : `differ: ${mismatches.map(([table, count]) => `${table} ${facts.rowCounts[table] ?? 'missing'} vs ${count}`).join(', ')}`,
@@ -237,23 +237,23 @@ async function compareFacts(target: DatabaseTarget, manifest: Manifest, check: C
     const same = (a: string | null, b: string | null) => a === b;
     check(
       'schema-migrations',
-      same(facts.latestMigration, manifest.database.latestMigration) ? 'pass' : 'fail',
+      same(facts.latestMigration, manifest.database.latestMigration) ? 'ok' : 'fail',
       `newest schema_migrations version ${facts.latestMigration ?? 'none'} (manifest: ${manifest.database.latestMigration ?? 'none'})`,
     );
     check(
       'primero-version',
-      same(facts.primeroVersion, manifest.database.primeroVersion) ? 'pass' : 'fail',
+      same(facts.primeroVersion, manifest.database.primeroVersion) ? 'ok' : 'fail',
       `system_settings.primero_version ${facts.primeroVersion ?? 'none'} (manifest: ${manifest.database.primeroVersion ?? 'none'})`,
     );
     const present = new Set(facts.extensions.map((e) => e.name));
     const missing = REQUIRED_EXTENSIONS.filter((name) => !present.has(name));
     check(
       'extensions',
-      missing.length === 0 ? 'pass' : 'fail',
+      missing.length === 0 ? 'ok' : 'fail',
       missing.length === 0 ? `present: ${REQUIRED_EXTENSIONS.join(', ')}` : `missing: ${missing.join(', ')}`,
     );
     const settings = facts.rowCounts.system_settings ?? 0;
-    check('system-settings', settings > 0 ? 'pass' : 'fail', `system_settings has ${settings} row(s)`);
+    check('system-settings', settings > 0 ? 'ok' : 'fail', `system_settings has ${settings} row(s)`);
   } finally {
     await client.end();
   }
@@ -273,7 +273,7 @@ async function checkAttachments(
 ): Promise<number> {
   const blobs = manifest.attachments.blobs;
   if (blobs.length === 0) {
-    check('attachments', 'pass', 'the set has no attachments');
+    check('attachments', 'ok', 'the set has no attachments');
     return 0;
   }
   const shuffled = [...blobs];
@@ -318,7 +318,7 @@ async function checkAttachments(
   }
   check(
     'attachments',
-    problems.length === 0 ? 'pass' : 'fail',
+    problems.length === 0 ? 'ok' : 'fail',
     problems.length === 0
       ? `${chosen.size} of ${blobs.length} attachments decrypted and matched active_storage_blobs.checksum`
       : `${problems.length} of ${chosen.size} sampled attachments failed: ${problems.join('; ')}`,
@@ -336,7 +336,7 @@ async function healthCheck(url: string | undefined, check: CheckFn): Promise<voi
     const response = await fetch(endpoint, { signal: AbortSignal.timeout(15_000) });
     check(
       'health',
-      response.status === 204 || response.status === 200 ? 'pass' : 'fail',
+      response.status === 204 || response.status === 200 ? 'ok' : 'fail',
       `GET ${endpoint} answered ${response.status}`,
     );
   } catch (error) {

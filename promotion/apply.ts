@@ -1,5 +1,5 @@
 import { operatorName, runId } from '../core/audit-log.js';
-import { OperationError, Tier4Error, UsageError } from '../core/errors.js';
+import { errorMessage, OperationError, Tier4Error, UsageError } from '../core/errors.js';
 import {
   type ConfigurationMeta,
   getConfiguration,
@@ -305,7 +305,7 @@ export async function applyPromotion(
       verified: true,
     };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     appendAudit(session.auditLogPath, {
       ...base,
       result: 'failed',

@@ -1,3 +1,4 @@
+import type { CheckStatus } from '../core/checks.js';
 import { formatSeconds } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
 import { readServiceAccount, type ServiceAccount } from '../primero-api/account.js';
@@ -13,7 +14,7 @@ import type { PromotionSession } from './session.js';
 
 export interface PreflightCheck {
   name: string;
-  status: 'ok' | 'warn' | 'fail' | 'skipped';
+  status: CheckStatus;
   detail: string;
 }
 
@@ -125,7 +126,7 @@ async function versionOf(
 async function backupCheck(session: PromotionSession): Promise<PreflightCheck> {
   const name = `${session.to.name} backup`;
   const newestBackupAt = session.ctx.hooks?.newestBackupAt;
-  if (!newestBackupAt) return { name, status: 'skipped', detail: BACKUPS_UNAVAILABLE };
+  if (!newestBackupAt) return { name, status: 'skip', detail: BACKUPS_UNAVAILABLE };
   const rpo = session.to.site.backups?.rpo;
   let newest: Date | undefined;
   try {

@@ -116,7 +116,7 @@ const MARK: Record<PreflightCheck['status'], string> = {
   ok: 'ok',
   warn: 'WARN',
   fail: 'FAIL',
-  skipped: 'skip',
+  skip: 'skip',
 };
 
 export function renderPreflight(checks: PreflightCheck[], style: Styler = plain): string {

@@ -1,4 +1,4 @@
-import { OperationError, UsageError } from '../core/errors.js';
+import { errorMessage, OperationError, UsageError } from '../core/errors.js';
 import { getConfiguration, queueApply } from '../primero-api/configurations.js';
 import { readLiveConfiguration } from '../primero-api/live-configuration.js';
 import { describeOutcome, operatorName, runId } from './apply.js';
@@ -134,7 +134,7 @@ export async function rollbackPromotion(
       remaining,
     };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     appendAudit(session.auditLogPath, {
       ...base,
       result: 'failed',

@@ -136,7 +136,7 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
           throw new OperationError(
             `the drill failed: ${report.failedChecks.join(', ')} (see ${paths.markdown})`,
           );
-        return `${report.checks.filter((c) => c.status === 'pass').length} checks passed, RTO ${report.measures.rtoSeconds.toFixed(1)} s`;
+        return `${report.checks.filter((c) => c.status === 'ok').length} checks passed, RTO ${report.measures.rtoSeconds.toFixed(1)} s`;
       });
     } finally {
       await repo.store.close();

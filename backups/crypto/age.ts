@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { OperationError, UsageError } from '../../core/errors.js';
+import { errorMessage, OperationError, UsageError } from '../../core/errors.js';
 import {
   AgeFormatError,
   headerLength,
@@ -69,17 +69,7 @@ export async function decryptStream(
     return Readable.fromWeb(plain as unknown as WebReadableStream<Uint8Array>, { highWaterMark: 1 << 20 });
   } catch (error) {
     source.destroy();
-    const message = error instanceof Error ? error.message : String(error);
-    if (/no identity matched/i.test(message)) {
-      throw new OperationError(
-        `The age identity cannot decrypt ${what}: it is not one of the backup's recipients.`,
-        'Use the identity whose public key is listed in backups.encryption.recipients when the backup was taken.',
-      );
-    }
-    throw new OperationError(
-      `Cannot decrypt ${what}: ${message}.`,
-      'The object may be damaged; run `tier4 backup verify`.',
-    );
+    throw /no identity matched/i.test(errorMessage(error)) ? notOurs(what) : damaged(what, error);
   }
 }
 
@@ -93,9 +83,8 @@ function notOurs(what: string): OperationError {
 }
 
 function damaged(what: string, error: unknown): OperationError {
-  const message = error instanceof Error ? error.message : String(error);
   return new OperationError(
-    `Cannot decrypt ${what}: ${message}.`,
+    `Cannot decrypt ${what}: ${errorMessage(error)}.`,
     'The object may be damaged; run `tier4 backup verify`.',
   );
 }

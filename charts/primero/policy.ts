@@ -1,6 +1,7 @@
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
+import type { PolicyFinding, PolicyRule } from '../../core/policy.js';
 import type { KubeObject } from './common.js';
 
 /**
@@ -9,23 +10,15 @@ import type { KubeObject } from './common.js';
  * They run without a cluster, in tests and in `tier4 site render`.
  */
 
-export interface Finding {
-  rule: string;
-  /** Kind/name of the object. */
-  object: string;
-  message: string;
-}
+/** A finding names the rule, the `Kind/name` of the object and what is wrong (the shape in core/policy.ts). */
+export type Finding = PolicyFinding;
 
 export interface PolicyContext {
   /** The Secret holding the age identity: only the drill CronJob may use it. */
   drillIdentitySecret?: string;
 }
 
-export interface PolicyRule {
-  id: string;
-  description: string;
-  check(objects: KubeObject[], context: PolicyContext): Finding[];
-}
+export type ChartRule = PolicyRule<KubeObject[], PolicyContext>;
 
 // ------------------------------------------------------------------------------------------- helpers
 
@@ -156,10 +149,11 @@ function probeKey(probe: IProbe | undefined): string {
 
 // --------------------------------------------------------------------------------------------- rules
 
-export const POLICY_RULES: PolicyRule[] = [
+export const POLICY_RULES: ChartRule[] = [
   {
     id: 'pss-admission/namespace-enforce-restricted',
-    description: 'The namespace is labelled pod-security.kubernetes.io/enforce: restricted',
+    severity: 'fail',
+    title: 'The namespace is labelled pod-security.kubernetes.io/enforce: restricted',
     check(objects) {
       const namespaces = objects.filter((object) => object.kind === 'Namespace');
       return namespaces
@@ -173,7 +167,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'pss-restricted/run-as-non-root',
-    description: 'Pod Security Standards restricted: runAsNonRoot true for every container',
+    severity: 'fail',
+    title: 'Pod Security Standards restricted: runAsNonRoot true for every container',
     check(objects) {
       return perContainer(objects, this.id, (container, pod) =>
         effective<boolean>(container, pod, 'runAsNonRoot') === true ? undefined : 'runAsNonRoot is not true',
@@ -182,7 +177,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'pss-restricted/run-as-user',
-    description:
+    severity: 'fail',
+    title:
       'Pod Security Standards restricted: runAsUser is not 0; we also require it set, because Primero images name their user rather than number it',
     check(objects) {
       return perContainer(objects, this.id, (container, pod) => {
@@ -194,7 +190,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'pss-restricted/seccomp-profile',
-    description: 'Pod Security Standards restricted: seccompProfile RuntimeDefault or Localhost',
+    severity: 'fail',
+    title: 'Pod Security Standards restricted: seccompProfile RuntimeDefault or Localhost',
     check(objects) {
       return perContainer(objects, this.id, (container, pod) => {
         const type = get(effective(container, pod, 'seccompProfile'), 'type');
@@ -206,7 +203,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'pss-restricted/allow-privilege-escalation',
-    description: 'Pod Security Standards restricted (kube-linter privilege-escalation-container)',
+    severity: 'fail',
+    title: 'Pod Security Standards restricted (kube-linter privilege-escalation-container)',
     check(objects) {
       return perContainer(objects, this.id, (container) =>
         container.securityContext?.allowPrivilegeEscalation === false
@@ -217,7 +215,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'pss-restricted/capabilities',
-    description: 'Pod Security Standards restricted: drop ALL, add nothing but NET_BIND_SERVICE',
+    severity: 'fail',
+    title: 'Pod Security Standards restricted: drop ALL, add nothing but NET_BIND_SERVICE',
     check(objects) {
       return perContainer(objects, this.id, (container) => {
         const caps = container.securityContext?.capabilities;
@@ -229,7 +228,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'pss-restricted/volume-types',
-    description:
+    severity: 'fail',
+    title:
       'Pod Security Standards restricted: only configMap, csi, downwardAPI, emptyDir, ephemeral, PVC, projected, secret volumes',
     check(objects) {
       const findings: Finding[] = [];
@@ -251,7 +251,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'pss-baseline/host-namespaces',
-    description: 'Pod Security Standards baseline: no hostNetwork, hostPID, hostIPC or hostPort',
+    severity: 'fail',
+    title: 'Pod Security Standards baseline: no hostNetwork, hostPID, hostIPC or hostPort',
     check(objects) {
       const findings: Finding[] = [];
       for (const pod of podTemplates(objects)) {
@@ -274,8 +275,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'pss-baseline/privileged',
-    description:
-      'Pod Security Standards baseline (kube-linter privileged-container): no privileged containers',
+    severity: 'fail',
+    title: 'Pod Security Standards baseline (kube-linter privileged-container): no privileged containers',
     check(objects) {
       return perContainer(objects, this.id, (container) =>
         container.securityContext?.privileged === true ? 'privileged is true' : undefined,
@@ -284,7 +285,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'pss-baseline/sysctls',
-    description: 'Pod Security Standards baseline: only the safe, namespaced sysctls',
+    severity: 'fail',
+    title: 'Pod Security Standards baseline: only the safe, namespaced sysctls',
     check(objects) {
       const findings: Finding[] = [];
       for (const pod of podTemplates(objects)) {
@@ -303,8 +305,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'kube-linter/no-read-only-root-fs',
-    description:
-      'kube-linter no-read-only-root-fs (kube-score container-security-context-readonlyrootfilesystem)',
+    severity: 'fail',
+    title: 'kube-linter no-read-only-root-fs (kube-score container-security-context-readonlyrootfilesystem)',
     check(objects) {
       return perContainer(objects, this.id, (container) =>
         container.securityContext?.readOnlyRootFilesystem === true
@@ -315,8 +317,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'kube-score/container-resources',
-    description:
-      'kube-score container-resources (kube-linter unset-cpu-requirements, unset-memory-requirements)',
+    severity: 'fail',
+    title: 'kube-score container-resources (kube-linter unset-cpu-requirements, unset-memory-requirements)',
     check(objects) {
       return perContainer(objects, this.id, (container) => {
         const missing = [
@@ -331,7 +333,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'kube-score/container-image-tag',
-    description:
+    severity: 'fail',
+    title:
       'kube-score container-image-tag (kube-linter latest-tag): images pinned to a tag or digest, never latest',
     check(objects) {
       return perContainer(objects, this.id, (container) => {
@@ -345,7 +348,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'kube-score/pod-probes',
-    description:
+    severity: 'fail',
+    title:
       'kube-score pod-probes (kube-linter no-liveness-probe, no-readiness-probe): long-running containers have startup and liveness probes, served ones a different readiness probe, and liveness never depends on the database',
     check(objects) {
       const findings: Finding[] = [];
@@ -382,8 +386,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'nsa-cisa/default-deny-network-policy',
-    description:
-      'NSA/CISA Kubernetes Hardening Guidance: a default-deny NetworkPolicy for ingress and egress',
+    severity: 'fail',
+    title: 'NSA/CISA Kubernetes Hardening Guidance: a default-deny NetworkPolicy for ingress and egress',
     check(objects) {
       const found = objects.some(
         (object) =>
@@ -409,7 +413,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'kube-linter/non-isolated-pod',
-    description:
+    severity: 'fail',
+    title:
       'kube-linter non-isolated-pod (kube-score pod-networkpolicy): every pod has a NetworkPolicy for ingress and for egress',
     check(objects) {
       const policies = objects.filter((object) => object.kind === 'NetworkPolicy');
@@ -434,7 +439,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'kube-score/deployment-has-poddisruptionbudget',
-    description: 'kube-score deployment-has-poddisruptionbudget (and statefulset-has-poddisruptionbudget)',
+    severity: 'fail',
+    title: 'kube-score deployment-has-poddisruptionbudget (and statefulset-has-poddisruptionbudget)',
     check(objects) {
       const budgets = objects.filter((object) => object.kind === 'PodDisruptionBudget');
       return podTemplates(objects)
@@ -449,7 +455,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'kube-linter/default-service-account',
-    description:
+    severity: 'fail',
+    title:
       'kube-linter default-service-account and non-existent-service-account: a dedicated ServiceAccount, rendered here',
     check(objects) {
       const accounts = new Set(
@@ -473,7 +480,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'tier4/dedicated-service-account',
-    description: 'tier4: each workload has its own ServiceAccount, so a grant to one never reaches another',
+    severity: 'fail',
+    title: 'tier4: each workload has its own ServiceAccount, so a grant to one never reaches another',
     check(objects) {
       const users = new Map<string, string[]>();
       for (const pod of podTemplates(objects)) {
@@ -491,7 +499,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'cis-5.1.6/automount-service-account-token',
-    description:
+    severity: 'fail',
+    title:
       'CIS Kubernetes Benchmark 5.1.6: service account tokens are mounted only where needed (nowhere here)',
     check(objects) {
       const findings: Finding[] = [];
@@ -518,8 +527,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'kube-linter/env-var-secret',
-    description:
-      'kube-linter env-var-secret: no secret-looking value written literally in an env var or ConfigMap',
+    severity: 'fail',
+    title: 'kube-linter env-var-secret: no secret-looking value written literally in an env var or ConfigMap',
     check(objects) {
       const findings: Finding[] = perContainer(objects, this.id, (container) => {
         const literal = (container.env ?? []).filter(
@@ -541,7 +550,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'kube-score/cronjob-has-deadline',
-    description: 'kube-score cronjob-has-deadline: startingDeadlineSeconds is set',
+    severity: 'fail',
+    title: 'kube-score cronjob-has-deadline: startingDeadlineSeconds is set',
     check(objects) {
       return objects
         .filter(
@@ -553,7 +563,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'tier4/cronjob-bounded',
-    description:
+    severity: 'fail',
+    title:
       'tier4: ops CronJobs never overlap (Forbid), retry a bounded number of times, time out and clean up',
     check(objects) {
       const findings: Finding[] = [];
@@ -570,7 +581,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'tier4/age-identity-drill-only',
-    description:
+    severity: 'fail',
+    title:
       'tier4: the age identity (it decrypts every backup) reaches the restore-drill job and nothing else',
     check(objects, context) {
       const secret = context.drillIdentitySecret;
@@ -591,7 +603,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'kube-linter/dangling-service',
-    description: 'kube-linter dangling-service: every Service selects some rendered pod',
+    severity: 'fail',
+    title: 'kube-linter dangling-service: every Service selects some rendered pod',
     check(objects) {
       const pods = podTemplates(objects);
       return objects
@@ -605,8 +618,8 @@ export const POLICY_RULES: PolicyRule[] = [
   },
   {
     id: 'tier4/migration-before-rollout',
-    description:
-      'tier4: a primero-migrate Job exists, and every Rails pod waits for the schema before it starts',
+    severity: 'fail',
+    title: 'tier4: a primero-migrate Job exists, and every Rails pod waits for the schema before it starts',
     check(objects) {
       const findings: Finding[] = [];
       const rails = podTemplates(objects).filter(

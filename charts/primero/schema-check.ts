@@ -1,3 +1,4 @@
+import { errorMessage } from '../../core/errors.js';
 import type { KubeObject } from './common.js';
 import type { Finding } from './policy.js';
 
@@ -87,7 +88,7 @@ export async function checkSchemas(objects: KubeObject[]): Promise<Finding[]> {
       findings.push({
         rule: SCHEMA_RULE,
         object: ref,
-        message: (error as Error).message.split('\n').slice(0, 5).join('; '),
+        message: errorMessage(error).split('\n').slice(0, 5).join('; '),
       });
     }
   }

@@ -235,11 +235,11 @@ function renderPolicy(policy: PolicyReport): string {
   const lines = [
     `Policy checks: ${policy.passed} passed, ${policy.failed} failed${policy.waived ? `, ${policy.waived} waived` : ''}.`,
   ];
-  for (const finding of policy.findings) {
-    if (finding.status === 'pass') continue;
-    lines.push(`  ${finding.status === 'fail' ? 'FAIL' : 'WAIVED'} ${finding.check}: ${finding.title}`);
-    for (const problem of finding.problems) lines.push(`    ${problem.resource}: ${problem.problem}`);
-    if (finding.reason) lines.push(`    reason: ${finding.reason}`);
+  for (const outcome of policy.outcomes) {
+    if (outcome.status === 'ok') continue;
+    lines.push(`  ${outcome.status === 'fail' ? 'FAIL' : 'WAIVED'} ${outcome.rule}: ${outcome.title}`);
+    for (const finding of outcome.findings) lines.push(`    ${finding.object}: ${finding.message}`);
+    if (outcome.reason) lines.push(`    reason: ${outcome.reason}`);
   }
   return lines.join('\n');
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { UsageError } from '../errors.js';
+import { errorMessage, UsageError } from '../errors.js';
 import { type IssueLocator, issueLocator } from './issue-hints.js';
 import { configSchema, type SiteConfig, type Tier4Config } from './schema.js';
 
@@ -87,7 +87,7 @@ export function parseConfig(text: string, file = 'tier4.yaml'): Tier4Config {
     value = document.toJS({ maxAliasCount: 100 });
   } catch (error) {
     throw new ConfigError(file, [
-      `YAML: ${error instanceof Error ? error.message : String(error)} (tier4.yaml needs no aliases; write the values out)`,
+      `YAML: ${errorMessage(error)} (tier4.yaml needs no aliases; write the values out)`,
     ]);
   }
   const result = configSchema.safeParse(value ?? {});

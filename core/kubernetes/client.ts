@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { UsageError } from '../errors.js';
+import { errorMessage, UsageError } from '../errors.js';
 
 /**
  * The one way tier4 reaches a Kubernetes API server (certs, doctor, site commands).
@@ -114,7 +114,7 @@ export async function loadKubeConfig(
     }
   } catch (error) {
     throw new UsageError(
-      `Cannot read the kubeconfig ${files.join(delimiter)}: ${(error as Error).message}`,
+      `Cannot read the kubeconfig ${files.join(delimiter)}: ${errorMessage(error)}`,
       SET_KUBECONFIG,
     );
   }

@@ -1,11 +1,12 @@
 import { MESSAGE_SECRET_BYTES } from '../../charts/primero/upstream.js';
+import type { CheckStatus } from '../checks.js';
 import type { SiteConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import { describeSecretRef, resolveSecret } from '../secrets.js';
 
 export interface MessageSecretCheck {
   /** ok: 32 bytes; fail: another length; skip: not configured, or the reference does not resolve here. */
-  status: 'ok' | 'fail' | 'skip';
+  status: Exclude<CheckStatus, 'warn'>;
   message: string;
 }
 

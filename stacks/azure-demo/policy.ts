@@ -6,30 +6,20 @@
  * Pure functions over plain JSON: no cdktf import, so tests and `tier4 doctor` can use them cheaply.
  */
 
+import { countStatuses } from '../../core/checks.js';
+import { evaluateRules, type PolicyFinding, type PolicyRule, type RuleOutcome } from '../../core/policy.js';
+
 export type TerraformJson = {
   resource?: Record<string, Record<string, Record<string, unknown>>>;
   [key: string]: unknown;
 };
 
-export interface PolicyCheck {
-  id: string;
-  title: string;
-  /** Failure reasons, one per offending resource; empty when the check passes. */
-  evaluate(doc: TerraformJson): Array<{ resource: string; problem: string }>;
-}
-
-export interface PolicyFinding {
-  check: string;
-  title: string;
-  status: 'pass' | 'fail' | 'waived';
-  /** `type.name` of each offending resource, with what is wrong. */
-  problems: Array<{ resource: string; problem: string }>;
-  /** Why the operator accepted a failure (azure.policyExceptions). */
-  reason?: string;
-}
+/** A check over the Terraform JSON; each finding names the offending resource as `type.name`. */
+export type PolicyCheck = PolicyRule<TerraformJson>;
 
 export interface PolicyReport {
-  findings: PolicyFinding[];
+  /** One outcome per check: `ok`, `fail`, or `warn` for a failure waived in azure.policyExceptions. */
+  outcomes: RuleOutcome[];
   passed: number;
   failed: number;
   waived: number;
@@ -63,13 +53,14 @@ function perResource(
   return {
     id,
     title,
-    evaluate(doc) {
-      const problems: Array<{ resource: string; problem: string }> = [];
+    severity: 'fail',
+    check(doc) {
+      const findings: PolicyFinding[] = [];
       for (const [address, attrs] of resourcesOf(doc, type)) {
-        const problem = problemOf(attrs, doc, address);
-        if (problem) problems.push({ resource: address, problem });
+        const message = problemOf(attrs, doc, address);
+        if (message) findings.push({ rule: id, object: address, message });
       }
-      return problems;
+      return findings;
     },
   };
 }
@@ -361,15 +352,16 @@ export const POLICY_CHECKS: PolicyCheck[] = [
   {
     id: 'CKV_AZURE_143',
     title: 'AKS nodes have no public IP',
-    evaluate(doc) {
-      const problems: Array<{ resource: string; problem: string }> = [];
+    severity: 'fail',
+    check(doc) {
+      const problems: PolicyFinding[] = [];
       for (const [address, attrs] of resourcesOf(doc, 'azurerm_kubernetes_cluster')) {
         const problem = mustEqual(['default_node_pool', 'node_public_ip_enabled'], false)(attrs);
-        if (problem) problems.push({ resource: address, problem });
+        if (problem) problems.push({ rule: this.id, object: address, message: problem });
       }
       for (const [address, attrs] of resourcesOf(doc, 'azurerm_kubernetes_cluster_node_pool')) {
         const problem = mustEqual(['node_public_ip_enabled'], false)(attrs);
-        if (problem) problems.push({ resource: address, problem });
+        if (problem) problems.push({ rule: this.id, object: address, message: problem });
       }
       return problems;
     },
@@ -377,16 +369,18 @@ export const POLICY_CHECKS: PolicyCheck[] = [
   {
     id: 'TIER4_AKS_SYSTEM_POOL',
     title: `AKS system pools have at least ${SYSTEM_POOL_MIN_NODES} nodes of ${SYSTEM_POOL_MIN_VCPUS}+ vCPUs, not B-series`,
-    evaluate(doc) {
-      const problems: Array<{ resource: string; problem: string }> = [];
+    severity: 'fail',
+    check(doc) {
+      const problems: PolicyFinding[] = [];
       for (const [address, attrs] of resourcesOf(doc, 'azurerm_kubernetes_cluster')) {
         const problem = systemPoolProblem(block(attrs.default_node_pool));
-        if (problem) problems.push({ resource: address, problem: `default_node_pool: ${problem}` });
+        if (problem)
+          problems.push({ rule: this.id, object: address, message: `default_node_pool: ${problem}` });
       }
       for (const [address, attrs] of resourcesOf(doc, 'azurerm_kubernetes_cluster_node_pool')) {
         if (attrs.mode !== 'System') continue;
         const problem = systemPoolProblem(attrs);
-        if (problem) problems.push({ resource: address, problem });
+        if (problem) problems.push({ rule: this.id, object: address, message: problem });
       }
       return problems;
     },
@@ -404,9 +398,10 @@ export const POLICY_CHECKS: PolicyCheck[] = [
   {
     id: 'TIER4_DIAGNOSTICS',
     title: 'AKS, PostgreSQL, Key Vault and storage send logs to Log Analytics',
-    evaluate(doc) {
+    severity: 'fail',
+    check(doc) {
       const settings = resourcesOf(doc, 'azurerm_monitor_diagnostic_setting').map(([, attrs]) => attrs);
-      const problems: Array<{ resource: string; problem: string }> = [];
+      const problems: PolicyFinding[] = [];
       for (const type of DIAGNOSED_TYPES) {
         for (const [address] of resourcesOf(doc, type)) {
           const found = settings.some(
@@ -418,8 +413,9 @@ export const POLICY_CHECKS: PolicyCheck[] = [
           );
           if (!found)
             problems.push({
-              resource: address,
-              problem: 'has no diagnostic setting sending logs to Log Analytics',
+              rule: this.id,
+              object: address,
+              message: 'has no diagnostic setting sending logs to Log Analytics',
             });
         }
       }
@@ -429,14 +425,15 @@ export const POLICY_CHECKS: PolicyCheck[] = [
   {
     id: 'TIER4_TAGS',
     title: `Every resource is tagged ${REQUIRED_TAGS.join(', ')}`,
-    evaluate(doc) {
-      const problems: Array<{ resource: string; problem: string }> = [];
+    severity: 'fail',
+    check(doc) {
+      const problems: PolicyFinding[] = [];
       for (const type of TAGGED_TYPES) {
         for (const [address, attrs] of resourcesOf(doc, type)) {
           const tags = (attrs.tags ?? {}) as Record<string, unknown>;
           const missing = REQUIRED_TAGS.filter((tag) => typeof tags[tag] !== 'string' || tags[tag] === '');
           if (missing.length > 0)
-            problems.push({ resource: address, problem: `missing tags: ${missing.join(', ')}` });
+            problems.push({ rule: this.id, object: address, message: `missing tags: ${missing.join(', ')}` });
         }
       }
       return problems;
@@ -444,19 +441,13 @@ export const POLICY_CHECKS: PolicyCheck[] = [
   },
 ];
 
-/** Runs every check. A failing check listed in `exceptions` is reported as waived, with its reason. */
+/** Runs every check. A failing check listed in `exceptions` is reported as waived (`warn`), with its reason. */
 export function runPolicyChecks(
   doc: TerraformJson,
   exceptions: ReadonlyArray<{ check: string; reason: string }> = [],
 ): PolicyReport {
-  const findings = POLICY_CHECKS.map((check): PolicyFinding => {
-    const problems = check.evaluate(doc);
-    if (problems.length === 0) return { check: check.id, title: check.title, status: 'pass', problems };
-    const waiver = exceptions.find((e) => e.check === check.id);
-    return waiver
-      ? { check: check.id, title: check.title, status: 'waived', problems, reason: waiver.reason }
-      : { check: check.id, title: check.title, status: 'fail', problems };
-  });
-  const count = (status: PolicyFinding['status']) => findings.filter((f) => f.status === status).length;
-  return { findings, passed: count('pass'), failed: count('fail'), waived: count('waived') };
+  const waivers = exceptions.map((e) => ({ rule: e.check, reason: e.reason }));
+  const outcomes = evaluateRules(POLICY_CHECKS, doc, undefined, waivers);
+  const counts = countStatuses(outcomes);
+  return { outcomes, passed: counts.ok, failed: counts.fail, waived: counts.warn };
 }

@@ -13,6 +13,7 @@ import { compareVersions } from '../../primero-api/version.js';
 import { applyPromotion } from '../../promotion/apply.js';
 import { configurationDrift } from '../../promotion/drift.js';
 import { planPromotion } from '../../promotion/plan.js';
+import { BACKUPS_UNAVAILABLE } from '../../promotion/preflight.js';
 import { readStoredConfiguration } from '../../promotion/transfer.js';
 import { tier4 } from '../support/cli.js';
 import { primeroDatabase } from '../support/pg.js';
@@ -262,6 +263,13 @@ describe('promotion library', () => {
       now: () => now,
     });
     expect(fresh.preflight.checks.find((check) => check.name === 'production backup')?.status).toBe('ok');
+
+    // Without a backup engine the check is not run: `skip`, the one check vocabulary (core/checks.ts).
+    const unchecked = await planPromotion({ loaded, env: s.env, now: () => now });
+    expect(unchecked.preflight.checks.find((check) => check.name === 'production backup')).toMatchObject({
+      status: 'skip',
+      detail: BACKUPS_UNAVAILABLE,
+    });
 
     const result = await applyPromotion(
       { loaded, env: s.env, hooks },

@@ -91,8 +91,8 @@ const FLIPS: Record<string, { flip: (r: Resources) => void; alsoFails?: string[]
 
 function failing(doc: TerraformJson): string[] {
   return runPolicyChecks(doc)
-    .findings.filter((f) => f.status === 'fail')
-    .map((f) => f.check)
+    .outcomes.filter((f) => f.status === 'fail')
+    .map((f) => f.rule)
     .sort();
 }
 
@@ -105,7 +105,7 @@ describe('policy checks over the synthesized stack', () => {
 
   test('every check passes on the default synthesis', () => {
     const report = runPolicyChecks(synthesized);
-    expect(report.findings.filter((f) => f.status !== 'pass')).toEqual([]);
+    expect(report.outcomes.filter((f) => f.status !== 'ok')).toEqual([]);
     expect(report.passed).toBe(POLICY_CHECKS.length);
   });
 
@@ -119,9 +119,9 @@ describe('policy checks over the synthesized stack', () => {
     const doc = structuredClone(synthesized);
     FLIPS[id]!.flip(doc.resource as Resources);
     expect(failing(doc)).toEqual([id, ...(FLIPS[id]!.alsoFails ?? [])].sort());
-    const finding = runPolicyChecks(doc).findings.find((f) => f.check === id)!;
-    expect(finding.problems.length).toBeGreaterThan(0);
-    expect(finding.problems[0]!.resource).toMatch(/^azurerm_/);
+    const finding = runPolicyChecks(doc).outcomes.find((f) => f.rule === id)!;
+    expect(finding.findings.length).toBeGreaterThan(0);
+    expect(finding.findings[0]!.object).toMatch(/^azurerm_/);
   });
 
   test('a flipped check named in the exceptions is waived with its reason, not failed', () => {
@@ -132,8 +132,8 @@ describe('policy checks over the synthesized stack', () => {
     ]);
     expect(report.failed).toBe(0);
     expect(report.waived).toBe(1);
-    expect(report.findings.find((f) => f.check === 'CKV_AZURE_59')).toMatchObject({
-      status: 'waived',
+    expect(report.outcomes.find((f) => f.rule === 'CKV_AZURE_59')).toMatchObject({
+      status: 'warn',
       reason: 'backups written from outside Azure',
     });
   });
@@ -567,8 +567,8 @@ describe('each policy check on every branch that can make it fail', () => {
     edit(doc.resource as Resources);
     expect(failing(doc)).toEqual([...expected].sort());
     if (expected.includes(id)) {
-      const finding = runPolicyChecks(doc).findings.find((f) => f.check === id)!;
-      expect(finding.problems[0]!.problem.length).toBeGreaterThan(10);
+      const finding = runPolicyChecks(doc).outcomes.find((f) => f.rule === id)!;
+      expect(finding.findings[0]!.message.length).toBeGreaterThan(10);
     }
   });
 
