@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
 import { REPO_ROOT, spawnTier4, tier4 } from './support/cli.js';
+import { ownExample } from './support/example.js';
 
 const GROUPS = ['config', 'site', 'backup', 'restore', 'drill', 'doctor', 'certs', 'promote'];
 
@@ -68,7 +69,7 @@ describe('the tier4 command', () => {
 
 describe('the installed binary', () => {
   test('exit codes and output streams are as documented', async () => {
-    const ok = await spawnTier4(['config', 'validate', '-c', 'examples/tier4.example.yaml']);
+    const ok = await spawnTier4(['config', 'validate', '-c', ownExample()]);
     expect(ok.code).toBe(0);
     const bad = await spawnTier4(['config', 'validate', '-c', 'nope.yaml']);
     expect(bad.code).toBe(2);

@@ -7,6 +7,7 @@ import { parseConfig } from '../core/config/load.js';
 import { parseRepositoryUrl } from '../core/config/repository-url.js';
 import { resolveSecret } from '../core/secrets.js';
 import { REPO_ROOT, tier4 } from './support/cli.js';
+import { ownExample, withOwnRecipients } from './support/example.js';
 import { testSecret } from './support/secrets.js';
 
 const EXAMPLE = join(REPO_ROOT, 'examples', 'tier4.example.yaml');
@@ -14,6 +15,7 @@ const EXAMPLE = join(REPO_ROOT, 'examples', 'tier4.example.yaml');
 /** The example file with one edit applied, written to a temp file. */
 async function exampleWith(edit: (doc: ReturnType<typeof parseDocument>) => void): Promise<string> {
   const doc = parseDocument(await readFile(EXAMPLE, 'utf8'));
+  withOwnRecipients(doc);
   edit(doc);
   const dir = await mkdtemp(join(tmpdir(), 'tier4-config-'));
   const file = join(dir, 'tier4.yaml');
@@ -22,24 +24,43 @@ async function exampleWith(edit: (doc: ReturnType<typeof parseDocument>) => void
 }
 
 describe('tier4 config validate', () => {
-  test('the shipped example is valid', async () => {
+  test('the shipped example fails only for its placeholder recipients (exit 1), naming each site', async () => {
     const result = await tier4(['config', 'validate', '-c', EXAMPLE]);
-    // Valid, but its recipients are placeholders: said for each site, as backup create and doctor refuse them.
-    expect(result.stderr.trim().split('\n')).toEqual([
-      expect.stringMatching(
-        /^warning: sites\.demo\.backups\.encryption\.recipients holds the example's placeholder/,
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(
+      /sites\.demo\.backups\.encryption\.recipients holds the example's placeholder/,
+    );
+    expect(result.stderr).toMatch(/sites\.production\.backups\.encryption\.recipients holds the example's/);
+    expect(result.stderr).toContain('tier4 backup keygen -o backup-identity.txt');
+    // With its own recipients in place, the same file is valid.
+    const own = await tier4(['config', 'validate', '-c', ownExample()]);
+    expect(own.stderr).toBe('');
+    expect(own.code).toBe(0);
+    expect(own.stdout).toContain('is valid');
+    expect(own.stdout).toMatch(/production\s+production\s+kubernetes/);
+  });
+
+  test('an identity file that matches none of the recipients fails (exit 1), naming the site', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tier4-config-'));
+    const identity = join(dir, 'identity.txt');
+    const { generateIdentity } = await import('../backups/crypto/age.js');
+    await writeFile(identity, `${(await generateIdentity()).identity}\n`, { mode: 0o600 });
+    const file = await exampleWith((doc) =>
+      doc.setIn(
+        ['sites', 'production', 'backups', 'encryption', 'identity'],
+        doc.createNode({ file: identity }),
       ),
-      expect.stringMatching(
-        /^warning: sites\.production\.backups\.encryption\.recipients holds the example's/,
-      ),
-    ]);
-    expect(result.code).toBe(0);
-    expect(result.stdout).toContain('is valid');
-    expect(result.stdout).toMatch(/production\s+production\s+kubernetes/);
+    );
+    const result = await tier4(['config', 'validate', '-c', file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      'the identity in sites.production.backups.encryption.identity matches none of the recipients',
+    );
   });
 
   test('--json gives one document with both sites', async () => {
-    const result = await tier4(['--json', 'config', 'validate', '-c', EXAMPLE]);
+    const result = await tier4(['--json', 'config', 'validate', '-c', ownExample()]);
     expect(result.code).toBe(0);
     const doc = JSON.parse(result.stdout);
     expect(doc.ok).toBe(true);
@@ -123,22 +144,32 @@ describe('tier4 config validate', () => {
   });
 
   test('TIER4_CONFIG names the file when -c is absent', async () => {
-    const result = await tier4(['config', 'validate'], { env: { TIER4_CONFIG: EXAMPLE } });
+    const result = await tier4(['config', 'validate'], { env: { TIER4_CONFIG: ownExample() } });
     expect(result.code).toBe(0);
   });
 });
 
 describe('tier4 config init', () => {
-  test('writes a valid commented file and refuses to overwrite it', async () => {
+  test('writes a commented file, valid once its placeholder recipients are replaced, and refuses to overwrite it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tier4-init-'));
     const file = join(dir, 'tier4.yaml');
-    expect((await tier4(['config', 'init', '-c', file])).code).toBe(0);
+    const init = await tier4(['config', 'init', '-c', file]);
+    expect(init.code).toBe(0);
+    expect(init.stdout).toContain(
+      'replace the placeholder backup recipients with your own (`tier4 backup keygen -o FILE`)',
+    );
     const written = await readFile(file, 'utf8');
     expect(written).toContain('# Secrets are never written in this file');
     // The schema its first line names for editors is written beside it.
     expect(written.split('\n')[0]).toBe('# yaml-language-server: $schema=./tier4.schema.json');
     const schema = JSON.parse(await readFile(join(dir, 'tier4.schema.json'), 'utf8'));
     expect(schema.properties.sites).toBeDefined();
+    const placeholders = await tier4(['config', 'validate', '-c', file]);
+    expect(placeholders.code).toBe(1);
+    expect(placeholders.stderr).toContain("holds the example's placeholder");
+    const own = parseDocument(written);
+    withOwnRecipients(own);
+    await writeFile(file, own.toString());
     expect((await tier4(['config', 'validate', '-c', file])).code).toBe(0);
     const again = await tier4(['config', 'init', '-c', file]);
     expect(again.code).toBe(2);
@@ -201,7 +232,7 @@ describe('config errors point at the line and guess the typo', () => {
       `sites.production.backup: unknown setting; did you mean "backups"? (line ${line})`,
     );
     expect(result.stderr).toMatch(/sites\.production\.zzqqxx: unknown setting \(line \d+\)\n/);
-    const quiet = await tier4(['-q', 'config', 'validate', '-c', EXAMPLE]);
+    const quiet = await tier4(['-q', 'config', 'validate', '-c', ownExample()]);
     expect(quiet.code).toBe(0);
     expect(quiet.stdout + quiet.stderr).toBe('');
     const quietBad = await tier4(['-q', 'config', 'validate', '-c', file]);

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { LoadedConfig } from '../../core/config/load.js';
 import { summarizeConfig } from '../../core/config/summary.js';
-import { UsageError } from '../../core/errors.js';
+import { OperationError, UsageError } from '../../core/errors.js';
 import { packageRoot } from '../../core/package-info.js';
 import { table } from '../output.js';
 import type { Registrar } from '../registrar.js';
@@ -15,7 +15,9 @@ export function registerConfig(program: Command, registrar: Registrar): void {
 
   config
     .command('validate')
-    .description('check tier4.yaml; exit 0 when valid, 2 with each bad field named when not')
+    .description(
+      'check tier4.yaml; exit 0 when valid, 2 naming each bad field, 1 when backups would be unusable (placeholder recipients)',
+    )
     .action(
       registrar.action(async (ctx) => {
         const loaded = ctx.config();
@@ -37,16 +39,20 @@ export function registerConfig(program: Command, registrar: Registrar): void {
           );
         }
         const notes = secrets.map((check) => `sites.${check.site}.primero.messageSecret: ${check.message}`);
-        // Placeholder recipients (or an identity matching none) still validate, loudly: create and doctor refuse them.
+        // Placeholder recipients, or an identity matching none: backups would be unreadable or readable by
+        // the wrong people. The same check as backup create and doctor (recipientProblem).
         const { recipientProblem } = await import('../../backups/site-repository.js');
         const recipientProblems: string[] = [];
         for (const [name, site] of Object.entries(loaded.config.sites)) {
           const problem = site.backups ? await recipientProblem(name, site.backups, ctx.io.env) : undefined;
           if (problem) recipientProblems.push(problem);
         }
-        if (!ctx.out.options.quiet)
-          for (const problem of recipientProblems)
-            ctx.out.warn(`${problem}; backup create and doctor refuse it.`);
+        if (recipientProblems.length > 0) {
+          throw new OperationError(
+            `${loaded.path} would take backups no one should restore:\n  ${recipientProblems.join('\n  ')}`,
+            'Create your own key pair with `tier4 backup keygen -o backup-identity.txt`, put the recipient it prints in backups.encryption.recipients, and keep the identity offline.',
+          );
+        }
         // -q: the exit code is the answer; errors still print.
         const quiet = ctx.out.options.quiet;
         const human = () =>
@@ -56,7 +62,6 @@ export function registerConfig(program: Command, registrar: Registrar): void {
           file: loaded.path,
           ...summarizeConfig(loaded.config),
           messageSecrets: secrets,
-          recipientProblems,
         });
       }),
     );
@@ -117,7 +122,7 @@ export function registerConfig(program: Command, registrar: Registrar): void {
         const schemaFile = join(dirname(target), 'tier4.schema.json');
         writeFileSync(schemaFile, `${JSON.stringify(configJsonSchema(), null, 2)}\n`);
         ctx.out.result(
-          `Wrote ${target} and ${schemaFile} (for editors). Edit the site names, URLs and secret references, then run \`tier4 config validate\`.`,
+          `Wrote ${target} and ${schemaFile} (for editors). Edit the site names, URLs and secret references, replace the placeholder backup recipients with your own (\`tier4 backup keygen -o FILE\`), then run \`tier4 config validate\`.`,
           { ok: true, file: target, schema: schemaFile },
         );
       }),

@@ -11,6 +11,7 @@ import { table } from '../output.js';
 import { progressLine } from '../progress.js';
 import type { Registrar } from '../registrar.js';
 import { withSiteRepository } from '../site-repository.js';
+import { warnReadableIdentity } from './backup.js';
 
 function sampleSize(value: string): number {
   const parsed = Number(value);
@@ -70,6 +71,7 @@ export function registerDrill(program: Command, registrar: Registrar): void {
           return withAuditedRepository(ctx, options.site, run, async (repo, audit) => {
             const drills = repo.siteConfig.drills;
             const identities = siteIdentities(repo, options.identity);
+            await warnReadableIdentity(ctx, repo, options.identity);
             const server = drills?.server
               ? {
                   url: drills.server,

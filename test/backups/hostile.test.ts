@@ -472,7 +472,7 @@ describe('keys that do not fit', () => {
     });
     const check = JSON.parse(doctor.stdout).checks.find((c: { check: string }) => c.check === 'encryption');
     expect(check).toMatchObject({ status: 'fail' });
-    // config validate warns about them too: see test/config.test.ts (the shipped example).
+    // config validate fails on them too (exit 1): test/config.test.ts.
   });
 
   test('an identity that matches none of the recipients is refused by create', async () => {
@@ -484,9 +484,10 @@ describe('keys that do not fit', () => {
     });
     expect(created.code).toBe(2);
     expect(created.stderr).toMatch(/matches none of the recipients/);
+    // config validate fails on it too (exit 1): test/config.test.ts.
   });
 
-  test('a group- or world-readable identity file gets a warning when a restore reads it', async () => {
+  test('a group- or world-readable identity file gets a warning when a restore or a drill reads it', async () => {
     const site = await backupSite({ cases: 2, blobs: 0 });
     const { set } = await createSet(site);
     const identity = loadConfig(site.configPath).config.sites[site.site]!.backups!.encryption.identity!;
@@ -496,6 +497,14 @@ describe('keys that do not fit', () => {
     expect(restored.code, restored.stderr).toBe(0);
     expect(restored.stderr).toContain(
       `The age identity ${file} can be read by everyone (mode 0644): chmod 600`,
+    );
+    await chmod(file, 0o640);
+    const drilled = await tier4(
+      ['-c', site.configPath, 'drill', '--site', site.site, '--report-dir', join(site.dir, 'drills')],
+      { env: site.env },
+    );
+    expect(drilled.stderr).toContain(
+      `The age identity ${file} can be read by its group (mode 0640): chmod 600`,
     );
   });
 });

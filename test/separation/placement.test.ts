@@ -4,12 +4,14 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parseDocument } from 'yaml';
 import { REPO_ROOT, tier4 } from '../support/cli.js';
+import { ownExample, withOwnRecipients } from '../support/example.js';
 
 const EXAMPLE = join(REPO_ROOT, 'examples', 'tier4.example.yaml');
 const WHY = "real data would be stored on the demo site's infrastructure";
 
 async function exampleWith(edit: (doc: ReturnType<typeof parseDocument>) => void): Promise<string> {
   const doc = parseDocument(await readFile(EXAMPLE, 'utf8'));
+  withOwnRecipients(doc);
   edit(doc);
   const dir = await mkdtemp(join(tmpdir(), 'tier4-placement-'));
   const file = join(dir, 'tier4.yaml');
@@ -119,7 +121,7 @@ describe('config validate keeps production backups and attachments off the demo 
   });
 
   test('the shipped example (demo on Azure, production on MinIO and a volume) is valid', async () => {
-    const result = await tier4(['config', 'validate', '-c', EXAMPLE]);
+    const result = await tier4(['config', 'validate', '-c', ownExample()]);
     expect(result.code).toBe(0);
   });
 });
