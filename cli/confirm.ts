@@ -1,10 +1,18 @@
 import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
 import { UsageError } from '../core/errors.js';
 import type { CommandContext } from './context.js';
 
 export interface ConfirmOptions {
   yes?: boolean;
   confirm?: string;
+}
+
+/** Adds the rule's two options, with the same help on every command that confirms. */
+export function confirmOptions(command: Command): Command {
+  return command
+    .option('-y, --yes', 'do not prompt; needs --confirm <site> too')
+    .option('--confirm <site>', 'the site name, typed out, for non-interactive use');
 }
 
 /** A person at a terminal, who can be asked. */
@@ -28,25 +36,28 @@ export async function askLine(ctx: CommandContext, question: string): Promise<st
   }
 }
 
+/** What a destructive command asks to be confirmed, and how to confirm it without a terminal. */
+export interface ConfirmRequest extends ConfirmOptions {
+  /** The name to type: the site, usually. */
+  target: string;
+  /** What will happen, in one sentence without a full stop. */
+  consequence: string;
+  /** The command line so far (without --yes/--confirm), for the hint; e.g. `tier4 backup unlock --site x`. */
+  command: string;
+}
+
 /**
- * The one confirmation rule for every command that destroys or replaces. On a terminal (stdin and stderr are
- * TTYs) the operator types the target's name; `--yes` needs `--confirm <name>` too, on a terminal or not, and
- * never falls back to a prompt. Every refusal is a UsageError (exit 2, nothing changed) whose hint is a command
- * line that works as written.
+ * The one confirmation rule for every command that destroys or replaces (restore, backup unlock, promote
+ * apply and rollback, site apply, deploy and destroy). On a terminal (stdin and stderr are TTYs, whatever
+ * stdout is) the operator types the target's name; `--yes` needs `--confirm <name>` too, on a terminal or
+ * not, and never falls back to a prompt. Every refusal is a UsageError (exit 2, nothing changed) whose hint
+ * is a command line that works as written.
+ *
+ * This first half checks the flags before anything runs: 'confirmed' when the flags confirm, 'ask' when
+ * the command must ask on the terminal (askToConfirm) once it has shown what it will do.
  */
-export async function confirmDestructive(
-  ctx: CommandContext,
-  request: {
-    /** The name to type: the site, usually. */
-    target: string;
-    /** What will happen, in one sentence without a full stop. */
-    consequence: string;
-    /** The command line so far (without --yes/--confirm), for the hint; e.g. `tier4 backup unlock --site x`. */
-    command: string;
-  } & ConfirmOptions,
-): Promise<void> {
+export function confirmationNeeded(ctx: CommandContext, request: ConfirmRequest): 'confirmed' | 'ask' {
   const { target, consequence } = request;
-  const works = `${request.command} --yes --confirm ${target}`;
   if (request.yes || request.confirm !== undefined) {
     if (!request.yes || request.confirm !== target) {
       const wrong = !request.yes
@@ -54,20 +65,56 @@ export async function confirmDestructive(
         : request.confirm === undefined
           ? `--yes also needs --confirm ${target}`
           : `--confirm ${request.confirm} does not match the site name ${target}`;
-      throw new UsageError(`${consequence}: ${wrong}. Nothing was changed.`, `Run: ${works}`);
+      throw new UsageError(`${consequence}: ${wrong}. Nothing was changed.`, confirmingHint(request));
     }
-    return;
+    return 'confirmed';
   }
   if (!isInteractive(ctx)) {
     throw new UsageError(
-      `${consequence}. This needs confirmation and there is no terminal to ask on; nothing was changed.`,
-      `Run: ${works}`,
+      `${consequence}. There is no terminal to ask on: pass --yes --confirm ${target}; nothing was changed.`,
+      confirmingHint(request),
     );
   }
-  ctx.out.warn(`${consequence}.`);
-  if ((await askLine(ctx, `Type the site name (${target}) to go ahead: `)) !== target) {
-    throw new UsageError('The site name did not match; nothing was changed.', `Run: ${works}`);
+  return 'ask';
+}
+
+/** The second half: asks for the target's name; a wrong answer is the same refusal (exit 2). */
+export async function askToConfirm(ctx: CommandContext, request: ConfirmRequest): Promise<void> {
+  ctx.out.warn(`${request.consequence}.`);
+  if ((await askLine(ctx, `Type the site name (${request.target}) to go ahead: `)) !== request.target) {
+    throw new UsageError('The site name did not match; nothing was changed.', confirmingHint(request));
   }
+}
+
+/** Both halves at once, for a command with nothing to show before asking. */
+export async function confirmDestructive(ctx: CommandContext, request: ConfirmRequest): Promise<void> {
+  if (confirmationNeeded(ctx, request) === 'ask') await askToConfirm(ctx, request);
+}
+
+/** `tier4 <words> [-c file]`: the command being confirmed, as the hint shows it. */
+export function commandLine(ctx: CommandContext, words: string): string {
+  return `tier4 ${words}${ctx.globals.config ? ` -c ${ctx.globals.config}` : ''}`;
+}
+
+/** The request for `tier4 site <verb> <site>`, whose target is the site. */
+export function siteConfirmation(
+  ctx: CommandContext,
+  verb: string,
+  site: string,
+  consequence: string,
+  options: ConfirmOptions,
+): ConfirmRequest {
+  return {
+    target: site,
+    consequence,
+    command: commandLine(ctx, `site ${verb} ${site}`),
+    yes: options.yes,
+    confirm: options.confirm,
+  };
+}
+
+function confirmingHint(request: ConfirmRequest): string {
+  return `Run: ${request.command} --yes --confirm ${request.target}`;
 }
 
 /** confirmDestructive for a site, by its name. */

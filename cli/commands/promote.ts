@@ -1,6 +1,12 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
-import { askLine, isInteractive } from '../confirm.js';
+import {
+  askToConfirm,
+  type ConfirmRequest,
+  commandLine,
+  confirmationNeeded,
+  confirmOptions,
+} from '../confirm.js';
 import type { CommandContext } from '../context.js';
 import { table } from '../output.js';
 import type { Registrar } from '../registrar.js';
@@ -65,37 +71,15 @@ async function promotionContext(ctx: CommandContext) {
   };
 }
 
-/** Asks for the site name on a terminal; true when typed exactly. */
-async function askForSiteName(ctx: CommandContext, site: string, what: string): Promise<boolean> {
-  return (
-    (await askLine(ctx, `${what}\nType the site name (${site}) to go ahead, anything else to stop: `)) ===
-    site
-  );
-}
-
-/** Validates the confirmation flags before anything runs; returns how to confirm later. */
-function confirmationMode(
+/** The confirmation request for changing `site` (cli/confirm.ts holds the one rule). */
+function confirmRequest(
   ctx: CommandContext,
   site: string,
+  consequence: string,
+  command: string,
   flags: { yes?: boolean; confirm?: string },
-): 'flags' | 'prompt' {
-  if (flags.yes) {
-    if (isInteractive(ctx) && flags.confirm === undefined) return 'flags';
-    if (flags.confirm !== site) {
-      throw new UsageError(
-        flags.confirm === undefined
-          ? `Not a terminal: pass --yes --confirm ${site} to change ${site}.`
-          : `--confirm ${flags.confirm} does not name the target site (${site}); nothing was changed.`,
-      );
-    }
-    return 'flags';
-  }
-  if (!isInteractive(ctx)) {
-    throw new UsageError(
-      `Not a terminal, so tier4 cannot ask: pass --yes --confirm ${site} to change ${site}; nothing was changed.`,
-    );
-  }
-  return 'prompt';
+): ConfirmRequest {
+  return { target: site, consequence, command: commandLine(ctx, command), ...flags };
 }
 
 function targetSite(ctx: CommandContext, explicit: string | undefined): string {
@@ -156,13 +140,10 @@ export function registerPromote(program: Command, registrar: Registrar): void {
       }),
     );
 
-  promote
-    .command('apply')
+  confirmOptions(promote.command('apply'))
     .description('plan, confirm, save a rollback point, promote, apply, wait and verify')
     .option('--from <site>', 'the site to promote from (default: promotion.from)')
     .option('--to <site>', 'the site to promote to (default: promotion.to)')
-    .option('-y, --yes', 'do not ask (not on a terminal, also pass --confirm <site>)')
-    .option('--confirm <site>', 'the target site name, to confirm without a terminal')
     .option(
       '--allow-deletions',
       'let the apply delete forms, lookups and reports production has and demo lacks',
@@ -172,7 +153,17 @@ export function registerPromote(program: Command, registrar: Registrar): void {
     .action(
       registrar.action(async (ctx, options: ApplyFlags) => {
         const to = targetSite(ctx, options.to);
-        const mode = confirmationMode(ctx, to, options);
+        const from = options.from ? ` --from ${options.from}` : '';
+        const request = (consequence: string) =>
+          confirmRequest(
+            ctx,
+            to,
+            consequence,
+            `promote apply${from} --to ${to}${options.allowDeletions ? ' --allow-deletions' : ''}${options.backup ? ' --backup' : ''}`,
+            options,
+          );
+        // The flags are checked before anything runs; the question, if any, comes after the plan is shown.
+        const mode = confirmationNeeded(ctx, request(`This changes ${to}`));
         const promotion = await import('../../promotion/index.js');
         const context = await promotionContext(ctx);
         if (options.backup && !context.hooks.takeBackup) {
@@ -203,16 +194,20 @@ export function registerPromote(program: Command, registrar: Registrar): void {
               ].join('\n'),
             );
           },
-          confirm: async (plan) =>
-            mode === 'flags' ||
-            askForSiteName(
-              ctx,
-              plan.to,
-              `This applies ${plan.from}'s configuration to ${plan.to}${plan.diff?.summary.destructive ? ` and DELETES ${plan.diff.summary.destructive} item(s)` : ''}.`,
-            ),
+          confirm: async (plan) => {
+            if (mode === 'ask') {
+              await askToConfirm(
+                ctx,
+                request(
+                  `This applies ${plan.from}'s configuration to ${plan.to}${plan.diff?.summary.destructive ? ` and DELETES ${plan.diff.summary.destructive} item(s)` : ''}`,
+                ),
+              );
+            }
+            return true;
+          },
         });
         const json = {
-          ok: result.status !== 'cancelled',
+          ok: true,
           id: result.id,
           status: result.status,
           from: result.plan.from,
@@ -231,10 +226,6 @@ export function registerPromote(program: Command, registrar: Registrar): void {
           );
           return 0;
         }
-        if (result.status === 'cancelled') {
-          ctx.out.result('Cancelled; nothing was changed.', json);
-          return 1;
-        }
         ctx.out.result(
           () =>
             [
@@ -251,32 +242,25 @@ export function registerPromote(program: Command, registrar: Registrar): void {
       }),
     );
 
-  promote
-    .command('rollback')
+  confirmOptions(promote.command('rollback'))
     .description("apply production's configuration from before the last promotion again, and verify")
     .option(
       '--to <configuration-id>',
       'the configuration state to apply (default: the newest promotion’s rollback point)',
     )
     .option('--site <site>', 'the production site (default: promotion.to)')
-    .option('-y, --yes', 'do not ask (not on a terminal, also pass --confirm <site>)')
-    .option('--confirm <site>', 'the site name, to confirm without a terminal')
     .option('--operator <name>', 'who is rolling back, for the audit log (default: the OS user)')
     .action(
       registrar.action(async (ctx, options: RollbackFlags) => {
         const site = targetSite(ctx, options.site);
-        const mode = confirmationMode(ctx, site, options);
-        if (mode === 'prompt') {
-          const ok = await askForSiteName(
-            ctx,
-            site,
-            `This applies configuration ${options.to ?? '(the newest rollback point)'} on ${site}, replacing its forms, lookups and reports.`,
-          );
-          if (!ok) {
-            ctx.out.result('Cancelled; nothing was changed.', { ok: false, status: 'cancelled' });
-            return 1;
-          }
-        }
+        const request = confirmRequest(
+          ctx,
+          site,
+          `This applies configuration ${options.to ?? '(the newest rollback point)'} on ${site}, replacing its forms, lookups and reports`,
+          `promote rollback --site ${site}${options.to ? ` --to ${options.to}` : ''}`,
+          options,
+        );
+        if (confirmationNeeded(ctx, request) === 'ask') await askToConfirm(ctx, request);
         const { rollbackPromotion } = await import('../../promotion/index.js');
         const result = await rollbackPromotion(await promotionContext(ctx), {
           site,

@@ -1,10 +1,15 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { UsageError } from '../../core/errors.js';
 import type { PolicyReport } from '../../stacks/azure-demo/policy.js';
 import type { AzureDemoSynthesis } from '../../stacks/azure-demo/synth.js';
 import type { TerraformRunner } from '../../stacks/azure-demo/terraform.js';
-import { askLine, confirmDestructive, isInteractive } from '../confirm.js';
+import {
+  askToConfirm,
+  confirmationNeeded,
+  confirmDestructive,
+  confirmOptions,
+  siteConfirmation,
+} from '../confirm.js';
 import type { CommandContext } from '../context.js';
 import { table } from '../output.js';
 import type { Registrar } from '../registrar.js';
@@ -71,73 +76,72 @@ export function registerAzureSiteCommands(site: Command, registrar: Registrar): 
       }),
     );
 
-  site
-    .command('apply')
+  confirmOptions(site.command('apply'))
     .description('synthesize, plan, confirm, then apply the plan with terraform (or tofu)')
     .argument('[site]', 'a site with platform: azure (default: the only one)')
     .option('-o, --out <dir>', 'output folder (default: cdktf.out/ beside the configuration file)')
-    .option('-y, --yes', 'apply without asking (needed when not on a terminal)')
     .action(
-      registrar.action(async (ctx, siteArg: string | undefined, options: OutOption & { yes?: boolean }) => {
-        if (!options.yes && !isInteractive(ctx)) {
-          throw new UsageError(
-            'tier4 site apply changes Azure resources and needs a confirmation; this is not a terminal.',
-            'Run `tier4 site plan` to review, then pass --yes.',
+      registrar.action(
+        async (
+          ctx,
+          siteArg: string | undefined,
+          options: OutOption & { yes?: boolean; confirm?: string },
+        ) => {
+          const siteName = azureSiteName(ctx, siteArg);
+          const request = siteConfirmation(
+            ctx,
+            'apply',
+            siteName,
+            `This changes the Azure resources of the ${siteName} site as the plan shows`,
+            options,
           );
-        }
-        const prepared = await prepare(ctx, siteArg, options);
-        if (!prepared) return 1;
-        const { result, terraform } = prepared;
-        const site = result.model.site;
-        await terraform.init();
-        const changes = await terraform.plan(PLAN_FILE);
-        if (changes) {
-          if (!options.yes) {
-            const answer = await askLine(ctx, `Apply the plan above to site ${site}? Type yes to continue: `);
-            if (answer !== 'yes') {
-              ctx.out.result('Nothing was changed.', { ok: false, site, applied: false });
-              return 1;
-            }
+          // The flags are checked before anything runs; the question comes after the plan is shown.
+          const mode = confirmationNeeded(ctx, request);
+          const prepared = await prepare(ctx, siteName, options);
+          if (!prepared) return 1;
+          const { result, terraform } = prepared;
+          const site = result.model.site;
+          await terraform.init();
+          const changes = await terraform.plan(PLAN_FILE);
+          if (changes) {
+            if (mode === 'ask') await askToConfirm(ctx, request);
+            await terraform.apply(PLAN_FILE);
           }
-          await terraform.apply(PLAN_FILE);
-        }
-        const outputs = await terraform.outputs();
-        const { settingsToRecord } = await import('../../stacks/azure-demo/names.js');
-        const toRecord = settingsToRecord(result.model.azure, outputs);
-        ctx.out.result(
-          () =>
-            [
-              changes ? `Applied the plan to ${site}.` : `${site} was already up to date.`,
-              '',
-              table(
-                ['output', 'value'],
-                Object.entries(outputs).map(([name, value]) => [
-                  name,
-                  typeof value === 'string' ? value : JSON.stringify(value),
-                ]),
-              ),
-              '',
-              ...(toRecord.length > 0
-                ? [
-                    `Record these in tier4.yaml under sites.${site} (site render and deploy read them; none is secret):`,
-                    ...toRecord.map((line) => `  ${line}`),
-                    '',
-                  ]
-                : []),
-              `Next: deploy Primero onto the cluster with tier4 site deploy ${site}`,
-            ].join('\n'),
-          { ok: true, site, applied: changes, outputs, toRecord },
-        );
-      }),
+          const outputs = await terraform.outputs();
+          const { settingsToRecord } = await import('../../stacks/azure-demo/names.js');
+          const toRecord = settingsToRecord(result.model.azure, outputs);
+          ctx.out.result(
+            () =>
+              [
+                changes ? `Applied the plan to ${site}.` : `${site} was already up to date.`,
+                '',
+                table(
+                  ['output', 'value'],
+                  Object.entries(outputs).map(([name, value]) => [
+                    name,
+                    typeof value === 'string' ? value : JSON.stringify(value),
+                  ]),
+                ),
+                '',
+                ...(toRecord.length > 0
+                  ? [
+                      `Record these in tier4.yaml under sites.${site} (site render and deploy read them; none is secret):`,
+                      ...toRecord.map((line) => `  ${line}`),
+                      '',
+                    ]
+                  : []),
+                `Next: deploy Primero onto the cluster with tier4 site deploy ${site}`,
+              ].join('\n'),
+            { ok: true, site, applied: changes, outputs, toRecord },
+          );
+        },
+      ),
     );
 
-  site
-    .command('destroy')
+  confirmOptions(site.command('destroy'))
     .description('delete every Azure resource of the demo site (asks for the site name first)')
     .argument('[site]', 'a site with platform: azure (default: the only one)')
     .option('-o, --out <dir>', 'output folder (default: cdktf.out/ beside the configuration file)')
-    .option('-y, --yes', 'do not prompt; needs --confirm <site> too')
-    .option('--confirm <site>', 'the site name, typed out, for non-interactive use')
     .action(
       registrar.action(
         async (
@@ -147,13 +151,16 @@ export function registerAzureSiteCommands(site: Command, registrar: Registrar): 
         ) => {
           const siteName = azureSiteName(ctx, siteArg);
           // One rule for every destructive command (cli/confirm.ts): --yes never falls back to a prompt.
-          await confirmDestructive(ctx, {
-            target: siteName,
-            consequence: `This deletes the ${siteName} site on Azure: cluster, database and its backups, storage with every attachment and backup, Key Vault and its secrets`,
-            command: `tier4 site destroy ${siteName}${ctx.globals.config ? ` -c ${ctx.globals.config}` : ''}`,
-            yes: options.yes,
-            confirm: options.confirm,
-          });
+          await confirmDestructive(
+            ctx,
+            siteConfirmation(
+              ctx,
+              'destroy',
+              siteName,
+              `This deletes the ${siteName} site on Azure: cluster, database and its backups, storage with every attachment and backup, Key Vault and its secrets`,
+              options,
+            ),
+          );
           const prepared = await prepare(ctx, siteName, options, 'report-policy');
           if (!prepared) return 1;
           const { result, terraform } = prepared;

@@ -511,14 +511,39 @@ describe('confirmation on a terminal', () => {
     const s = await start({ demoConfiguration: additiveConfiguration() });
     const no = await onTerminal(s, 'yes', 'promote', 'apply');
     expect(no.stderr).toContain('Type the site name (production) to go ahead');
-    expect(no.code).toBe(1);
-    expect(no.stdout).toContain('Cancelled; nothing was changed.');
+    // One confirmation rule (#19): a refusal is exit 2 (it was 1), with the command line that confirms.
+    expect(no.code).toBe(2);
+    expect(no.stderr).toContain('The site name did not match; nothing was changed.');
+    expect(no.stderr).toMatch(/Run: tier4 promote apply --to production -c \S+ --yes --confirm production/);
     expect(s.production.writes()).toEqual([]);
 
     const yes = await onTerminal(s, 'production', 'promote', 'apply');
     expect(yes.code).toBe(0);
     expect(yes.stdout).toContain('applied and verified');
     expect(comparable(s.production)).toEqual(comparable(s.demo));
+  });
+});
+
+describe('one confirmation rule (#19)', () => {
+  test('apply --yes without --confirm is refused on a terminal too, before any site is contacted', async () => {
+    const s = await start({ demoConfiguration: additiveConfiguration() });
+    const result = await onTerminal(s, 'production', 'promote', 'apply', '--yes');
+    expect(result.code).toBe(2);
+    expect(result.stderr).not.toContain('Type the site name');
+    expect(result.stderr).toContain('--yes also needs --confirm production');
+    expect(s.production.requests).toEqual([]);
+    expect(s.demo.requests).toEqual([]);
+  });
+
+  test('rollback: a wrong name typed on a terminal is exit 2 and applies nothing', async () => {
+    const s = await start();
+    const result = await onTerminal(s, 'prod', 'promote', 'rollback');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('Type the site name (production) to go ahead');
+    expect(result.stderr).toMatch(
+      /Run: tier4 promote rollback --site production -c \S+ --yes --confirm production/,
+    );
+    expect(s.production.writes()).toEqual([]);
   });
 });
 

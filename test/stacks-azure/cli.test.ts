@@ -109,8 +109,7 @@ describe('tier4 site plan|apply|destroy', () => {
     const empty = await tempDir('no-terraform');
     const out = join(await tempDir('cli-out'), 'never');
     for (const command of ['plan', 'apply', 'destroy']) {
-      const extra =
-        command === 'plan' ? [] : ['--yes', ...(command === 'destroy' ? ['--confirm', 'demo'] : [])];
+      const extra = command === 'plan' ? [] : ['--yes', '--confirm', 'demo'];
       const result = await tier4(['site', command, 'demo', '-c', FIXTURE, '--out', out, ...extra], {
         env: onlyOnPath(empty),
       });
@@ -170,12 +169,30 @@ describe('tier4 site plan|apply|destroy', () => {
     expect(await calls(fake.log)).toEqual([]);
   });
 
-  test('apply --yes applies exactly the saved plan, then prints the outputs but never a sensitive one', async () => {
+  test('apply follows the one confirmation rule (#19): --yes alone or a wrong --confirm is exit 2, nothing run', async () => {
+    const fake = await fakeTerraform({ changes: true });
+    const env = onlyOnPath(fake.dir);
+    const yesOnly = await tier4(['site', 'apply', 'demo', '-c', FIXTURE, '--yes'], { env });
+    expect(yesOnly.code).toBe(2);
+    expect(yesOnly.stderr).toContain('--yes also needs --confirm demo');
+    expect(yesOnly.stderr).toContain(`Run: tier4 site apply demo -c ${FIXTURE} --yes --confirm demo`);
+    const wrong = await tier4(['site', 'apply', 'demo', '-c', FIXTURE, '--yes', '--confirm', 'prod'], {
+      env,
+    });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('--confirm prod does not match the site name demo');
+    expect(await calls(fake.log)).toEqual([]);
+  });
+
+  test('apply --yes --confirm applies exactly the saved plan, then prints the outputs but never a sensitive one', async () => {
     const fake = await fakeTerraform({ changes: true });
     const out = await tempDir('cli-out');
-    const result = await tier4(['site', 'apply', 'demo', '-c', FIXTURE, '--out', out, '--yes'], {
-      env: onlyOnPath(fake.dir),
-    });
+    const result = await tier4(
+      ['site', 'apply', 'demo', '-c', FIXTURE, '--out', out, '--yes', '--confirm', 'demo'],
+      {
+        env: onlyOnPath(fake.dir),
+      },
+    );
     expect(result.code).toBe(0);
     const invoked = (await calls(fake.log)).map((line) => line.split(' ').slice(1, 3).join(' '));
     expect(invoked).toEqual(['init -input=false', 'plan -input=false', 'apply -input=false', 'output -json']);

@@ -54,14 +54,37 @@ describe('confirmation on a terminal', () => {
     expect(await calls(fake.log)).toEqual([]);
   });
 
-  test('apply shows the plan, then asks; anything but yes changes nothing', async () => {
+  test('apply shows the plan, then asks for the site name; a wrong answer (even yes) is exit 2, nothing applied', async () => {
     const fake = await fakeTerraform({ changes: true });
     const env = { PATH: fake.dir, TIER4_TERRAFORM: '' };
     const args = ['site', 'apply', 'demo', '-c', FIXTURE, '--out', await tempDir('confirm')];
-    const declined = await onTerminal(args, 'no', env);
-    expect(declined.code).toBe(1);
+    // One confirmation rule (#19): apply asked for "yes" and a refusal was exit 1; now the site name, exit 2.
+    const declined = await onTerminal(args, 'yes', env);
+    expect(declined.code).toBe(2);
     expect(declined.stderr).toContain('Plan: 54 to add');
-    expect(declined.stdout).toContain('Nothing was changed.');
+    expect(declined.stderr).toContain('Type the site name (demo) to go ahead');
+    expect(declined.stderr).toContain('nothing was changed');
+    expect(declined.stderr).toContain(`tier4 site apply demo -c ${FIXTURE} --yes --confirm demo`);
     expect((await calls(fake.log)).map((line) => line.split(' ')[1])).toEqual(['init', 'plan']);
+
+    const typed = await onTerminal(args, 'demo', env);
+    expect(typed.code).toBe(0);
+    expect((await calls(fake.log)).map((line) => line.split(' ')[1]).slice(2)).toEqual([
+      'init',
+      'plan',
+      'apply',
+      'output',
+    ]);
+  });
+
+  test('apply --yes without --confirm is refused on a terminal too, before terraform runs (#19)', async () => {
+    const fake = await fakeTerraform({ changes: true });
+    const env = { PATH: fake.dir, TIER4_TERRAFORM: '' };
+    const args = ['site', 'apply', 'demo', '-c', FIXTURE, '--out', await tempDir('confirm'), '--yes'];
+    const result = await onTerminal(args, 'demo', env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).not.toContain('Type the site name');
+    expect(result.stderr).toContain('--yes also needs --confirm demo');
+    expect(await calls(fake.log)).toEqual([]);
   });
 });

@@ -1,7 +1,10 @@
 import { chmod, copyFile, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { runCli } from '../../cli/main.js';
+import { captureOutput } from '../support/capture.js';
 import { REPO_ROOT, tier4 } from '../support/cli.js';
 import { testSecret } from '../support/secrets.js';
 
@@ -85,7 +88,7 @@ describe('tier4 site preview|deploy', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('pass --yes');
     const result = await tier4(
-      ['--json', 'site', 'deploy', 'demo', '--yes', '--first-install', '-c', config],
+      ['--json', 'site', 'deploy', 'demo', '--yes', '--confirm', 'demo', '--first-install', '-c', config],
       {
         env: withFakePulumi(),
       },
@@ -95,6 +98,55 @@ describe('tier4 site preview|deploy', () => {
     expect(await readFile(calls, 'utf8')).toContain('up --stack example-cp-demo --yes --skip-preview');
     expect(await readFile(calls, 'utf8')).toContain('site=demo');
     expect(await readFile(calls, 'utf8')).toContain('first=1');
+  });
+
+  test('deploy follows the one confirmation rule (#19): --yes alone or a wrong --confirm is exit 2, no up', async () => {
+    const before = await readFile(calls, 'utf8').catch(() => '');
+    const yesOnly = await tier4(['site', 'deploy', 'production', '--yes', '-c', config], {
+      env: withFakePulumi(),
+    });
+    expect(yesOnly.code).toBe(2);
+    expect(yesOnly.stderr).toContain('--yes also needs --confirm production');
+    expect(yesOnly.stderr).toContain(
+      `Run: tier4 site deploy production -c ${config} --yes --confirm production`,
+    );
+    const wrong = await tier4(['site', 'deploy', 'production', '--yes', '--confirm', 'demo', '-c', config], {
+      env: withFakePulumi(),
+    });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('--confirm demo does not match the site name production');
+    expect((await readFile(calls, 'utf8')).slice(before.length)).not.toMatch(/^up /m);
+  });
+
+  test('deploy judges "on a terminal" from stdin and stderr, as every destructive command (#19)', async () => {
+    const run = async (typed: string, tty: { stdout: boolean; stderr: boolean }) => {
+      let stdout = '';
+      let stderr = '';
+      const before = await readFile(calls, 'utf8').catch(() => '');
+      const code = await runCli(['site', 'deploy', 'production', '-c', config], {
+        stdout: { write: (text: string) => (stdout += text), isTTY: tty.stdout },
+        stderr: { write: (text: string) => (stderr += text), isTTY: tty.stderr },
+        stdin: Object.assign(Readable.from([`${typed}\n`]), { isTTY: true }),
+        env: { ...process.env, NO_COLOR: '1', ...withFakePulumi() },
+        cwd: REPO_ROOT,
+      });
+      captureOutput('cli.log', `$ tier4 site deploy production (typed ${typed})\n${stdout}${stderr}\n`);
+      const ran = (await readFile(calls, 'utf8')).slice(before.length).split('\n').filter(Boolean);
+      return { code, stderr, ran: ran.map((line) => line.split(' ')[0]) };
+    };
+    // stdout redirected to a file, stderr on the terminal: still a terminal, so it previews, then asks.
+    const wrong = await run('prod', { stdout: false, stderr: true });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('Type the site name (production) to go ahead');
+    expect(wrong.ran).toEqual(['version', 'stack', 'preview']);
+    const typed = await run('production', { stdout: false, stderr: true });
+    expect(typed.code).toBe(0);
+    expect(typed.ran).toEqual(['version', 'stack', 'preview', 'up']);
+    // stderr redirected (a log), stdout a terminal: nobody to ask, so it is refused before pulumi changes anything.
+    const logged = await run('production', { stdout: true, stderr: false });
+    expect(logged.code).toBe(2);
+    expect(logged.stderr).toContain('There is no terminal to ask on: pass --yes --confirm production');
+    expect(logged.ran).toEqual(['version']);
   });
 
   test('no passphrase for the local backend: exit 2 before running anything', async () => {
