@@ -10,6 +10,7 @@ import type { AttachmentsConfig } from '../core/config/schema.js';
 import { UsageError } from '../core/errors.js';
 import { diskBlobPath, unsafeBlobKey } from '../core/primero/tables.js';
 import { resolveSecret } from '../core/secrets.js';
+import { folderProblem } from '../core/writable.js';
 import type { ObjectStore } from './store/types.js';
 
 /**
@@ -21,6 +22,8 @@ export interface BlobEndpoint {
   /** Refuses (UnsafeBlobError) a key that is not a plain name, or a file reached through a symbolic link. */
   read(key: string): Promise<Readable>;
   write(key: string, body: Readable, options?: WriteOptions): Promise<void>;
+  /** For a dry run: what a write would need, checked without writing; throws a UsageError saying what is wrong. */
+  probe(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -99,6 +102,11 @@ class DiskBlobs implements BlobEndpoint {
       throw error;
     }
   }
+  async probe(): Promise<string> {
+    const problem = await folderProblem(this.root);
+    if (problem) throw new UsageError(`Attachments cannot be written to ${this.description}: ${problem}.`);
+    return `${this.description} is writable`;
+  }
   async close(): Promise<void> {}
 }
 
@@ -151,6 +159,11 @@ class StoreBlobs implements BlobEndpoint {
     } finally {
       await rm(spool, { force: true });
     }
+  }
+  /** Listing proves the address and credentials; write access is not tested, as a test write would be a change. */
+  async probe(): Promise<string> {
+    for await (const _ of this.store.list('')) break;
+    return `${this.description} is reachable (write access is not tested)`;
   }
   close(): Promise<void> {
     return this.store.close();

@@ -7,6 +7,16 @@ export { layout } from './layout.js';
 export { listSets, type SetSummary } from './list.js';
 export type { Manifest } from './manifest.js';
 export { type PruneReport, pruneRepository } from './prune.js';
-export { nextSteps, planRestore, type RestorePlan, runRestore } from './restore.js';
+export {
+  type CheckOutcome,
+  checkSet,
+  inspectTarget,
+  nextSteps,
+  planRestore,
+  type RestorePlan,
+  restoreMethod,
+  restorePrerequisites,
+  runRestore,
+} from './restore.js';
 export { openSiteRepository, type SiteRepository, siteDatabase, siteIdentities } from './site-repository.js';
 export { findSet, type VerifyReport, verifySet } from './verify.js';

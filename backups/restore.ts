@@ -33,7 +33,7 @@ import {
 } from './postgres/restore-marker.js';
 import type { ProgressListener } from './progress.js';
 import type { SiteRepository } from './site-repository.js';
-import { findSet, type VerifyReport, verifySet } from './verify.js';
+import { type FoundSet, findSet, type VerifyReport, verifySet } from './verify.js';
 import { makeWorkFolder, processRuns, removeWorkFolder, sweepStaleWorkFolders } from './work-folder.js';
 
 export type TargetState = 'absent' | 'empty' | 'not-empty';
@@ -67,6 +67,25 @@ export async function planRestore(
     verified?: VerifyReport;
   } = {},
 ): Promise<RestorePlan> {
+  const { entry, verification } = await checkSet(repo, id, identities, options);
+  return {
+    manifest: entry.manifest,
+    verification,
+    warnings: entry.warnings,
+    ...(await inspectTarget(target)),
+  };
+}
+
+/**
+ * The set's half of a plan: "latest" resolved, the manifest's MAC checked (findSet), every object present with
+ * its size and SHA-256 (nothing recorded in the repository), and the identity able to decrypt the dump.
+ */
+export async function checkSet(
+  repo: SiteRepository,
+  id: string,
+  identities: string[],
+  options: { signal?: AbortSignal; onProgress?: ProgressListener; verified?: VerifyReport } = {},
+): Promise<{ entry: FoundSet; verification: VerifyReport }> {
   const entry = await findSet(repo, id);
   const verification = options.verified ?? (await verifySet(repo, entry.id, { ...options, record: false }));
   const blocking = options.verified
@@ -86,7 +105,13 @@ export async function planRestore(
     entry.manifest.database.object,
   );
   probe.destroy();
+  return { entry, verification };
+}
 
+/** The target's half of a plan, read only: the server's version, and whether the database exists and holds anything. */
+export async function inspectTarget(
+  target: DatabaseTarget,
+): Promise<Pick<RestorePlan, 'target' | 'targetState' | 'targetServerMajor' | 'targetIncomplete'>> {
   const admin = await connectDatabase({ ...target, url: withDatabase(target.url, 'postgres') });
   try {
     const server = await admin.query<{ num: string }>("SELECT current_setting('server_version_num') AS num");
@@ -107,9 +132,6 @@ export async function planRestore(
       }
     }
     return {
-      manifest: entry.manifest,
-      verification,
-      warnings: entry.warnings,
       target,
       targetState,
       targetServerMajor: Math.floor(Number(server.rows[0]!.num) / 10_000),
@@ -167,23 +189,11 @@ export async function runRestore(
       'Restore into a new database, or pass --replace to drop and recreate it.',
     );
   }
-  const pgRestore = await findPgTool('pg_restore', repo.env);
-  assertToolCanHandle(
-    pgRestore,
-    Math.max(manifest.database.serverMajor, plan.targetServerMajor),
-    'pg_restore',
-  );
-
-  const jobs = Math.max(1, options.jobs ?? 2);
-  // A database that existed empty before the restore (e.g. set up by CloudNativePG, owned by a role that may not
-  // create databases) is restored in place; its extensions may belong to another role, so restoring their
-  // comments would fail: they are left out through a TOC list, which needs the dump as a file. Any other target
-  // is restored into a new work database beside it, which takes the target's name only once all succeeded.
-  const inPlace = plan.targetState === 'empty';
-  const viaFile = jobs > 1 || inPlace;
-  const tempParent = options.tempDir ?? tmpdir();
+  const method = restoreMethod(plan, options);
+  const { jobs, inPlace, viaFile, tempParent } = method;
   await sweepStaleWorkFolders(tempParent);
-  await checkPrerequisites(plan, viaFile ? tempParent : undefined);
+  for (const prerequisite of restorePrerequisites(repo, plan, method)) await prerequisite.check();
+  const pgRestore = await restoreTool(repo, plan);
 
   const name = databaseName(target.url);
   const marker = incompleteMarker(manifest.id, name);
@@ -287,17 +297,87 @@ export async function runRestore(
   }
 }
 
+/** How a restore goes about it; the dry run reports it and checks the same prerequisites. */
+export interface RestoreMethod {
+  jobs: number;
+  /** Into the empty database that exists, instead of a work database renamed at the end. */
+  inPlace: boolean;
+  /** The dump is decrypted into a private file under tempParent first (pg_restore -j and a TOC list need one). */
+  viaFile: boolean;
+  tempParent: string;
+}
+
+export function restoreMethod(
+  plan: Pick<RestorePlan, 'targetState'>,
+  options: { jobs?: number; tempDir?: string },
+): RestoreMethod {
+  const jobs = Math.max(1, options.jobs ?? 2);
+  // A database that existed empty before the restore (e.g. set up by CloudNativePG, owned by a role that may not
+  // create databases) is restored in place; its extensions may belong to another role, so restoring their
+  // comments would fail: they are left out through a TOC list, which needs the dump as a file. Any other target
+  // is restored into a new work database beside it, which takes the target's name only once all succeeded.
+  const inPlace = plan.targetState === 'empty';
+  return { jobs, inPlace, viaFile: jobs > 1 || inPlace, tempParent: options.tempDir ?? tmpdir() };
+}
+
+export interface CheckOutcome {
+  status: 'ok' | 'warn' | 'skip';
+  detail: string;
+}
+
+/** One thing a restore needs before it changes anything; check() throws a Tier4Error saying why not. */
+export interface Prerequisite {
+  name: string;
+  check(): Promise<CheckOutcome>;
+}
+
 /**
- * Refuses, before anything is changed, a restore that could not finish: a role that may not create the work
- * database (or rename the target it replaces), or a temp folder without room for the decrypted dump.
+ * What a restore needs of the target and this machine, checked before anything is changed (and by the dry
+ * run): a pg_restore new enough, a role that may build the database, the extensions the set uses, and room for
+ * the decrypted dump.
  */
-async function checkPrerequisites(plan: RestorePlan, tempParent: string | undefined): Promise<void> {
-  const { target, manifest } = plan;
+export function restorePrerequisites(
+  repo: SiteRepository,
+  plan: RestorePlan,
+  method: RestoreMethod,
+): Prerequisite[] {
+  return [
+    {
+      name: 'pg_restore',
+      check: async () => {
+        const tool = await restoreTool(repo, plan);
+        return { status: 'ok', detail: `pg_restore ${tool.version} (${tool.path})` };
+      },
+    },
+    { name: 'permissions', check: () => checkRole(plan) },
+    { name: 'extensions', check: () => checkExtensions(plan, method) },
+    { name: 'temp space', check: () => checkTempSpace(plan, method) },
+  ];
+}
+
+async function restoreTool(repo: SiteRepository, plan: RestorePlan) {
+  const tool = await findPgTool('pg_restore', repo.env);
+  assertToolCanHandle(
+    tool,
+    Math.max(plan.manifest.database.serverMajor, plan.targetServerMajor),
+    'pg_restore',
+  );
+  return tool;
+}
+
+/** A role that may not create the work database (or rename the target it replaces) is refused up front. */
+async function checkRole(plan: RestorePlan): Promise<CheckOutcome> {
+  const { target } = plan;
   const name = databaseName(target.url);
   const admin = await connectDatabase({ ...target, url: withDatabase(target.url, 'postgres') });
   try {
-    const { rows } = await admin.query<{ rolsuper: boolean; rolcreatedb: boolean; owns: boolean | null }>(
-      `SELECT r.rolsuper, r.rolcreatedb,
+    const { rows } = await admin.query<{
+      rolname: string;
+      rolsuper: boolean;
+      rolcreatedb: boolean;
+      owns: boolean | null;
+    }>(
+      `SELECT r.rolname, r.rolsuper, r.rolcreatedb,
               (SELECT pg_has_role(current_user, d.datdba, 'MEMBER') FROM pg_database d WHERE d.datname = $1) AS owns
          FROM pg_roles r WHERE r.rolname = current_user`,
       [name],
@@ -315,20 +395,95 @@ async function checkPrerequisites(plan: RestorePlan, tempParent: string | undefi
         "Restore as the database's owner (or a superuser).",
       );
     }
+    const may = role.rolsuper
+      ? 'a superuser'
+      : role.rolcreatedb
+        ? 'may create databases'
+        : 'restores in place';
+    return { status: 'ok', detail: `role ${role.rolname}: ${may}` };
   } finally {
     await admin.end();
   }
-  if (tempParent) {
-    const needed = manifest.database.plainSize + 16 * 1024 * 1024;
-    const space = await statfs(tempParent);
-    const free = space.bavail * space.bsize;
-    if (free < needed) {
-      throw new OperationError(
-        `The temp folder ${tempParent} has ${mib(free)} MiB free; the decrypted dump needs ${mib(needed)} MiB. Nothing was changed.`,
-        'Pass --temp-dir a folder with more room (it is private and emptied afterwards), or --jobs 1 to stream the dump into a new database.',
-      );
-    }
+}
+
+/**
+ * The dump creates the extensions the backed-up database had (pg_dump writes CREATE EXTENSION IF NOT EXISTS).
+ * One the target server does not have fails the restore: refused up front. One only a superuser may create
+ * (pg_available_extension_versions.superuser and .trusted, PostgreSQL 13+ docs, "pg_available_extension_versions")
+ * fails for another role unless the database restored into has it already: said as a warning.
+ */
+async function checkExtensions(plan: RestorePlan, method: RestoreMethod): Promise<CheckOutcome> {
+  const wanted = plan.manifest.database.extensions.map((e) => e.name).filter((name) => name !== 'plpgsql');
+  if (wanted.length === 0) return { status: 'ok', detail: 'the set uses no extension' };
+  const { target } = plan;
+  const admin = await connectDatabase({ ...target, url: withDatabase(target.url, 'postgres') });
+  let available: Array<{ name: string; anyone: boolean }>;
+  let superuser: boolean;
+  try {
+    ({ rows: available } = await admin.query<{ name: string; anyone: boolean }>(
+      `SELECT name, bool_or(trusted OR NOT superuser) AS anyone
+         FROM pg_available_extension_versions WHERE name = ANY($1) GROUP BY name`,
+      [wanted],
+    ));
+    const role = await admin.query<{ rolsuper: boolean }>(
+      'SELECT rolsuper FROM pg_roles WHERE rolname = current_user',
+    );
+    superuser = role.rows[0]?.rolsuper === true;
+  } finally {
+    await admin.end();
   }
+  const missing = wanted.filter((name) => !available.some((row) => row.name === name));
+  if (missing.length > 0) {
+    throw new OperationError(
+      `The target server does not have the extension(s) ${missing.join(', ')} that backup set ${plan.manifest.id} uses; nothing was changed.`,
+      'Install them on the target server (for most, the postgresql-contrib package or an image that has them), then restore.',
+    );
+  }
+  const restricted = superuser ? [] : available.filter((row) => !row.anyone).map((row) => row.name);
+  // A new database is a copy of template1: an extension installed there (or in the empty target) is not created.
+  const into = method.inPlace ? databaseName(target.url) : 'template1';
+  const present = restricted.length > 0 ? await installedExtensions(target, into) : [];
+  const lacking = restricted.filter((name) => !present.includes(name));
+  if (lacking.length > 0) {
+    return {
+      status: 'warn',
+      detail: `only a superuser may create ${lacking.join(', ')}, and ${into} does not have it: the restore fails unless a superuser installs it there first`,
+    };
+  }
+  return { status: 'ok', detail: `${wanted.join(', ')} available` };
+}
+
+async function installedExtensions(target: DatabaseTarget, database: string): Promise<string[]> {
+  try {
+    const db = await connectDatabase({ ...target, url: withDatabase(target.url, database) });
+    try {
+      const { rows } = await db.query<{ extname: string }>('SELECT extname FROM pg_extension');
+      return rows.map((row) => row.extname);
+    } finally {
+      await db.end();
+    }
+  } catch {
+    return []; // cannot look: assume it is not there
+  }
+}
+
+/** Refuses a temp folder without room for the decrypted dump (only when the dump goes through a file). */
+async function checkTempSpace(plan: RestorePlan, method: RestoreMethod): Promise<CheckOutcome> {
+  if (!method.viaFile)
+    return { status: 'skip', detail: 'the dump is streamed into pg_restore (--jobs 1, new database)' };
+  const needed = plan.manifest.database.plainSize + 16 * 1024 * 1024;
+  const space = await statfs(method.tempParent);
+  const free = space.bavail * space.bsize;
+  if (free < needed) {
+    throw new OperationError(
+      `The temp folder ${method.tempParent} has ${mib(free)} MiB free; the decrypted dump needs ${mib(needed)} MiB. Nothing was changed.`,
+      'Pass --temp-dir a folder with more room (it is private and emptied afterwards), or --jobs 1 to stream the dump into a new database.',
+    );
+  }
+  return {
+    status: 'ok',
+    detail: `${mib(free)} MiB free in ${method.tempParent}; the dump needs ${mib(needed)} MiB`,
+  };
 }
 
 function mib(bytes: number): string {

@@ -1,15 +1,19 @@
-import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { TargetKind } from '../../backups/target-guard.js';
 import { UsageError } from '../../core/errors.js';
-import { reportVerdict, withAuditedRepository } from '../audited.js';
+import { withAuditedRepository } from '../audited.js';
 import { confirmBySiteName } from '../confirm.js';
-import type { CommandContext } from '../context.js';
 import { formatBytes } from '../output.js';
 import { progressLine } from '../progress.js';
 import type { Registrar } from '../registrar.js';
+import {
+  assertWritableFolder,
+  databaseNameOf,
+  guardRestoreTarget,
+  parseTargetUrl,
+} from '../restore-target.js';
 import { positiveInt, warnReadableIdentity } from './backup.js';
+import type { DryRunOptions } from './restore-dry-run.js';
 import { registerRestoreHistory } from './restore-history.js';
 
 // The backup engine is imported inside each action: --help must not load cloud SDKs.
@@ -51,26 +55,18 @@ export function registerRestore(program: Command, registrar: Registrar): void {
       "restore a production set into a database that is neither production's nor new on a production server (confirmed, audited; never demo)",
     )
     .option('--operator <name>', 'who is restoring, for the audit log (default: the OS user)')
+    .option(
+      '--dry-run',
+      'check everything up to the first change (set, target, permissions, tools, space), say what would be done, change nothing',
+    )
     .action(
       registrar.action(
         async (
           ctx,
           id: string,
-          options: {
-            site?: string;
-            targetDatabase: string;
-            allowNonProductionTarget?: boolean;
-            operator?: string;
-            targetPasswordEnv?: string;
-            attachmentsTo?: string;
-            jobs: number;
-            tempDir?: string;
-            replace?: boolean;
-            identity?: string;
-            yes?: boolean;
-            confirm?: string;
-          },
+          options: DryRunOptions & { operator?: string; yes?: boolean; confirm?: string; dryRun?: boolean },
         ) => {
+          if (options.dryRun) return (await import('./restore-dry-run.js')).restoreDryRun(ctx, id, options);
           const target = parseTargetUrl(options.targetDatabase);
           if (options.tempDir) assertWritableFolder(resolve(ctx.io.cwd, options.tempDir), '--temp-dir');
           const { planRestore, runRestore, nextSteps, siteIdentities, openBlobTarget } = await engine();
@@ -184,70 +180,6 @@ export function registerRestore(program: Command, registrar: Registrar): void {
         },
       ),
     );
-}
-
-/**
- * Restores never target demo (target-guard.ts). A production set outside production needs
- * --allow-non-production-target (then confirmed with the site name, like any production restore).
- */
-async function guardRestoreTarget(
-  ctx: CommandContext,
-  site: string,
-  target: { url: string; password: string },
-  options: { attachmentsTo?: string; allowNonProductionTarget?: boolean },
-): Promise<TargetKind> {
-  const { checkAttachmentsTarget, checkDatabaseTarget } = await import('../../backups/target-guard.js');
-  const config = ctx.config().config;
-  const verdict = await checkDatabaseTarget(config, site, target, { env: ctx.io.env });
-  reportVerdict(ctx, verdict);
-  if (options.attachmentsTo) await checkAttachmentsTarget(config, site, options.attachmentsTo);
-  if (verdict.kind !== 'non-production') return verdict.kind;
-  if (!options.allowNonProductionTarget) {
-    throw new UsageError(
-      `The target is neither ${site}'s database nor a new database on a production server: this would copy real data outside production. Nothing was restored.`,
-      'Restore into production or a scratch database on a production server, or pass --allow-non-production-target and confirm (it is audited).',
-    );
-  }
-  ctx.out.warn(
-    `--allow-non-production-target: restoring real data of ${site} outside production; this is recorded in the audit log.`,
-  );
-  return verdict.kind;
-}
-
-function assertWritableFolder(path: string, option: string): void {
-  try {
-    accessSync(path, constants.W_OK);
-    if (!statSync(path).isDirectory()) throw new Error('not a folder');
-  } catch {
-    throw new UsageError(`${option} ${path} is not a folder this user can write to; nothing was restored.`);
-  }
-}
-
-function databaseNameOf(url: string): string {
-  return decodeURIComponent(new URL(url).pathname.slice(1));
-}
-
-function parseTargetUrl(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new UsageError('--target-database is not a valid URL.', 'Use postgres://user@host:5432/database.');
-  }
-  if (!/^postgres(ql)?:$/.test(url.protocol))
-    throw new UsageError('--target-database must be a postgres:// URL.');
-  if (url.password) {
-    throw new UsageError(
-      '--target-database must not contain a password.',
-      'Put it in an environment variable and pass --target-password-env NAME.',
-    );
-  }
-  if (!url.username || url.pathname.length < 2) {
-    throw new UsageError(
-      '--target-database must name a user and a database, like postgres://primero@host:5432/restored.',
-    );
-  }
-  return text;
 }
 
 /** The restore's own command line, for a confirmation hint that works as written. */
