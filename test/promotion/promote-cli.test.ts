@@ -12,9 +12,9 @@ import {
   EDITED_AT,
   editedConfiguration,
   type PromotionSites,
+  SHORT_WAITS,
   type SiteSetup,
   startPromotionSites,
-  TEST_TIMING,
 } from '../support/primero-simulator-sites.js';
 
 let sites: PromotionSites | undefined;
@@ -285,8 +285,8 @@ describe('tier4 promote apply', () => {
 
   test('an apply that fails on the server: exit 1, the cause, and the exact rollback command', async () => {
     // Deterministic under load: the simulated worker fails only once tier4 has seen its lock, and the
-    // timeout is far beyond anything this needs (it returns as soon as the lock is gone).
-    const s = await start({ promotion: { timing: { ...TEST_TIMING, applyTimeout: '10m' } } });
+    // timeout (TEST_TIMING) is far beyond anything this needs (it returns as soon as the lock is gone).
+    const s = await start();
     s.production.applyBehaviour = 'error';
     const before = comparable(s.production);
     const result = await run(s, ...APPLY, '--allow-deletions');
@@ -305,7 +305,7 @@ describe('tier4 promote apply', () => {
   });
 
   test('a timeout (the worker never runs the apply): exit 1 with guidance', async () => {
-    const s = await start();
+    const s = await start({ promotion: { timing: SHORT_WAITS } });
     s.production.applyBehaviour = 'never';
     const result = await run(s, ...APPLY, '--allow-deletions');
     expect(result.code).toBe(1);
@@ -315,7 +315,7 @@ describe('tier4 promote apply', () => {
   });
 
   test('an apply that holds the lock past the timeout says so', async () => {
-    const s = await start();
+    const s = await start({ promotion: { timing: SHORT_WAITS } });
     s.production.applyBehaviour = 'stuck';
     const result = await run(s, ...APPLY, '--allow-deletions');
     expect(result.code).toBe(1);
@@ -324,7 +324,7 @@ describe('tier4 promote apply', () => {
   });
 
   test('demo cannot reach production: the transfer times out with the way out', async () => {
-    const s = await start({ demoReachesProduction: false });
+    const s = await start({ demoReachesProduction: false, promotion: { timing: SHORT_WAITS } });
     const result = await run(s, ...APPLY, '--allow-deletions');
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('production did not receive configuration');
@@ -427,7 +427,7 @@ describe('two real sites: their own database ids and timestamps', () => {
     const demo = additiveConfiguration();
     demo.ContactInformation[0]!.name = 'Child helpline';
     const s = await start({ demoConfiguration: demo });
-    const result = await run(s, ...APPLY);
+    const result = await inProcess(s, new PassThrough(), ...APPLY);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(
       'failed at step verify: Verification failed: after the apply, production still differs from demo in 1 item(s): change contact information contact_information.',
@@ -490,14 +490,26 @@ describe('the service account', () => {
 });
 
 /** Runs the CLI as on a terminal, typing `answer` at the prompt. */
-async function onTerminal(s: PromotionSites, answer: string, ...args: string[]) {
+function onTerminal(s: PromotionSites, answer: string, ...args: string[]) {
   const stdin = Object.assign(new PassThrough(), { isTTY: true });
   stdin.write(`${answer}\n`);
+  return inProcess(s, stdin, ...args);
+}
+
+/**
+ * Runs the CLI in this process (so mutation testing sees the code it runs); without a terminal unless stdin
+ * says it is one.
+ */
+async function inProcess(
+  s: PromotionSites,
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean },
+  ...args: string[]
+) {
   let stdout = '';
   let stderr = '';
   const code = await runCli(s.args(...args), {
     stdout: { write: (text: string) => (stdout += text), isTTY: false },
-    stderr: { write: (text: string) => (stderr += text), isTTY: true },
+    stderr: { write: (text: string) => (stderr += text), isTTY: stdin.isTTY === true },
     stdin,
     env: { ...process.env, NO_COLOR: '1', ...s.env },
     cwd: s.dir,

@@ -303,15 +303,23 @@ export function additiveConfiguration(): ConfigState {
   return edited;
 }
 
-/** Quick waits, for tests; a test that must not depend on timing overrides applyTimeout. */
+/**
+ * Waits for tests. A promotion that succeeds or fails on the server returns as soon as the simulator says so,
+ * so its deadlines are far beyond anything a loaded machine needs: no test passes or fails on wall-clock
+ * speed. Only a test about a timeout itself takes SHORT_WAITS, and then the wait must run out (the simulator
+ * never answers what is waited for).
+ */
 export const TEST_TIMING = {
   pollInterval: '20ms',
-  transferTimeout: '3s',
-  applyTimeout: '3s',
+  transferTimeout: '10m',
+  applyTimeout: '10m',
   requestTimeout: '5s',
   maxRetryWait: '50ms',
   retries: 2,
 };
+
+/** For the tests of a timeout: what is waited for never happens, so these always run out. */
+export const SHORT_WAITS = { ...TEST_TIMING, transferTimeout: '3s', applyTimeout: '3s' };
 
 export interface PromotionSites {
   demo: PrimeroSimulator;
