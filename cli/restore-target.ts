@@ -1,5 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import type { TargetKind } from '../backups/target-guard.js';
+import { postgresUrlProblems } from '../core/config/postgres-url.js';
 import { UsageError } from '../core/errors.js';
 import { reportVerdict } from './audited.js';
 import type { CommandContext } from './context.js';
@@ -47,24 +48,16 @@ export function databaseNameOf(url: string): string {
   return decodeURIComponent(new URL(url).pathname.slice(1));
 }
 
+/** --target-database, checked by the configuration's own rule for a postgres:// URL (core/config/schema.ts). */
 export function parseTargetUrl(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new UsageError('--target-database is not a valid URL.', 'Use postgres://user@host:5432/database.');
-  }
-  if (!/^postgres(ql)?:$/.test(url.protocol))
-    throw new UsageError('--target-database must be a postgres:// URL.');
-  if (url.password) {
+  const problems = postgresUrlProblems(text, {
+    passwordGoes: 'an environment variable named by --target-password-env',
+    database: 'required',
+  });
+  if (problems.length > 0) {
     throw new UsageError(
-      '--target-database must not contain a password.',
-      'Put it in an environment variable and pass --target-password-env NAME.',
-    );
-  }
-  if (!url.username || url.pathname.length < 2) {
-    throw new UsageError(
-      '--target-database must name a user and a database, like postgres://primero@host:5432/restored.',
+      `--target-database ${problems.join(', and ')}; nothing was restored.`,
+      'Use postgres://user@host:5432/database, with the password in an environment variable (--target-password-env NAME).',
     );
   }
   return text;

@@ -4,6 +4,7 @@ import { azureSettingsSchema } from './azure.js';
 import { durationSchema } from './duration.js';
 import { kubernetesSettingsSchema } from './kubernetes.js';
 import { placementIssues } from './placement.js';
+import { postgresUrlProblems } from './postgres-url.js';
 import { promotionSettingsSchema } from './promotion.js';
 import { parseRepositoryUrl } from './repository-url.js';
 import { tlsSettingsSchema } from './tls.js';
@@ -48,29 +49,12 @@ const primeroSchema = z
   })
   .strict();
 
-const postgresUrl = z
-  .string()
-  .refine((text) => /^postgres(ql)?:\/\//.test(text), 'must be a postgres:// URL')
-  .superRefine((text, ctx) => {
-    let url: URL;
-    try {
-      url = new URL(text);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'is not a valid postgres:// URL' });
-      return;
-    }
-    if (url.password !== '') {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'must not contain a password; put it in database.password as {env: NAME} or {file: /path}',
-      });
-    }
-    if (url.searchParams.has('password')) {
-      ctx.addIssue({ code: 'custom', message: 'must not carry a password parameter; use database.password' });
-    }
-    if (url.username === '')
-      ctx.addIssue({ code: 'custom', message: 'must name a user, like postgres://primero@host/db' });
-  });
+/** A postgres:// URL in tier4.yaml: the rule is postgres-url.ts, shared with `restore --target-database`. */
+const postgresUrl = z.string().superRefine((text, ctx) => {
+  const passwordGoes = 'database.password as {env: NAME} or {file: /path}';
+  for (const message of postgresUrlProblems(text, { passwordGoes }))
+    ctx.addIssue({ code: 'custom', message });
+});
 
 const databaseSchema = z
   .object({
