@@ -23,15 +23,13 @@ import { type ExportedSnapshot, exportSnapshot, type SourceBlob } from './postgr
 import type { ProgressListener } from './progress.js';
 import { type DamagedObject, planReuse } from './reuse.js';
 import type { SiteRepository } from './site-repository.js';
-import { isNotFound, withRetry } from './store/retry.js';
+import { isNotFound } from './store/retry.js';
 
 export interface CreateOptions {
   signal?: AbortSignal;
   onProgress?: ProgressListener;
   /** Parallel blob uploads (default: backups.concurrency). */
   concurrency?: number;
-  /** Blob upload attempts before the backup fails. */
-  attempts?: number;
   /**
    * Reuse nothing: upload every attachment again (under new object names), so the set depends on no earlier
    * set. After an integrity key was exposed or lost; the only way to back up into a repository none of whose
@@ -134,13 +132,7 @@ export async function createBackup(
     const manifest = sealManifest(body, repo.macKey);
     options.signal?.throwIfAborted();
     // The manifest is the commit point: written last, atomically.
-    await withRetry(
-      () => repo.store.putBytes(layout.manifest(repo.site, id), `${JSON.stringify(manifest, null, 2)}\n`),
-      {
-        attempts: options.attempts ?? 5,
-        ...(options.signal ? { signal: options.signal } : {}),
-      },
-    );
+    await repo.store.putBytes(layout.manifest(repo.site, id), `${JSON.stringify(manifest, null, 2)}\n`);
     return { manifest, problems: attachments.problems, damaged };
   } catch (error) {
     if (setId) await removeIncompleteSet(repo, setId);
@@ -297,7 +289,7 @@ async function backUpBlobs(
       const reused = known.get(blob.key);
       let record: BlobRecord | undefined = reused;
       if (!record) {
-        record = await uploadBlob(repo, source, blob, present, options, problems);
+        record = await uploadBlob(repo, source, blob, present, problems);
         if (record) {
           uploaded += 1;
           uploadedBytes += record.size;
@@ -328,7 +320,6 @@ async function uploadBlob(
   source: BlobEndpoint,
   blob: SourceBlob,
   present: ReadonlySet<string>,
-  options: CreateOptions,
   problems: Manifest['attachments']['problems'],
 ): Promise<BlobRecord | undefined> {
   // Stored objects are never overwritten: a set we cannot read (another key, damage) may need the one there.
@@ -336,30 +327,22 @@ async function uploadBlob(
   if (present.has(objectKey) || (await repo.store.head(objectKey)) !== undefined)
     objectKey = layout.blob(repo.site, blob.key, randomBytes(4).toString('hex'));
   try {
-    return await withRetry(
-      async () => {
-        const plain = new DigestStream('md5');
-        const sha = new DigestStream('sha256');
-        const encrypted = await encryptStream((await source.read(blob.key)).pipe(plain), repo.recipients);
-        await repo.store.put(objectKey, encrypted.pipe(sha));
-        const checksum = plain.digest('base64');
-        if (blob.checksum && checksum !== blob.checksum)
-          problems.push({ key: blob.key, problem: 'checksum-mismatch' });
-        return {
-          key: blob.key,
-          object: objectKey,
-          size: sha.bytes,
-          sha256: sha.digest('hex'),
-          plainSize: plain.bytes,
-          checksum: blob.checksum,
-        };
-      },
-      {
-        attempts: options.attempts ?? 5,
-        retryable: (error) => !isNotFound(error) && !(error instanceof UnsafeBlobError),
-        ...(options.signal ? { signal: options.signal } : {}),
-      },
-    );
+    // One try: the store's SDK already retried each request that failed for a passing reason (store/retry.ts).
+    const plain = new DigestStream('md5');
+    const sha = new DigestStream('sha256');
+    const encrypted = await encryptStream((await source.read(blob.key)).pipe(plain), repo.recipients);
+    await repo.store.put(objectKey, encrypted.pipe(sha));
+    const checksum = plain.digest('base64');
+    if (blob.checksum && checksum !== blob.checksum)
+      problems.push({ key: blob.key, problem: 'checksum-mismatch' });
+    return {
+      key: blob.key,
+      object: objectKey,
+      size: sha.bytes,
+      sha256: sha.digest('hex'),
+      plainSize: plain.bytes,
+      checksum: blob.checksum,
+    };
   } catch (error) {
     if (isNotFound(error)) {
       problems.push({ key: blob.key, problem: 'missing' });

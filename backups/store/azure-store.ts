@@ -1,8 +1,14 @@
 import type { Readable } from 'node:stream';
 import type { ContainerClient } from '@azure/storage-blob';
 import { UsageError } from '../../core/errors.js';
-import { isNotFound } from './retry.js';
-import type { ObjectStore, StoredObject } from './types.js';
+import { azureRetryOptions, isNotFound, reportAzureRetries, type StoreRetry } from './retry.js';
+import {
+  checkedKey,
+  checkedPrefix,
+  ObjectNotFoundError,
+  type ObjectStore,
+  type StoredObject,
+} from './types.js';
 
 export interface AzureStoreOptions {
   account: string;
@@ -12,7 +18,11 @@ export interface AzureStoreOptions {
   endpoint?: string;
   accountKey?: string;
   sasToken?: string;
-  maxTries?: number;
+  retry?: StoreRetry;
+  /** Block size of streamed uploads (default 4 MiB); each block is buffered once. */
+  blockSize?: number;
+  /** Blobs per listing page (Azure answers at most 5,000); tests make it small to cross pages. */
+  listPageSize?: number;
 }
 
 /** An Azure Blob repository. Block blobs become visible only when their block list is committed. */
@@ -26,19 +36,18 @@ export class AzureStore implements ObjectStore {
   }
 
   static async open(options: AzureStoreOptions): Promise<AzureStore> {
+    if (options.prefix) checkedKey(options.prefix);
     const { BlobServiceClient, StorageSharedKeyCredential, AnonymousCredential } = await import(
       '@azure/storage-blob'
     );
     const endpoint = options.endpoint ?? `https://${options.account}.blob.core.windows.net`;
-    const retryOptions = { maxTries: options.maxTries ?? 5 };
+    const retryOptions = azureRetryOptions(options.retry ?? {});
     let service: import('@azure/storage-blob').BlobServiceClient;
     if (options.accountKey) {
       service = new BlobServiceClient(
         endpoint,
         new StorageSharedKeyCredential(options.account, options.accountKey),
-        {
-          retryOptions,
-        },
+        { retryOptions },
       );
     } else if (options.sasToken) {
       const sas = options.sasToken.replace(/^\?/, '');
@@ -49,15 +58,20 @@ export class AzureStore implements ObjectStore {
         'Set backups.azure.key or backups.azure.sasToken (as {env: NAME} or {file: /path}).',
       );
     }
+    reportAzureRetries(service, options.retry ?? {});
     return new AzureStore(service.getContainerClient(options.container), options);
   }
 
+  /** The blob's name; a key that is not plain is refused before any request. */
   private key(key: string): string {
+    checkedKey(key);
     return this.options.prefix ? `${this.options.prefix}/${key}` : key;
   }
 
   async put(key: string, body: Readable): Promise<void> {
-    await this.container.getBlockBlobClient(this.key(key)).uploadStream(body, 4 * 1024 * 1024, 2);
+    await this.container
+      .getBlockBlobClient(this.key(key))
+      .uploadStream(body, this.options.blockSize ?? 4 * 1024 * 1024, 2);
   }
 
   async putBytes(key: string, body: Buffer | string): Promise<void> {
@@ -65,23 +79,32 @@ export class AzureStore implements ObjectStore {
     await this.container.getBlockBlobClient(this.key(key)).upload(data, data.length);
   }
 
+  /**
+   * Put Blob with If-None-Match: *: an existing blob answers 409 BlobAlreadyExists (or 412 Condition Not Met)
+   * (Azure Storage REST API, "Specifying conditional headers for Blob service operations"). A refusal whose
+   * stored bytes are ours is our own earlier try whose answer was lost (the pipeline retried it): created.
+   */
   async createExclusive(key: string, body: Buffer | string): Promise<boolean> {
     const data = Buffer.from(body);
+    const blob = this.container.getBlockBlobClient(this.key(key));
     try {
-      await this.container
-        .getBlockBlobClient(this.key(key))
-        .upload(data, data.length, { conditions: { ifNoneMatch: '*' } });
+      await blob.upload(data, data.length, { conditions: { ifNoneMatch: '*' } });
       return true;
     } catch (error) {
       const status = (error as { statusCode?: number }).statusCode;
-      if (status === 409 || status === 412) return false;
+      if (status === 409 || status === 412) return (await this.getBytes(key))?.equals(data) === true;
       throw error;
     }
   }
 
   async get(key: string): Promise<Readable> {
-    const response = await this.container.getBlobClient(this.key(key)).download();
-    return response.readableStreamBody as Readable;
+    try {
+      const response = await this.container.getBlobClient(this.key(key)).download();
+      return response.readableStreamBody as Readable;
+    } catch (error) {
+      if (isNotFound(error)) throw new ObjectNotFoundError(key, this.location, error);
+      throw error;
+    }
   }
 
   async getBytes(key: string): Promise<Buffer | undefined> {
@@ -103,9 +126,16 @@ export class AzureStore implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncIterable<StoredObject> {
+    checkedPrefix(prefix);
+    const full = this.options.prefix ? `${this.options.prefix}/${prefix}` : prefix;
     const strip = this.options.prefix ? this.options.prefix.length + 1 : 0;
-    for await (const blob of this.container.listBlobsFlat({ prefix: this.key(prefix) })) {
-      yield { key: blob.name.slice(strip), size: blob.properties.contentLength ?? 0 };
+    const pages = this.container
+      .listBlobsFlat({ prefix: full })
+      .byPage(this.options.listPageSize ? { maxPageSize: this.options.listPageSize } : {});
+    for await (const page of pages) {
+      for (const blob of page.segment.blobItems) {
+        yield { key: blob.name.slice(strip), size: blob.properties.contentLength ?? 0 };
+      }
     }
   }
 

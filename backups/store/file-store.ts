@@ -1,11 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { link, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isNotFound } from './retry.js';
-import type { ObjectStore, StoredObject } from './types.js';
+import {
+  checkedKey,
+  checkedPrefix,
+  InvalidKeyError,
+  ObjectNotFoundError,
+  type ObjectStore,
+  type StoredObject,
+} from './types.js';
 
 /** A repository in a local (or mounted) folder. Writes go to a temp file, are fsynced, then renamed into place. */
 export class FileStore implements ObjectStore {
@@ -15,10 +22,23 @@ export class FileStore implements ObjectStore {
     this.location = `file://${root}`;
   }
 
+  /** The file of a key; a key that is not plain is refused before any I/O. */
   private path(key: string): string {
-    if (key.split('/').some((part) => part === '..' || part === ''))
-      throw new Error(`invalid object key ${key}`);
-    return join(this.root, ...key.split('/'));
+    return join(this.root, ...checkedKey(key).split('/'));
+  }
+
+  /**
+   * The file of a key whose folder exists (made if `make`) and lies inside the root: a symbolic link to a
+   * folder elsewhere, planted in the repository, never takes a write or delete outside it.
+   */
+  private async placed(key: string, make: boolean): Promise<string> {
+    const target = this.path(key);
+    if (make) await mkdir(dirname(target), { recursive: true });
+    const [root, folder] = await Promise.all([realpath(this.root), realpath(dirname(target))]);
+    const rel = relative(root, folder);
+    if (rel.startsWith('..') || isAbsolute(rel))
+      throw new InvalidKeyError(key, `its folder leads outside ${this.root} (a symbolic link)`);
+    return target;
   }
 
   private tempPath(target: string): string {
@@ -26,8 +46,7 @@ export class FileStore implements ObjectStore {
   }
 
   async put(key: string, body: Readable): Promise<void> {
-    const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true });
+    const target = await this.placed(key, true);
     const temp = this.tempPath(target);
     try {
       const out = createWriteStream(temp, { flags: 'wx', mode: 0o600 });
@@ -41,17 +60,9 @@ export class FileStore implements ObjectStore {
   }
 
   async putBytes(key: string, body: Buffer | string): Promise<void> {
-    const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true });
-    const temp = this.tempPath(target);
+    const target = await this.placed(key, true);
+    const temp = await this.writeTemp(target, body);
     try {
-      const handle = await open(temp, 'wx', 0o600);
-      try {
-        await handle.writeFile(body);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
       await rename(temp, target);
     } catch (error) {
       await rm(temp, { force: true });
@@ -59,17 +70,33 @@ export class FileStore implements ObjectStore {
     }
   }
 
+  /**
+   * Written whole to a temp file first, then hard-linked to its name, which fails if the name exists: the
+   * object appears complete or not at all. Opening the name itself with O_EXCL would show an empty file to a
+   * reader (another process reading the lock) until the write ends. A file system without hard links falls
+   * back to that exclusive open.
+   */
   async createExclusive(key: string, body: Buffer | string): Promise<boolean> {
-    const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true });
+    const target = await this.placed(key, true);
+    const temp = await this.writeTemp(target, body);
     try {
-      const handle = await open(target, 'wx', 0o600);
-      try {
-        await handle.writeFile(body);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await link(temp, target);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST')
+        return (await readFile(target).catch(() => undefined))?.equals(Buffer.from(body)) === true;
+      if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP')
+        return this.createByExclusiveOpen(target, body);
+      throw error;
+    } finally {
+      await rm(temp, { force: true });
+    }
+  }
+
+  private async createByExclusiveOpen(target: string, body: Buffer | string): Promise<boolean> {
+    try {
+      await writeNew(target, body);
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -77,9 +104,26 @@ export class FileStore implements ObjectStore {
     }
   }
 
+  /** A new private temp file beside `target` holding `body`, synced to disk. */
+  private async writeTemp(target: string, body: Buffer | string): Promise<string> {
+    const temp = this.tempPath(target);
+    try {
+      await writeNew(temp, body);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+    return temp;
+  }
+
   async get(key: string): Promise<Readable> {
     const path = this.path(key);
-    await stat(path); // fail now, with ENOENT, rather than on first read
+    try {
+      await stat(path); // fail now rather than on first read
+    } catch (error) {
+      if (isNotFound(error)) throw new ObjectNotFoundError(key, this.location, error);
+      throw error;
+    }
     return createReadStream(path, { highWaterMark: 1 << 20 });
   }
 
@@ -102,7 +146,7 @@ export class FileStore implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncIterable<StoredObject> {
-    const base = prefix.replace(/\/+$/, '');
+    const base = checkedPrefix(prefix).slice(0, -1);
     const start = base === '' ? this.root : this.path(base);
     yield* this.walk(start);
   }
@@ -133,7 +177,11 @@ export class FileStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    await rm(this.path(key), { force: true });
+    try {
+      await rm(await this.placed(key, false), { force: true });
+    } catch (error) {
+      if (!isNotFound(error)) throw error; // its folder does not exist: nor does it
+    }
   }
 
   async sweepTemporary(ageMs: number): Promise<number> {
@@ -162,5 +210,16 @@ export class FileStore implements ObjectStore {
     } finally {
       await handle.close();
     }
+  }
+}
+
+/** Creates `path` (failing with EEXIST if it exists), private to us, holding `body`, synced to disk. */
+async function writeNew(path: string, body: Buffer | string): Promise<void> {
+  const handle = await open(path, 'wx', 0o600);
+  try {
+    await handle.writeFile(body);
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

@@ -1,7 +1,13 @@
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { isNotFound } from './retry.js';
-import type { ObjectStore, StoredObject } from './types.js';
+import { isNotFound, reportS3Retries, type StoreRetry, s3RetryConfig } from './retry.js';
+import {
+  checkedKey,
+  checkedPrefix,
+  ObjectNotFoundError,
+  type ObjectStore,
+  type StoredObject,
+} from './types.js';
 
 export interface S3StoreOptions {
   bucket: string;
@@ -12,7 +18,9 @@ export interface S3StoreOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** Multipart part size; each part is buffered once, so memory stays near partSize x queueSize. */
   partSize?: number;
-  maxAttempts?: number;
+  retry?: StoreRetry;
+  /** Keys per listing page (S3 answers at most 1,000); tests make it small to cross pages. */
+  listPageSize?: number;
 }
 
 /**
@@ -31,6 +39,7 @@ export class S3Store implements ObjectStore {
   }
 
   static async open(options: S3StoreOptions): Promise<S3Store> {
+    if (options.prefix) checkedKey(options.prefix);
     const sdk = await import('@aws-sdk/client-s3');
     const custom = options.endpoint !== undefined;
     const client = new sdk.S3Client({
@@ -38,24 +47,27 @@ export class S3Store implements ObjectStore {
       ...(custom ? { endpoint: options.endpoint } : {}),
       forcePathStyle: options.forcePathStyle ?? false,
       ...(options.credentials ? { credentials: options.credentials } : {}),
-      maxAttempts: options.maxAttempts ?? 5,
-      retryMode: 'standard',
+      ...s3RetryConfig(options.retry ?? {}),
       ...(custom
         ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
         : {}),
     });
+    reportS3Retries(client, options.retry ?? {});
     return new S3Store(client, sdk, options);
   }
 
+  /** The object's name in the bucket; a key that is not plain is refused before any request. */
   private key(key: string): string {
+    checkedKey(key);
     return this.options.prefix ? `${this.options.prefix}/${key}` : key;
   }
 
   async put(key: string, body: Readable): Promise<void> {
+    const name = this.key(key);
     const { Upload } = await import('@aws-sdk/lib-storage');
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.options.bucket, Key: this.key(key), Body: body },
+      params: { Bucket: this.options.bucket, Key: name, Body: body },
       partSize: this.options.partSize ?? 8 * 1024 * 1024,
       queueSize: 2,
       leavePartsOnError: false,
@@ -69,32 +81,45 @@ export class S3Store implements ObjectStore {
     );
   }
 
+  /**
+   * A conditional PUT (If-None-Match: *): S3 answers 412 when the key exists and 409
+   * ConditionalRequestConflict to the loser of concurrent creates (AWS S3 User Guide, "How to prevent object
+   * overwrites with conditional writes"). A refusal whose stored bytes are ours is our own earlier try whose
+   * answer was lost (the SDK retried it): created. Some S3-compatible servers (s3rver) ignore If-None-Match,
+   * so a success is read back too and a racing writer noticed.
+   */
   async createExclusive(key: string, body: Buffer | string): Promise<boolean> {
-    if ((await this.head(key)) !== undefined) return false;
+    const name = this.key(key);
+    const data = Buffer.from(body);
+    const ours = async () => (await this.getBytes(key))?.equals(data) === true;
+    if ((await this.head(key)) !== undefined) return ours();
     try {
       await this.client.send(
         new this.sdk.PutObjectCommand({
           Bucket: this.options.bucket,
-          Key: this.key(key),
-          Body: body,
+          Key: name,
+          Body: data,
           IfNoneMatch: '*',
         }),
       );
     } catch (error) {
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 412 || status === 409) return false;
+      if (status === 412 || status === 409) return ours();
       throw error;
     }
-    // Some S3-compatible servers ignore If-None-Match: read back, so a racing writer is noticed.
-    const stored = await this.getBytes(key);
-    return stored?.equals(Buffer.from(body)) === true;
+    return ours();
   }
 
   async get(key: string): Promise<Readable> {
-    const result = await this.client.send(
-      new this.sdk.GetObjectCommand({ Bucket: this.options.bucket, Key: this.key(key) }),
-    );
-    return result.Body as Readable;
+    try {
+      const result = await this.client.send(
+        new this.sdk.GetObjectCommand({ Bucket: this.options.bucket, Key: this.key(key) }),
+      );
+      return result.Body as Readable;
+    } catch (error) {
+      if (isNotFound(error)) throw new ObjectNotFoundError(key, this.location, error);
+      throw error;
+    }
   }
 
   async getBytes(key: string): Promise<Buffer | undefined> {
@@ -122,7 +147,8 @@ export class S3Store implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncIterable<StoredObject> {
-    const full = this.key(prefix);
+    checkedPrefix(prefix);
+    const full = this.options.prefix ? `${this.options.prefix}/${prefix}` : prefix;
     const strip = this.options.prefix ? this.options.prefix.length + 1 : 0;
     let token: string | undefined;
     do {
@@ -131,6 +157,7 @@ export class S3Store implements ObjectStore {
           Bucket: this.options.bucket,
           Prefix: full,
           ContinuationToken: token,
+          ...(this.options.listPageSize ? { MaxKeys: this.options.listPageSize } : {}),
         }),
       );
       for (const item of page.Contents ?? []) {
