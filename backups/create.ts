@@ -16,6 +16,7 @@ import { type BlobEndpoint, openSiteBlobs, UnsafeBlobError } from './attachments
 import { type Catalog, readCatalog } from './catalog.js';
 import { encryptStream } from './crypto/age.js';
 import { DigestStream } from './crypto/digest.js';
+import { compressArchive, type DumpCompression, pgDumpLevel, streamCompression } from './dump-compression.js';
 import { layout, newSetId } from './layout.js';
 import { acquireLock } from './lock.js';
 import { type BlobRecord, type Manifest, type ManifestBody, sealManifest } from './manifest.js';
@@ -118,6 +119,7 @@ export async function createBackup(
         sha256: dump.sha256,
         plainSize: dump.plainSize,
         format: 'pg_dump-custom',
+        ...(dump.compression ? { compression: dump.compression } : {}),
         name: facts.name,
         serverVersion: facts.serverVersion,
         serverMajor: facts.serverMajor,
@@ -168,13 +170,15 @@ async function dumpDatabase(
   objectKey: string,
   progress: ProgressListener,
   signal: AbortSignal | undefined,
-): Promise<{ size: number; sha256: string; plainSize: number }> {
+): Promise<{ size: number; sha256: string; plainSize: number; compression?: DumpCompression }> {
+  const config = repo.siteConfig.backups?.compression ?? { method: 'brotli', level: 1 };
+  const compression = streamCompression(config);
   const child = execa(
     pgDumpPath,
     // --verbose names each table as it starts on it: with the tables' sizes, that gives a fraction done.
     [
       '--format=custom',
-      `--compress=${repo.siteConfig.backups?.compression ?? 1}`,
+      `--compress=${pgDumpLevel(config)}`,
       '--verbose',
       `--snapshot=${snapshot.id}`,
       '--no-password',
@@ -221,7 +225,11 @@ async function dumpDatabase(
   });
   const digest = new DigestStream('sha256');
   try {
-    const encrypted = await encryptStream(child.stdout!.pipe(counter), repo.recipients);
+    // plainSize counts the archive pg_dump wrote (what a restore puts on disk), before any compression.
+    const archive = child.stdout!.pipe(counter);
+    const source = compression ? compressArchive(archive, compression) : archive;
+    source.once('error', (error) => digest.destroy(error)); // .pipe() would not pass it on to the upload
+    const encrypted = await encryptStream(source, repo.recipients);
     const upload = repo.store.put(objectKey, encrypted.pipe(digest));
     const [, result] = await Promise.all([upload, child]);
     if (result.exitCode !== 0 || result.failed) {
@@ -239,7 +247,12 @@ async function dumpDatabase(
     throw error;
   }
   progress({ phase: 'database', bytes: plainSize, fraction: 1 });
-  return { size: digest.bytes, sha256: digest.digest('hex'), plainSize };
+  return {
+    size: digest.bytes,
+    sha256: digest.digest('hex'),
+    plainSize,
+    ...(compression ? { compression } : {}),
+  };
 }
 
 /**

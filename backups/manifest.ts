@@ -35,8 +35,11 @@ export const manifestBodySchema = z.object({
   }),
   encryption: z.object({ scheme: z.literal('age-x25519'), recipients: z.array(z.string()).min(1) }),
   database: storedObject.extend({
+    /** The archive pg_dump wrote (what a restore puts on disk), before compression and encryption. */
     plainSize: z.number().int().nonnegative(),
     format: z.literal('pg_dump-custom'),
+    /** Compression tier4 applied to the archive before encrypting it; absent when pg_dump compressed it. */
+    compression: z.object({ method: z.literal('brotli'), level: z.number().int() }).optional(),
     name: z.string(),
     serverVersion: z.string(),
     serverMajor: z.number().int(),

@@ -21,6 +21,7 @@ import { printableKey, unsafeBlobKey } from '../core/primero/tables.js';
 import { type BlobEndpoint, UnsafeBlobError } from './attachments.js';
 import { decryptStream } from './crypto/age.js';
 import { DigestStream } from './crypto/digest.js';
+import { decompressor } from './dump-compression.js';
 import type { BlobRecord, Manifest } from './manifest.js';
 import {
   type IncompleteRestore,
@@ -504,7 +505,11 @@ async function fetchVerifiedDump(
     manifest.database.object,
   );
   const file = join(workDir, 'database.dump');
-  await pipeline(decrypted, createWriteStream(file, { mode: 0o600, flags: 'wx' }));
+  await pipeline(
+    decrypted,
+    decompressor(manifest.database.compression),
+    createWriteStream(file, { mode: 0o600, flags: 'wx' }),
+  );
   assertSameDump(manifest, cipher);
   return file;
 }
@@ -546,7 +551,9 @@ async function restoreDump(
       manifest.database.object,
     );
     const child = execa(pgRestorePath, args, { ...run, stdin: 'pipe' });
-    decrypted.pipe(child.stdin!);
+    const archive = decompressor(manifest.database.compression);
+    archive.once('error', (error) => child.stdin!.destroy(error));
+    decrypted.pipe(archive).pipe(child.stdin!);
     child.stdin!.on('error', () => {});
     result = await child;
     // pg_restore read to the end of the archive, so the whole object went through the hash.

@@ -5,6 +5,7 @@ import { findPgTool } from '../core/postgres/pg-tools.js';
 import { type CatalogEntry, readCatalog } from './catalog.js';
 import { decryptStream } from './crypto/age.js';
 import { digestOf } from './crypto/digest.js';
+import { decompressor } from './dump-compression.js';
 import { layout } from './layout.js';
 import { type Manifest, manifestObjects } from './manifest.js';
 import type { ProgressListener } from './progress.js';
@@ -200,7 +201,9 @@ async function readDumpToc(
     buffer: true,
     maxBuffer: 64 * 1024 * 1024,
   });
-  plain.pipe(child.stdin!);
+  const archive = decompressor(manifest.database.compression);
+  archive.once('error', (error) => child.stdin!.destroy(error));
+  plain.pipe(archive).pipe(child.stdin!);
   child.stdin!.on('error', () => {}); // pg_restore may stop reading once it has the TOC
   const result = await child;
   if (result.exitCode !== 0) {

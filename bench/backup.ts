@@ -115,7 +115,7 @@ async function main(): Promise<void> {
           tier4(['--json', ...c, 'backup', 'create', '--site', site.site], site.env, join(dir, 'rss')),
         );
         tier4Backup.push(t.seconds);
-        tier4Bytes = JSON.parse(t.value.stdout).database.size;
+        tier4Bytes = JSON.parse(t.value.stdout).database.bytes;
         backupRss = Math.max(backupRss, t.value.rssKiB);
       }
       // Restore: the newest set, and the same bytes through the plain tools.

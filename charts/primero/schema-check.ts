@@ -20,16 +20,41 @@ export function isBuiltIn(object: KubeObject): boolean {
   return BUILT_IN_GROUPS.has(object.apiVersion);
 }
 
-type TypeMap = Record<string, { getAttributeTypeMap?: () => Array<{ baseName: string; type: string }> }>;
+interface ModelClass {
+  getAttributeTypeMap(): Array<{ baseName: string; type: string }>;
+}
 
-function unknownFields(value: unknown, type: string, path: string, models: TypeMap, out: string[]): void {
+/**
+ * One API type's class from @kubernetes/client-node, loaded by its own file (dist/gen/models/<Type>.js: the
+ * package has no exports map, and each generated model file imports nothing). Loading the package's index
+ * instead pulls in about 1,900 modules (its whole API client), most of `tier4 config validate`'s start-up.
+ */
+const modelCache = new Map<string, Promise<ModelClass | undefined>>();
+function loadModel(type: string): Promise<ModelClass | undefined> {
+  // Only generated type names reach here (V1Pod, CoreV1EndpointPort…): never a path from data.
+  if (!/^[A-Z][A-Za-z0-9]*$/.test(type)) return Promise.resolve(undefined);
+  let model = modelCache.get(type);
+  if (!model) {
+    model = import(/* @vite-ignore */ `@kubernetes/client-node/dist/gen/models/${type}.js`).then(
+      (module: Record<string, unknown>) => {
+        const candidate = module[type] as Partial<ModelClass> | undefined;
+        return typeof candidate?.getAttributeTypeMap === 'function' ? (candidate as ModelClass) : undefined;
+      },
+      () => undefined, // a primitive, IntOrString, Quantity or free-form object: no model file
+    );
+    modelCache.set(type, model);
+  }
+  return model;
+}
+
+async function unknownFields(value: unknown, type: string, path: string, out: string[]): Promise<void> {
   if (value === undefined || value === null) return;
   const array = /^Array<(.+)>$/.exec(type);
   if (array) {
     if (!Array.isArray(value)) out.push(`${path}: expected a list`);
     else
       for (const [index, item] of value.entries())
-        unknownFields(item, array[1]!, `${path}[${index}]`, models, out);
+        await unknownFields(item, array[1]!, `${path}[${index}]`, out);
     return;
   }
   const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
@@ -37,11 +62,11 @@ function unknownFields(value: unknown, type: string, path: string, models: TypeM
     if (typeof value !== 'object' || Array.isArray(value)) out.push(`${path}: expected a map`);
     else
       for (const [key, item] of Object.entries(value))
-        unknownFields(item, map[1]!, `${path}.${key}`, models, out);
+        await unknownFields(item, map[1]!, `${path}.${key}`, out);
     return;
   }
-  const model = models[type];
-  if (!model?.getAttributeTypeMap) return; // a primitive, IntOrString, Quantity or free-form object
+  const model = await loadModel(type);
+  if (!model) return;
   if (typeof value !== 'object' || Array.isArray(value)) {
     out.push(`${path}: expected an object`);
     return;
@@ -52,17 +77,16 @@ function unknownFields(value: unknown, type: string, path: string, models: TypeM
   for (const [key, item] of Object.entries(value)) {
     const fieldType = fields.get(key);
     if (fieldType === undefined) out.push(`${path ? `${path}.` : ''}${key}: unknown field`);
-    else unknownFields(item, fieldType, path ? `${path}.${key}` : key, models, out);
+    else await unknownFields(item, fieldType, path ? `${path}.${key}` : key, out);
   }
 }
 
 export async function checkSchemas(objects: KubeObject[]): Promise<Finding[]> {
-  const models = (await import('@kubernetes/client-node')) as unknown as TypeMap;
   const findings: Finding[] = [];
   for (const object of objects.filter(isBuiltIn)) {
     const ref = `${object.kind}/${object.metadata.name}`;
     const modelName = `V1${object.kind}`;
-    if (!models[modelName]?.getAttributeTypeMap) {
+    if (!(await loadModel(modelName))) {
       findings.push({
         rule: SCHEMA_RULE,
         object: ref,
@@ -71,7 +95,7 @@ export async function checkSchemas(objects: KubeObject[]): Promise<Finding[]> {
       continue;
     }
     const unknown: string[] = [];
-    unknownFields(object, modelName, '', models, unknown);
+    await unknownFields(object, modelName, '', unknown);
     for (const message of unknown) findings.push({ rule: UNKNOWN_FIELD_RULE, object: ref, message });
 
     const module = (await import(

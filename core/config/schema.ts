@@ -155,11 +155,22 @@ const backupsSchema = z
     /** Parallel blob uploads. */
     concurrency: z.number().int().min(1).max(64).default(8),
     /**
-     * pg_dump's gzip level for the dump (0 none … 9 smallest). Level 1 takes about half the time of pg_dump's
-     * default (6) for a dump about 4% larger, measured in docs/benchmarks.md: compression is most of a backup's
-     * time. Choose 6-9 on a slow uplink where the transfer costs more than the CPU.
+     * How the database dump is compressed (backups/dump-compression.ts, decision 0013). `brotli` (default,
+     * level 1, 0-11): pg_dump writes an uncompressed archive and tier4 compresses the stream, about as small as
+     * pg_dump's default gzip for a third of the CPU. `pg_dump` (level 0-9): pg_dump's own gzip, restorable with
+     * `age -d` and pg_restore alone. Higher levels are smaller and slower: worth it on a slow uplink.
      */
-    compression: z.number().int().min(0).max(9).default(1),
+    compression: z
+      .object({
+        method: z.enum(['brotli', 'pg_dump']).default('brotli'),
+        level: z.number().int().min(0).max(11).default(1),
+      })
+      .strict()
+      .refine((value) => value.method !== 'pg_dump' || value.level <= 9, {
+        message: "pg_dump's gzip level is 0-9",
+        path: ['level'],
+      })
+      .default({ method: 'brotli', level: 1 }),
   })
   .strict();
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
@@ -13,12 +13,15 @@ import { pgInfo } from '../support/pg.js';
  * (runbooks/disaster-recovery.md, "If tier4 itself cannot run")
  */
 describe('a backup set restored with age and pg_restore alone', () => {
-  test("backups.compression sets pg_dump's level", async () => {
+  test("backups.compression method pg_dump: pg_dump's own gzip at the level set, no brotli step", async () => {
     const site = await backupSite({ blobs: 0 });
     const text = await readFile(site.configPath, 'utf8');
     await writeFile(
       site.configPath,
-      text.replace(/^(\s+)integrityKey:/m, '$1compression: 0\n$1integrityKey:'),
+      text.replace(
+        /^(\s+)integrityKey:/m,
+        '$1compression:\n$1  method: pg_dump\n$1  level: 0\n$1integrityKey:',
+      ),
     );
     const created = await tier4(['--json', '-c', site.configPath, 'backup', 'create', '--site', site.site], {
       env: site.env,
@@ -26,6 +29,7 @@ describe('a backup set restored with age and pg_restore alone', () => {
     expect(created.code, created.stderr).toBe(0);
     const files = await repositoryFiles(site);
     const manifest = JSON.parse(await readFile(files.find((f) => f.endsWith('manifest.json'))!, 'utf8'));
+    expect(manifest.database).not.toHaveProperty('compression');
     const dumpFile = join(site.dir, 'level0.dump');
     const root = site.repository.replace('file://', '');
     await execa('age', ['-d', '-i', site.identityFile, '-o', dumpFile, join(root, manifest.database.object)]);
@@ -48,12 +52,24 @@ describe('a backup set restored with age and pg_restore alone', () => {
       const bytes = await readFile(join(root, object.object));
       expect(createHash('sha256').update(bytes).digest('hex')).toBe(object.sha256);
     }
+    // By default the archive is brotli-compressed (level 1) before encryption, and pg_dump's own compression
+    // is off: `age -d | brotli -d` gives the archive pg_restore reads (runbooks/disaster-recovery.md).
+    expect(manifest.database.compression).toEqual({ method: 'brotli', level: 1 });
+    const compressed = join(site.dir, 'database.dump.br');
     const dumpFile = join(site.dir, 'database.dump');
-    await execa('age', ['-d', '-i', site.identityFile, '-o', dumpFile, join(root, manifest.database.object)]);
+    await execa('age', [
+      '-d',
+      '-i',
+      site.identityFile,
+      '-o',
+      compressed,
+      join(root, manifest.database.object),
+    ]);
+    await execa('brotli', ['-d', '-o', dumpFile, compressed]);
+    expect((await stat(dumpFile)).size).toBe(manifest.database.plainSize);
     const { stdout } = await execa(join(pgInfo().binDir, 'pg_restore'), ['--list', dumpFile]);
     expect(stdout).toMatch(/TABLE DATA public cases /);
-    // backups.compression defaults to gzip level 1 (docs/benchmarks.md); pg_restore reads it from the archive.
-    expect(stdout).toMatch(/^; +Compression: 1$/m);
+    expect(stdout).toMatch(/^; +Compression: 0$/m);
     for (const blob of manifest.attachments.blobs) {
       const { stdout: plain } = await execa('age', ['-d', '-i', site.identityFile, join(root, blob.object)], {
         encoding: 'buffer',
