@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { TestProject } from 'vitest/node';
@@ -37,21 +37,33 @@ function newestSourceTime(dir: string): number {
 }
 
 /** Tests that spawn bin/tier4.js run dist/: rebuild it when a source file is newer (e.g. vitest run on its own). */
-async function ensureFreshBuild(): Promise<void> {
-  const built = join(ROOT, 'dist', 'cli', 'main.js');
+async function ensureFreshBuild(root: string): Promise<void> {
+  const built = join(root, 'dist', 'cli', 'main.js');
   const builtAt = existsSync(built) ? statSync(built).mtimeMs : 0;
-  const sourcesAt = Math.max(...SOURCE_DIRS.map((dir) => newestSourceTime(join(ROOT, dir))));
+  const sourcesAt = Math.max(...SOURCE_DIRS.map((dir) => newestSourceTime(join(root, dir))));
   if (sourcesAt > builtAt)
-    await execa(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], {
-      cwd: ROOT,
+    await execa(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], {
+      cwd: root,
       reject: false,
     });
+}
+
+/**
+ * Under Stryker (vitest.mutate.config.ts sets TIER4_DIST_FROM to the project outside its sandbox) the CLI tests
+ * run the project's own dist/: a build of the mutated sandbox would cost a minute per run and could not kill a
+ * mutant anyway (the spawned CLI never sees the active mutant).
+ */
+async function prepareDist(): Promise<void> {
+  const from = process.env.TIER4_DIST_FROM;
+  if (!from) return ensureFreshBuild(ROOT);
+  await ensureFreshBuild(from);
+  if (!existsSync(join(ROOT, 'dist'))) symlinkSync(join(from, 'dist'), join(ROOT, 'dist'), 'dir');
 }
 
 /** One throwaway PostgreSQL 15 for the whole run; tests create their own databases in it. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   rmSync(CAPTURE_DIR, { recursive: true, force: true });
-  await ensureFreshBuild();
+  await prepareDist();
   const server = await startPostgres({ password: testSecret('pg-superuser') });
   project.provide('pg', {
     host: server.host,
