@@ -8,7 +8,7 @@ import {
   connectDatabase,
   type DatabaseTarget,
   databaseError,
-  pgToolEnv,
+  toolConnection,
 } from '../core/postgres/connection.js';
 import { assertToolCanHandle, findPgTool, toolErrorDetail } from '../core/postgres/pg-tools.js';
 import { printableKey, unsafeBlobKey } from '../core/primero/tables.js';
@@ -173,6 +173,7 @@ async function dumpDatabase(
 ): Promise<{ size: number; sha256: string; plainSize: number; compression?: DumpCompression }> {
   const config = repo.siteConfig.backups?.compression ?? { method: 'brotli', level: 1 };
   const compression = streamCompression(config);
+  const tool = toolConnection(database);
   const child = execa(
     pgDumpPath,
     // --verbose names each table as it starts on it: with the tables' sizes, that gives a fraction done.
@@ -182,10 +183,10 @@ async function dumpDatabase(
       '--verbose',
       `--snapshot=${snapshot.id}`,
       '--no-password',
-      `--dbname=${database.url}`,
+      `--dbname=${tool.url}`,
     ],
     {
-      env: pgToolEnv(database),
+      env: tool.env,
       stdin: 'ignore',
       stdout: 'pipe',
       stderr: 'pipe',

@@ -13,7 +13,7 @@ import {
   type DatabaseTarget,
   databaseName,
   describeDatabase,
-  pgToolEnv,
+  toolConnection,
   withDatabase,
 } from '../core/postgres/connection.js';
 import { assertToolCanHandle, findPgTool, toolErrorDetail } from '../core/postgres/pg-tools.js';
@@ -531,9 +531,10 @@ async function restoreDump(
   options: RestoreOptions,
   how: { jobs: number; dumpFile: string | undefined; skipExtensionComments: boolean },
 ): Promise<void> {
-  const args = ['--no-owner', '--no-acl', '--exit-on-error', '--no-password', `--dbname=${into.url}`];
+  const tool = toolConnection(into);
+  const args = ['--no-owner', '--no-acl', '--exit-on-error', '--no-password', `--dbname=${tool.url}`];
   const run = {
-    env: pgToolEnv(into),
+    env: tool.env,
     reject: false,
     ...(options.signal ? { cancelSignal: options.signal } : {}),
   };

@@ -44,10 +44,6 @@ export function assertWritableFolder(path: string, option: string): void {
   }
 }
 
-export function databaseNameOf(url: string): string {
-  return decodeURIComponent(new URL(url).pathname.slice(1));
-}
-
 /** --target-database, checked by the configuration's own rule for a postgres:// URL (core/config/schema.ts). */
 export function parseTargetUrl(text: string): string {
   const problems = postgresUrlProblems(text, {

@@ -55,13 +55,30 @@ function asServerUser(bin: string, args: string[]): [string, string[]] {
   return [bin, args];
 }
 
-export async function startPostgres(options: { password: string; user?: string }): Promise<PostgresServer> {
+export interface StartOptions {
+  password: string;
+  user?: string;
+  /** Turn TLS on with this server certificate chain and key (PEM); off by default. */
+  tls?: { cert: string; key: string };
+  /** pg_hba.conf lines put before initdb's own (the first matching line decides). */
+  hbaFirst?: string[];
+}
+
+export async function startPostgres(options: StartOptions): Promise<PostgresServer> {
   const binDir = postgresBinDir();
   const user = options.user ?? 'tier4';
   const dir = await mkdtemp(join(tmpdir(), 'tier4-pg-'));
   const dataDir = join(dir, 'data');
   const pwFile = join(dir, 'pw');
   await writeFile(pwFile, `${options.password}\n`, { mode: 0o600 });
+  // The server refuses a key file others may read (PostgreSQL docs "Secure TCP/IP Connections with SSL").
+  if (options.tls) {
+    await writeFile(join(dir, 'server.crt'), options.tls.cert, { mode: 0o600 });
+    await writeFile(join(dir, 'server.key'), options.tls.key, { mode: 0o600 });
+  }
+  const tlsSettings = options.tls
+    ? ` -c ssl=on -c ssl_cert_file=${join(dir, 'server.crt')} -c ssl_key_file=${join(dir, 'server.key')}`
+    : '';
   if (process.getuid?.() === 0) {
     await chmod(dir, 0o755);
     execFileSync('chown', ['-R', 'postgres:postgres', dir]);
@@ -87,6 +104,11 @@ export async function startPostgres(options: { password: string; user?: string }
   } finally {
     await rm(pwFile, { force: true });
   }
+  if (options.hbaFirst) {
+    // Rewriting the existing file keeps its owner (the server's user).
+    const hba = join(dataDir, 'pg_hba.conf');
+    await writeFile(hba, `${options.hbaFirst.join('\n')}\n${await readFile(hba, 'utf8')}`);
+  }
   let port = 0;
   for (let attempt = 0; ; attempt += 1) {
     port = await freePort();
@@ -101,7 +123,7 @@ export async function startPostgres(options: { password: string; user?: string }
         '60',
         '-o',
         // Throwaway server: durability settings off for speed.
-        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60`,
+        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60${tlsSettings}`,
         'start',
       ]);
       break;

@@ -6,12 +6,7 @@ import { confirmBySiteName } from '../confirm.js';
 import { formatBytes } from '../output.js';
 import { progressLine } from '../progress.js';
 import type { Registrar } from '../registrar.js';
-import {
-  assertWritableFolder,
-  databaseNameOf,
-  guardRestoreTarget,
-  parseTargetUrl,
-} from '../restore-target.js';
+import { assertWritableFolder, guardRestoreTarget, parseTargetUrl } from '../restore-target.js';
 import { positiveInt, warnReadableIdentity } from './backup.js';
 import type { DryRunOptions } from './restore-dry-run.js';
 import { registerRestoreHistory } from './restore-history.js';
@@ -100,8 +95,9 @@ export function registerRestore(program: Command, registrar: Registrar): void {
               });
               for (const warning of plan.warnings) ctx.out.warn(warning);
               if (plan.targetIncomplete) {
+                const { databaseName } = await import('../../core/postgres/connection.js');
                 ctx.out.warn(
-                  `The target ${describeIncomplete(databaseNameOf(target), plan.targetIncomplete)}.`,
+                  `The target ${describeIncomplete(databaseName(target), plan.targetIncomplete)}.`,
                 );
               }
               if (plan.targetState === 'not-empty' && !options.replace) {

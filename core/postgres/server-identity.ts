@@ -1,9 +1,9 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import pg from 'pg';
+import type pg from 'pg';
 import { errorMessage } from '../errors.js';
-import { clientConfig, type DatabaseTarget, databaseName, withDatabase } from './connection.js';
+import { type DatabaseTarget, databaseName, openClient, withDatabase } from './connection.js';
 
 /**
  * Where a postgres:// URL leads, spelled in one way: which hosts, ports and database names it can reach. Two
@@ -13,7 +13,7 @@ import { clientConfig, type DatabaseTarget, databaseName, withDatabase } from '.
  *   and falls back to PGHOST, PGPORT, PGDATABASE, PGUSER, then the Unix socket, port 5432 and a database named
  *   after the user (PostgreSQL 15 docs, libpq "Connection URIs" 34.1.1.2 and "Environment Variables" 34.15);
  * - clientConfig takes the URL's host (else `?host=`, else localhost), its port (else 5432) and its path
- *   (else the database `postgres`).
+ *   (else, as libpq, PGDATABASE, else the user name: databaseName).
  */
 export interface DatabaseSpot {
   /** host (a name, an address or a socket folder) and port pairs. */
@@ -41,7 +41,7 @@ export function databaseSpot(url: string, env: NodeJS.ProcessEnv = {}): Database
   if (libpqPort) ports.add(Number(libpqPort));
   const user = params.get('user') || decodeURIComponent(parsed.username) || env.PGUSER || '';
   const path = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-  const databases = new Set<string>([databaseName(url)]);
+  const databases = new Set<string>([databaseName(url, env)]);
   databases.add(params.get('dbname') || path || env.PGDATABASE || user);
   return {
     endpoints: [...hosts].flatMap((host) => [...ports].map((port) => ({ host, port }))),
@@ -99,10 +99,9 @@ export async function serverIdentity(target: DatabaseTarget, timeoutMs = 10_000)
   let lastProblem = 'not reachable';
   // The named database may not exist yet (a restore target): then any database on the server will do.
   for (const url of [target.url, withDatabase(target.url, 'postgres')]) {
-    const client = new pg.Client({ ...clientConfig({ ...target, url }), connectionTimeoutMillis: timeoutMs });
-    client.on('error', () => {});
+    let client: pg.Client | undefined;
     try {
-      await client.connect();
+      client = await openClient({ ...target, url }, { timeoutMs });
       const { rows } = await client.query<{ id: string }>(
         'SELECT system_identifier::text AS id FROM pg_control_system()',
       );
@@ -114,7 +113,7 @@ export async function serverIdentity(target: DatabaseTarget, timeoutMs = 10_000)
       lastProblem = code === '3D000' ? 'database does not exist' : errorMessage(error).split('\n')[0]!;
       if (code !== '3D000') break;
     } finally {
-      await client.end().catch(() => undefined);
+      await client?.end().catch(() => undefined);
     }
   }
   return { problem: lastProblem };
