@@ -197,3 +197,21 @@ export function keyStrengthProblem(key: KeyObject): string | null {
   }
   return `the key type ${keyType} is not accepted; use RSA (2048 or more) or ECDSA P-256`;
 }
+
+/** Extended key usages (RFC 5280 section 4.2.1.12): id-kp-serverAuth, id-kp-clientAuth, anyExtendedKeyUsage. */
+const PURPOSE_OID = { serverAuth: '1.3.6.1.5.5.7.3.1', clientAuth: '1.3.6.1.5.5.7.3.2' } as const;
+const ANY_PURPOSE_OID = '2.5.29.37.0';
+
+/**
+ * Whether the certificate's extended key usage lists `purpose` (or any purpose). Node's `keyUsage` holds the
+ * extended key usage OIDs, undefined when the extension is absent: `strict` says whether that counts as no.
+ */
+export function allowsPurpose(
+  cert: X509Certificate,
+  purpose: keyof typeof PURPOSE_OID,
+  strict: boolean,
+): boolean {
+  const usages = cert.keyUsage;
+  if (!usages) return !strict;
+  return usages.includes(PURPOSE_OID[purpose]) || usages.includes(ANY_PURPOSE_OID);
+}

@@ -3,7 +3,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { LoadedConfig } from '../core/config/load.js';
 import { UsageError } from '../core/errors.js';
-import { DAY_MS, parsePemCertificates, parsePrivateKey } from './certificate.js';
+import { allowsPurpose, DAY_MS, parsePemCertificates, parsePrivateKey } from './certificate.js';
 import { buildCsr } from './csr.js';
 import {
   type CryptoKeyPair,
@@ -162,12 +162,9 @@ export async function createClientCertificate(
   };
 }
 
-/** TLS client authentication, RFC 5280 section 4.2.1.12 (id-kp-clientAuth). */
-const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
-
-/** Node's `keyUsage` lists the extended key usages (OIDs); undefined when the extension is absent. */
+/** A client certificate must say it is one: without the extension, it is refused too. */
 function hasClientAuth(cert: X509Certificate): boolean {
-  return cert.keyUsage?.includes(CLIENT_AUTH_OID) === true;
+  return allowsPurpose(cert, 'clientAuth', true);
 }
 
 export interface ClientInstallResult {

@@ -84,15 +84,17 @@ export async function savePairFiles(
 }
 
 /**
- * Runs the configured reload command, e.g. `nginx -s reload`, `systemctl reload nginx` or
+ * Runs the configured reload (or configuration test) command, e.g. `nginx -s reload`, `systemctl reload nginx` or
  * `docker compose exec nginx nginx -s reload`. It comes from the operator's own tier4.yaml, so it runs
  * through /bin/sh: quoting and `&&` work as they would in a terminal.
  */
-export async function runReloadCommand(
+export async function runServerCommand(
   command: string,
-  options: { signal?: AbortSignal; timeoutMs?: number } = {},
+  options: { signal?: AbortSignal; timeoutMs?: number; field?: 'reloadCommand' | 'testCommand' } = {},
 ): Promise<void> {
-  if (command.trim() === '') throw new UsageError('tls.source.reloadCommand is empty.');
+  const field = options.field ?? 'reloadCommand';
+  const what = field === 'reloadCommand' ? 'reload' : 'configuration test';
+  if (command.trim() === '') throw new UsageError(`tls.source.${field} is empty.`);
   const result = await execa('/bin/sh', ['-c', command], {
     reject: false,
     timeout: options.timeoutMs ?? 60_000,
@@ -108,8 +110,8 @@ export async function runReloadCommand(
       .slice(-3)
       .join(' / ');
     throw new OperationError(
-      `The reload command \`${command}\` failed (${result.exitCode === undefined ? result.shortMessage : `exit ${result.exitCode}`})${output ? `: ${output}` : ''}.`,
-      'Check tls.source.reloadCommand; run it by hand to see why.',
+      `The ${what} command \`${command}\` failed (${result.exitCode === undefined ? result.shortMessage : `exit ${result.exitCode}`})${output ? `: ${output}` : ''}.`,
+      `Check tls.source.${field}; run it by hand to see why.`,
     );
   }
 }

@@ -181,6 +181,15 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 export { sleep };
 
+/** Reads a Deployment (nothing else): a missing one, or one this identity may not read, is an error. */
+export async function readDeployment(kube: Kube, name: string): Promise<void> {
+  try {
+    await kube.apps.readNamespacedDeployment({ name, namespace: kube.namespace });
+  } catch (error) {
+    throw kubeError(`read Deployment ${kube.namespace}/${name}`, error);
+  }
+}
+
 /**
  * `kubectl rollout restart`: a new pod-template annotation makes the Deployment replace its pods, which then
  * read the updated Secret. Waits until every replica runs the new template.

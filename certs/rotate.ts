@@ -3,13 +3,16 @@ import { dirname, join } from 'node:path';
 import type { LoadedConfig } from '../core/config/load.js';
 import type { CertificateSource } from '../core/config/tls.js';
 import { errorMessage, OperationError, UsageError } from '../core/errors.js';
+import { folderProblem } from '../core/writable.js';
 import type { CertificateInfo } from './certificate.js';
-import { installPairFiles, readPairFiles, runReloadCommand, savePairFiles } from './files.js';
+import { installPairFiles, readPairFiles, runServerCommand, savePairFiles } from './files.js';
 import {
   type CertManagerState,
   connectKube,
   type Kube,
   putSecret,
+  readCertManagerCertificate,
+  readDeployment,
   readTlsSecret,
   renewCertManagerCertificate,
   replaceTlsSecret,
@@ -29,6 +32,25 @@ export interface RotateOptions {
   now?: Date;
   /** How often the served certificate is checked while waiting for the new one. */
   pollMs?: number;
+  /** Validate and check everything, then stop before the first write or reload. */
+  dryRun?: boolean;
+}
+
+/** What `certs rotate --dry-run` found: everything checked, nothing written, nothing reloaded. */
+export interface RotatePlan {
+  site: string;
+  dryRun: true;
+  /** Where the new pair would go, and where the current one would be kept. */
+  installTo: string;
+  saveTo: string;
+  current: { sha256: string; notAfter: string } | null;
+  new: CertificateInfo;
+  /** The configuration test that passed (e.g. `nginx -t`), or null when none is configured. */
+  configTest: string | null;
+  /** How the server would be made to read the new pair. */
+  reload: string;
+  /** Where the served certificate would be checked afterwards. */
+  verifyAt: string;
 }
 
 export interface RotateResult {
@@ -51,7 +73,16 @@ interface Pair {
  */
 interface PairStore {
   describe: string;
+  /** Where save() keeps the current pair. */
+  saveTo: string;
+  /** How reload() makes the server read the pair. */
+  reloadBy: string;
   read(): Promise<Pair | null>;
+  /**
+   * Read only: checks the server side is ready (files: the folders can be written and tls.source.testCommand
+   * passes; a Secret: the Deployment exists). Returns the test that ran, or null. Throws what is wrong.
+   */
+  test(): Promise<string | null>;
   save(pair: Pair): Promise<string>;
   install(pair: Pair): Promise<void>;
   restore(): Promise<void>;
@@ -63,23 +94,36 @@ function filesStore(
   options: RotateOptions,
 ): PairStore {
   let saved: Pair | null = null;
+  const backupDir = source.backupDir ?? join(dirname(source.cert), '.tier4-previous');
   return {
     describe: `${source.cert} and ${source.key}`,
+    saveTo: backupDir,
+    reloadBy: source.reloadCommand,
     read: () => readPairFiles(source.cert, source.key),
+    async test() {
+      // The pair is swapped by a rename beside each file, and the old pair kept in backupDir.
+      for (const folder of new Set([dirname(source.cert), dirname(source.key), backupDir])) {
+        const problem = await folderProblem(folder);
+        if (problem)
+          throw new UsageError(`The certificate cannot be installed: ${problem}; nothing was changed.`);
+      }
+      if (!source.testCommand) return null;
+      await runServerCommand(source.testCommand, {
+        field: 'testCommand',
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      return source.testCommand;
+    },
     async save(pair) {
       saved = pair;
-      const where = await savePairFiles(
-        source.backupDir ?? join(dirname(source.cert), '.tier4-previous'),
-        pair,
-        options.now ?? new Date(),
-      );
+      const where = await savePairFiles(backupDir, pair, options.now ?? new Date());
       return dirname(where.cert);
     },
     install: (pair) => installPairFiles(source.cert, source.key, pair),
     async restore() {
       if (saved) await installPairFiles(source.cert, source.key, saved);
     },
-    reload: () => runReloadCommand(source.reloadCommand, options.signal ? { signal: options.signal } : {}),
+    reload: () => runServerCommand(source.reloadCommand, options.signal ? { signal: options.signal } : {}),
   };
 }
 
@@ -93,6 +137,12 @@ function secretStore(
   let original: Awaited<ReturnType<typeof readTlsSecret>> = null;
   return {
     describe: `Secret ${kube.namespace}/${secretName}`,
+    saveTo: `Secret ${kube.namespace}/${secretName}-previous`,
+    reloadBy: `a rolling restart of Deployment ${kube.namespace}/${deployment}`,
+    async test() {
+      await readDeployment(kube, deployment);
+      return null;
+    },
     async read() {
       original = await readTlsSecret(kube, secretName);
       return original ? { cert: original.cert, key: original.key } : null;
@@ -168,8 +218,20 @@ export async function rotateCertificate(
   loaded: LoadedConfig,
   siteName: string,
   files: { cert: string; key: string },
+  options: RotateOptions & { dryRun: true },
+): Promise<RotatePlan>;
+export async function rotateCertificate(
+  loaded: LoadedConfig,
+  siteName: string,
+  files: { cert: string; key: string },
+  options?: RotateOptions,
+): Promise<RotateResult>;
+export async function rotateCertificate(
+  loaded: LoadedConfig,
+  siteName: string,
+  files: { cert: string; key: string },
   options: RotateOptions = {},
-): Promise<RotateResult> {
+): Promise<RotateResult | RotatePlan> {
   const target = siteTls(loaded, siteName);
   const source = target.tls.source;
   const progress = options.onProgress ?? (() => {});
@@ -241,6 +303,21 @@ export async function rotateCertificate(
   if (previous?.sha256 === newSha) {
     throw new UsageError(`${store.describe} already holds this certificate; nothing was changed.`);
   }
+  if (options.dryRun) {
+    progress(`Checking the server side of ${store.describe} (a dry run: nothing is written)`);
+    const configTest = await store.test();
+    return {
+      site: target.siteName,
+      dryRun: true,
+      installTo: store.describe,
+      saveTo: store.saveTo,
+      current: previous,
+      new: check.info,
+      configTest,
+      reload: store.reloadBy,
+      verifyAt: `${target.host}:${target.port}`,
+    };
+  }
   progress(`Saving the current certificate from ${store.describe}`);
   const savedAt = await store.save(current);
 
@@ -248,6 +325,8 @@ export async function rotateCertificate(
   try {
     progress(`Installing the new certificate into ${store.describe}`);
     await store.install(pem);
+    // With the new pair in place, the server's own test (e.g. `nginx -t`) reads it before any reload.
+    await store.test();
     progress('Reloading the server');
     await store.reload();
     progress(`Checking that ${target.host}:${target.port} serves the new certificate`);
@@ -333,6 +412,38 @@ export interface RenewResult {
   certificate: CertManagerState;
   servedSha256: string;
   served: boolean;
+}
+
+/** `certs rotate --dry-run` on a cert-manager site: what a renewal would ask for, read without changing anything. */
+export async function planManagedRenewal(
+  loaded: LoadedConfig,
+  siteName: string,
+  options: RotateOptions = {},
+): Promise<{ site: string; dryRun: true; certificate: CertManagerState; reload: string; verifyAt: string }> {
+  const target = siteTls(loaded, siteName);
+  const source = target.tls.source;
+  if (source?.type !== 'cert-manager')
+    throw new UsageError(`The certificate of ${target.siteName} is not managed by cert-manager.`);
+  const kube = await connectKube({
+    namespace: target.namespace,
+    context: target.context,
+    kubeconfig: options.kubeconfig,
+  });
+  const certificate = await readCertManagerCertificate(kube, source.certificate);
+  if (!certificate) {
+    throw new OperationError(
+      `cert-manager Certificate ${target.namespace}/${source.certificate} does not exist; a renewal would fail.`,
+      'Deploy the site (the chart creates it), or check tls.source.certificate.',
+    );
+  }
+  await readDeployment(kube, source.deployment);
+  return {
+    site: target.siteName,
+    dryRun: true,
+    certificate,
+    reload: `a rolling restart of Deployment ${target.namespace}/${source.deployment}`,
+    verifyAt: `${target.host}:${target.port}`,
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import {
+  allowsPurpose,
   type CertificateInfo,
   coversName,
   DAY_MS,
@@ -49,6 +50,12 @@ export function checkNewPair(
   else if (notAfterDate(leaf).getTime() - now.getTime() <= policy.failDays * DAY_MS) {
     problems.push(`it expires in ${info.daysLeft} days, not more than failDays (${policy.failDays})`);
   }
+  // Without the extension a certificate may serve any purpose (RFC 5280 section 4.2.1.12); with it, TLS
+  // clients refuse a server certificate that does not list serverAuth.
+  if (!allowsPurpose(leaf, 'serverAuth', false))
+    problems.push(
+      `its extended key usage (${leaf.keyUsage?.join(', ')}) lacks serverAuth: it is not a server certificate`,
+    );
   const weak = keyStrengthProblem(leaf.publicKey);
   if (weak) problems.push(weak);
   return { info, leaf, problems };

@@ -59,10 +59,10 @@ describe('redact', () => {
       expect(out).not.toMatch(/MIIEvQ/);
     }
     // A failing reload command whose output ends in half a key: the error keeps no line of it.
-    const { runReloadCommand } = await import('../certs/files.js');
+    const { runServerCommand } = await import('../certs/files.js');
     const lines = body.split('\n');
     const script = `printf '%s\\n' ${lines.map((l) => `'${l}'`).join(' ')} '-----END PRIVATE KEY-----' >&2; exit 3`;
-    const error = await runReloadCommand(script).catch((e: Error) => e);
+    const error = await runServerCommand(script).catch((e: Error) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(/exit 3/);
     expect((error as Error).message.replace(script, '')).not.toMatch(/MIIEvQ/);

@@ -158,49 +158,82 @@ export function registerCerts(program: Command, registrar: Registrar): void {
     .option('-s, --site <name>', 'the site (default: the only one)')
     .option('--cert <file>', 'the new certificate, full chain, leaf first (PEM)')
     .option('--key <file>', 'its private key (PEM, unencrypted)')
+    .option(
+      '--dry-run',
+      'validate the pair and check the server side (tls.source.testCommand), say what would change; write and reload nothing',
+    )
     .action(
-      registrar.action(async (ctx, options: { site?: string; cert?: string; key?: string }) => {
-        if ((options.cert === undefined) !== (options.key === undefined)) {
-          throw new UsageError('Pass both --cert and --key, or neither (cert-manager sites).');
-        }
-        const { name, loaded, site } = ctx.site(options.site, 'tls');
-        const rotate = await import('../../certs/rotate.js');
-        const common = {
-          signal: ctx.signal,
-          kubeconfig: kubeconfigOf(ctx),
-          onProgress: (text: string) => ctx.out.info(text),
-        };
-        if (options.cert === undefined || options.key === undefined) {
-          if (site.tls?.source?.type !== 'cert-manager') {
-            throw new UsageError(
-              `Pass --cert FILE and --key FILE: the certificate of ${name} is not issued by cert-manager.`,
-            );
+      registrar.action(
+        async (ctx, options: { site?: string; cert?: string; key?: string; dryRun?: boolean }) => {
+          if ((options.cert === undefined) !== (options.key === undefined)) {
+            throw new UsageError('Pass both --cert and --key, or neither (cert-manager sites).');
           }
-          const result = await rotate.renewManagedCertificate(loaded, name, common);
+          const { name, loaded, site } = ctx.site(options.site, 'tls');
+          const rotate = await import('../../certs/rotate.js');
+          const common = {
+            signal: ctx.signal,
+            kubeconfig: kubeconfigOf(ctx),
+            onProgress: (text: string) => ctx.out.info(text),
+          };
+          if (options.cert === undefined || options.key === undefined) {
+            if (site.tls?.source?.type !== 'cert-manager') {
+              throw new UsageError(
+                `Pass --cert FILE and --key FILE: the certificate of ${name} is not issued by cert-manager.`,
+              );
+            }
+            if (options.dryRun) {
+              const plan = await rotate.planManagedRenewal(loaded, name, common);
+              const cm = plan.certificate;
+              ctx.out.result(
+                [
+                  `Dry run: nothing was changed. A rotation of ${name} would:`,
+                  `  1. ask cert-manager to issue Certificate ${cm.name} again (now revision ${cm.revision}, ${cm.ready ? 'Ready' : `not Ready: ${cm.reason ?? '?'}`}${cm.notAfter ? `, expires ${cm.notAfter}` : ''})`,
+                  `  2. reload the server by ${plan.reload}`,
+                  `  3. check that ${plan.verifyAt} serves the new certificate`,
+                ].join('\n'),
+                { ok: true, ...plan },
+              );
+              return 0;
+            }
+            const result = await rotate.renewManagedCertificate(loaded, name, common);
+            ctx.out.result(
+              `cert-manager issued a new certificate for ${name} (revision ${result.certificate.revision}); it is being served (SHA-256 ${result.servedSha256}).`,
+              { ok: true, ...result },
+            );
+            return 0;
+          }
+          const files = { cert: resolve(ctx.io.cwd, options.cert), key: resolve(ctx.io.cwd, options.key) };
+          if (options.dryRun) {
+            const plan = await rotate.rotateCertificate(loaded, name, files, { ...common, dryRun: true });
+            ctx.out.result(
+              [
+                `Dry run: the new certificate for ${name} passed every check; nothing was changed. A rotation would:`,
+                `  1. keep the current pair${plan.current ? ` (SHA-256 ${plan.current.sha256}, expires ${plan.current.notAfter})` : ''} in ${plan.saveTo}`,
+                `  2. install the new one into ${plan.installTo}`,
+                `       SHA-256  ${plan.new.sha256}`,
+                `       names    ${plan.new.sans.join(', ')}`,
+                `       expires  ${plan.new.notAfter} (${plan.new.daysLeft} days)`,
+                `  3. ${plan.configTest ? `test the configuration (\`${plan.configTest}\`; it passes now), then ` : ''}reload by ${plan.reload}`,
+                `  4. check that ${plan.verifyAt} serves it, and roll back if not`,
+              ].join('\n'),
+              { ok: true, ...plan },
+            );
+            return 0;
+          }
+          const result = await rotate.rotateCertificate(loaded, name, files, common);
           ctx.out.result(
-            `cert-manager issued a new certificate for ${name} (revision ${result.certificate.revision}); it is being served (SHA-256 ${result.servedSha256}).`,
+            [
+              `The new certificate for ${name} is installed in ${result.installedTo} and served.`,
+              `  SHA-1    ${result.installed.sha1}`,
+              `  SHA-256  ${result.installed.sha256}`,
+              `  expires  ${result.installed.notAfter} (${result.installed.daysLeft} days)`,
+              `The previous pair is kept at ${result.previousSavedAt}.`,
+            ].join('\n'),
             { ok: true, ...result },
           );
           return 0;
-        }
-        const result = await rotate.rotateCertificate(
-          loaded,
-          name,
-          { cert: resolve(ctx.io.cwd, options.cert), key: resolve(ctx.io.cwd, options.key) },
-          common,
-        );
-        ctx.out.result(
-          [
-            `The new certificate for ${name} is installed in ${result.installedTo} and served.`,
-            `  SHA-1    ${result.installed.sha1}`,
-            `  SHA-256  ${result.installed.sha256}`,
-            `  expires  ${result.installed.notAfter} (${result.installed.daysLeft} days)`,
-            `The previous pair is kept at ${result.previousSavedAt}.`,
-          ].join('\n'),
-          { ok: true, ...result },
-        );
-        return 0;
-      }),
+        },
+      ),
     );
 
   const client = certs.command('client').description('client certificates, e.g. for UNHCR proGres v4/DTP');

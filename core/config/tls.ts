@@ -17,6 +17,8 @@ const certificateSource = z.discriminatedUnion('type', [
       cert: absolutePath,
       key: absolutePath,
       reloadCommand: z.string().min(1).default('nginx -s reload'),
+      /** Checks the server's configuration, e.g. `nginx -t`: run before each reload and by `certs rotate --dry-run`. */
+      testCommand: z.string().min(1).optional(),
       /** Where the replaced pair is kept; default: a `.tier4-previous` folder beside the certificate. */
       backupDir: absolutePath.optional(),
     })

@@ -49,8 +49,10 @@ async function site(pair: TestPair, tls: Record<string, unknown> = {}) {
       cert: nginx.certFile,
       key: nginx.keyFile,
       reloadCommand: (changes.reloadCommand as string | undefined) ?? nginx.reloadCommand,
+      testCommand: changes.testCommand,
     },
     reloadCommand: undefined,
+    testCommand: undefined,
   });
   const config = await certsConfig(tlsFor(tls));
   const caFile = join(config.dir, 'ca.pem');
@@ -187,6 +189,11 @@ describe('tier4 certs rotate (files, real nginx)', () => {
         /issuer of "CN=primero.test"/,
       ],
       ['weak key', await issueLeaf(issuing, { names: [SNI_HOST], key: { rsa: 1024 } }), /at least RSA 2048/],
+      [
+        'client certificate',
+        await issueLeaf(issuing, { names: [SNI_HOST], purpose: 'clientAuth' }),
+        /lacks serverAuth: it is not a server certificate/,
+      ],
     ];
     for (const [label, pair, reason] of bad) {
       const files = await writePair(config.dir, label.replace(' ', '-'), pair);
@@ -208,6 +215,76 @@ describe('tier4 certs rotate (files, real nginx)', () => {
     }
     expect(await untouched([nginx.certFile, nginx.keyFile])).toEqual(before);
     await expect(stat(join(nginx.dir, 'ssl', '.tier4-previous'))).rejects.toThrow(/ENOENT/);
+    expect(await servedFingerprint(nginx.port)).toBe(sha256(current));
+  });
+
+  test('--dry-run validates the pair, runs the configuration test, and changes nothing: the old certificate is still served', async () => {
+    const { nginx, config, rewrite } = await site(current);
+    // nginx's own configuration test, on the same configuration the reload uses.
+    await rewrite({ testCommand: nginx.reloadCommand.replace(/ -s reload$/, ' -t') });
+    const before = await untouched([nginx.certFile, nginx.keyFile]);
+    const files = await writePair(config.dir, 'new', next);
+    const rotate = [
+      'certs',
+      'rotate',
+      '-c',
+      config.file,
+      '--cert',
+      files.cert,
+      '--key',
+      files.key,
+      '--dry-run',
+    ];
+
+    const result = await tier4(['--json', ...rotate]);
+    expect(result.code, result.stderr).toBe(0);
+    const plan = JSON.parse(result.stdout);
+    expect(plan).toMatchObject({
+      ok: true,
+      dryRun: true,
+      site: 'web',
+      installTo: `${nginx.certFile} and ${nginx.keyFile}`,
+      saveTo: join(nginx.dir, 'ssl', '.tier4-previous'),
+      current: { sha256: sha256(current) },
+      new: { sha256: sha256(next), sans: [SNI_HOST] },
+      reload: nginx.reloadCommand,
+    });
+    expect(plan.configTest).toMatch(/nginx .* -t$/);
+    const text = await tier4(rotate);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain('passed every check; nothing was changed');
+    expect(text.stdout).toContain(`install the new one into ${nginx.certFile}`);
+
+    // Nothing written, nothing reloaded: the files as they were, no saved pair, no SIGHUP, the old certificate.
+    expect(await untouched([nginx.certFile, nginx.keyFile])).toEqual(before);
+    await expect(stat(join(nginx.dir, 'ssl', '.tier4-previous'))).rejects.toThrow(/ENOENT/);
+    expect(await nginx.errorLog()).not.toContain('SIGHUP');
+    expect(await servedFingerprint(nginx.port)).toBe(sha256(current));
+
+    // A configuration test that fails stops the dry run (exit 1), as it would stop the rotation before a reload.
+    await rewrite({ testCommand: '/bin/sh -c "echo emerg: bad directive >&2; exit 1"' });
+    const failing = await tier4(rotate);
+    expect(failing.code).toBe(1);
+    expect(failing.stderr).toContain('The configuration test command');
+    expect(failing.stderr).toContain('bad directive');
+    expect(await untouched([nginx.certFile, nginx.keyFile])).toEqual(before);
+    expect(await servedFingerprint(nginx.port)).toBe(sha256(current));
+  });
+
+  test('a configuration test that fails with the new pair in place rolls back before any reload', async () => {
+    const { nginx, config, rewrite } = await site(current);
+    // A test that passes on the old pair and fails once the new one is in place (as `nginx -t` would on a
+    // pair nginx cannot load): the dry run passes, the rotation rolls back without reloading.
+    const marker = next.leaf.split('\n')[2]!;
+    await rewrite({ testCommand: `/bin/sh -c '! grep -qF "${marker}" ${nginx.certFile}'` });
+    const files = await writePair(config.dir, 'new', next);
+    const rotate = ['certs', 'rotate', '-c', config.file, '--cert', files.cert, '--key', files.key];
+    expect((await tier4([...rotate, '--dry-run'])).code).toBe(0);
+    const result = await tier4(rotate);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('The configuration test command');
+    expect(result.stderr).toContain('the previous certificate was restored and is served again');
+    expect(await readFile(nginx.certFile, 'utf8')).toBe(current.cert);
     expect(await servedFingerprint(nginx.port)).toBe(sha256(current));
   });
 

@@ -112,6 +112,8 @@ export interface LeafOptions {
   key?: 'ec' | { rsa: number };
   /** Leave the intermediates out of the chain file. */
   omitChain?: boolean;
+  /** The extended key usage (default serverAuth). */
+  purpose?: 'serverAuth' | 'clientAuth';
 }
 
 export async function issueLeaf(issuer: Issuer, options: LeafOptions): Promise<TestPair> {
@@ -132,7 +134,7 @@ export async function issueLeaf(issuer: Issuer, options: LeafOptions): Promise<T
         x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
         true,
       ),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage[options.purpose ?? 'serverAuth']]),
       ...(options.names.length > 0
         ? [
             new x509.SubjectAlternativeNameExtension(
