@@ -68,7 +68,9 @@ export async function planRestore(
     verified?: VerifyReport;
   } = {},
 ): Promise<RestorePlan> {
-  const { entry, verification } = await checkSet(repo, id, identities, options);
+  // The dump's SHA-256 is checked in the pass that decrypts it for pg_restore (fetchVerifiedDump, restoreDump),
+  // before the target changes: hashing it here as well would read it twice.
+  const { entry, verification } = await checkSet(repo, id, identities, { ...options, dumpHashedOnUse: true });
   return {
     manifest: entry.manifest,
     verification,
@@ -85,11 +87,24 @@ export async function checkSet(
   repo: SiteRepository,
   id: string,
   identities: string[],
-  options: { signal?: AbortSignal; onProgress?: ProgressListener; verified?: VerifyReport } = {},
+  options: {
+    signal?: AbortSignal;
+    onProgress?: ProgressListener;
+    verified?: VerifyReport;
+    /** The caller hashes the dump as it reads it (a restore): here only its presence and size are checked. */
+    dumpHashedOnUse?: boolean;
+  } = {},
 ): Promise<{ entry: FoundSet; verification: VerifyReport }> {
   const entry = await findSet(repo, id);
-  const verification = options.verified ?? (await verifySet(repo, entry.id, { ...options, record: false }));
-  const blocking = options.verified
+  const { dumpHashedOnUse, verified, ...rest } = options;
+  const verification =
+    verified ??
+    (await verifySet(repo, entry.id, {
+      ...rest,
+      record: false,
+      ...(dumpHashedOnUse ? { hashedOnUse: new Set([entry.manifest.database.object]) } : {}),
+    }));
+  const blocking = verified
     ? verification.failures.filter((failure) => failure.object === entry.manifest.database.object)
     : verification.failures;
   if (blocking.length > 0) {
@@ -505,20 +520,32 @@ async function fetchVerifiedDump(
     manifest.database.object,
   );
   const file = join(workDir, 'database.dump');
-  await pipeline(
-    decrypted,
-    decompressor(manifest.database.compression),
-    createWriteStream(file, { mode: 0o600, flags: 'wx' }),
-  );
+  try {
+    await pipeline(
+      decrypted,
+      decompressor(manifest.database.compression),
+      createWriteStream(file, { mode: 0o600, flags: 'wx' }),
+    );
+  } catch (error) {
+    // A damaged object fails authentication part-way, before its hash can be compared: say which it is.
+    if (error instanceof OperationError || error instanceof UsageError) throw error;
+    throw new OperationError(
+      `The database dump ${manifest.database.object} could not be decrypted to the end (${errorMessage(error)}): it is damaged, or it changed in the repository after it was verified. Nothing was restored into the target.`,
+      DAMAGED_DUMP_HINT,
+    );
+  }
   assertSameDump(manifest, cipher);
   return file;
 }
 
+const DAMAGED_DUMP_HINT =
+  'Restore an older set (`tier4 backup list`); run `tier4 backup check` and find out what is writing to or damaging the repository.';
+
 function assertSameDump(manifest: Manifest, cipher: DigestStream): void {
   if (cipher.bytes !== manifest.database.size || cipher.digest('hex') !== manifest.database.sha256) {
     throw new OperationError(
-      `The database dump ${manifest.database.object} changed in the repository after it was verified; nothing was restored into the target.`,
-      'Someone or something is writing to the repository: investigate before restoring again.',
+      `The database dump ${manifest.database.object} does not match its manifest's SHA-256: it is damaged, or it changed in the repository after it was verified. Nothing was restored into the target.`,
+      DAMAGED_DUMP_HINT,
     );
   }
 }
