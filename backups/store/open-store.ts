@@ -3,16 +3,18 @@ import type { BackupsConfig } from '../../core/config/schema.js';
 import { UsageError } from '../../core/errors.js';
 import { resolveSecret } from '../../core/secrets.js';
 import { FileStore } from './file-store.js';
+import type { StoreRetry } from './retry.js';
 import type { ObjectStore } from './types.js';
 
 /**
  * Opens a site's backup repository (or, with `url`, its state repository) from its configuration, resolving
- * credentials by reference.
+ * credentials by reference. `retry` sets the SDK's tries and hears of each retry (e.g. for progress lines).
  */
 export async function openRepositoryStore(
   backups: BackupsConfig,
   env: NodeJS.ProcessEnv = process.env,
   url: string = backups.repository,
+  retry: StoreRetry = {},
 ): Promise<ObjectStore> {
   const location = parseRepositoryUrl(url);
   if (typeof location === 'string') throw new UsageError(`backups.repository: ${location}`);
@@ -28,6 +30,7 @@ export async function openRepositoryStore(
         region: s3?.region ?? 'us-east-1',
         ...(s3?.endpoint ? { endpoint: s3.endpoint } : {}),
         forcePathStyle: s3?.forcePathStyle ?? false,
+        retry,
         ...(s3?.credentials
           ? {
               credentials: {
@@ -45,6 +48,7 @@ export async function openRepositoryStore(
         account: location.account,
         container: location.container,
         prefix: location.prefix,
+        retry,
         ...(azure?.endpoint ? { endpoint: azure.endpoint } : {}),
         ...(azure?.key ? { accountKey: resolveSecret(azure.key, env) } : {}),
         ...(azure?.sasToken ? { sasToken: resolveSecret(azure.sasToken, env) } : {}),

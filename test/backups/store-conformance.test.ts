@@ -7,9 +7,13 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { acquireLock } from '../../backups/lock.js';
 import { AzureStore } from '../../backups/store/azure-store.js';
 import { FileStore } from '../../backups/store/file-store.js';
+import { openRepositoryStore } from '../../backups/store/open-store.js';
 import type { RetryInfo, StoreRetry } from '../../backups/store/retry.js';
 import { S3Store } from '../../backups/store/s3-store.js';
 import { InvalidKeyError, ObjectNotFoundError, type ObjectStore } from '../../backups/store/types.js';
+import { unreachableRepository } from '../../backups/store/unreachable.js';
+import type { BackupsConfig } from '../../core/config/schema.js';
+import { OperationError } from '../../core/errors.js';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { ImmutableStore } from '../support/immutable-store.js';
 import {
@@ -43,6 +47,8 @@ interface Subject {
   serverShowsPartialWrites?: boolean;
   /** A streamed body that crosses the store's part or block size. */
   streamBytes: number;
+  /** The same kind of repository, opened from its configuration, at an endpoint where nothing listens. */
+  unreachable?(retry: StoreRetry): Promise<{ store: ObjectStore; backups: BackupsConfig }>;
   /** A store whose every write the server refuses with a 4xx (a wrong key, a missing bucket). */
   openRefused?(): Promise<ObjectStore>;
 }
@@ -362,6 +368,27 @@ function conformance(name: string, traits: Traits, subject: () => Subject) {
     );
 
     test.runIf(traits.network === true)(
+      'an unreachable endpoint: every try is reported, then one clear error naming where',
+      async () => {
+        const s = subject();
+        const retries: RetryInfo[] = [];
+        const { store, backups } = await s.unreachable!({
+          attempts: 3,
+          baseDelayMs: 5,
+          onRetry: (info) => retries.push(info),
+        });
+        const error = await store.putBytes('x', 'y').catch((e) => e);
+        expect(retries.map((r) => r.attempt)).toEqual([2, 3]);
+        expect(retries.every((r) => r.attempts === 3)).toBe(true);
+        expect(retries.map((r) => r.reason).join(' ')).toMatch(/ECONNREFUSED|REQUEST_SEND_ERROR/);
+        const clear = unreachableRepository(error, backups, store.location);
+        expect(clear).toBeInstanceOf(OperationError);
+        expect((clear as Error).message).toContain(`cannot be reached at ${UNREACHABLE}`);
+        await store.close();
+      },
+    );
+
+    test.runIf(traits.network === true)(
       'what cannot pass is not retried: a refused write and a missing object take one request each',
       async () => {
         const s = subject();
@@ -384,6 +411,16 @@ function conformance(name: string, traits: Traits, subject: () => Subject) {
       },
     );
   });
+}
+
+/** Nothing listens on port 1. */
+const UNREACHABLE = 'http://127.0.0.1:1';
+
+/** A repository opened the way the commands open it: from (part of) a site's backups configuration. */
+async function fromConfig(backups: Record<string, unknown>, retry: StoreRetry) {
+  const config = backups as unknown as BackupsConfig;
+  const env = { KEY_ID: 'S3RVER', SECRET: AZURITE_KEY };
+  return { store: await openRepositoryStore(config, env, config.repository, retry), backups: config };
 }
 
 let counter = 0;
@@ -419,6 +456,19 @@ const s3Subject = (): Subject => {
     serverShowsPartialWrites: true,
     streamBytes: 11 * 1024 * 1024, // three parts
     open: (retry = {}) => S3Store.open(s3Options(prefix, retry)),
+    unreachable: (retry) =>
+      fromConfig(
+        {
+          repository: `s3://conformance/${prefix}`,
+          s3: {
+            region: 'us-east-1',
+            endpoint: UNREACHABLE,
+            forcePathStyle: true,
+            credentials: { accessKeyId: { env: 'KEY_ID' }, secretAccessKey: { env: 'SECRET' } },
+          },
+        },
+        retry,
+      ),
     // s3rver checks no signature, so a wrong secret would pass: a missing bucket (404 NoSuchBucket) instead.
     openRefused: () => S3Store.open({ ...s3Options(prefix, {}), bucket: 'no-such-bucket' }),
   };
@@ -444,6 +494,14 @@ const azureSubject = (): Subject => {
     orderedListing: true,
     streamBytes: 1024 * 1024 + 3, // five blocks
     open: (retry = {}) => AzureStore.open(azureOptions(prefix, retry)),
+    unreachable: (retry) =>
+      fromConfig(
+        {
+          repository: `azblob://${AZURITE_ACCOUNT}/conformance/${prefix}`,
+          azure: { endpoint: `${UNREACHABLE}/${AZURITE_ACCOUNT}`, key: { env: 'SECRET' } },
+        },
+        retry,
+      ),
     openRefused: () =>
       AzureStore.open({
         ...azureOptions(prefix, {}),
