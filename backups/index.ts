@@ -1,11 +1,21 @@
-/** The backup engine's public surface, for the CLI and for other features (drills, promotion, doctor). */
+/**
+ * The backup engine's public surface, for the CLI and for other features (drills, promotion, doctor,
+ * rehearsal): they import this file, never the modules behind it (test/architecture.test.ts).
+ */
 export { openBlobTarget, openSiteBlobs } from './attachments.js';
 export { type Catalog, type CatalogEntry, readCatalog } from './catalog.js';
 export { type CheckReport, checkRepository } from './check.js';
 export { type CreateResult, createBackup } from './create.js';
-export { layout } from './layout.js';
+export { decryptStream, generateIdentity } from './crypto/age.js';
+export { digestOf } from './crypto/digest.js';
+export { macMatches, macOf } from './crypto/mac.js';
+export { compactTime, layout } from './layout.js';
 export { listSets, type SetSummary } from './list.js';
+export { acquireRestoreLock } from './lock.js';
 export type { Manifest } from './manifest.js';
+export { describeIncomplete, readIncomplete } from './postgres/restore-marker.js';
+export { readFacts } from './postgres/snapshot.js';
+export type { ProgressEvent, ProgressListener } from './progress.js';
 export { type PruneReport, pruneRepository } from './prune.js';
 export {
   type CheckOutcome,
@@ -18,5 +28,18 @@ export {
   restorePrerequisites,
   runRestore,
 } from './restore.js';
-export { openSiteRepository, type SiteRepository, siteDatabase, siteIdentities } from './site-repository.js';
+export {
+  lastRestoreAndDrill,
+  type RestoreAuditRecord,
+  type RunAudit,
+  restoreAuditPath,
+} from './restore-audit.js';
+export {
+  openSiteRepository,
+  recipientProblem,
+  type SiteRepository,
+  siteDatabase,
+  siteIdentities,
+} from './site-repository.js';
+export type { TargetKind, TargetVerdict } from './target-guard.js';
 export { findSet, type VerifyReport, verifySet } from './verify.js';

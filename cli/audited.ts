@@ -1,6 +1,4 @@
-import type { RestoreAuditRecord, RunAudit } from '../backups/restore-audit.js';
-import type { SiteRepository } from '../backups/site-repository.js';
-import type { TargetVerdict } from '../backups/target-guard.js';
+import type { RestoreAuditRecord, RunAudit, SiteRepository, TargetVerdict } from '../backups/index.js';
 import { EXIT_USAGE, errorMessage, Tier4Error } from '../core/errors.js';
 import type { CommandContext } from './context.js';
 import { withSiteRepository } from './site-repository.js';

@@ -1,4 +1,4 @@
-import type { ProgressEvent } from '../backups/progress.js';
+import type { ProgressEvent } from '../backups/index.js';
 import { formatSeconds } from '../core/duration.js';
 import { formatBytes, type Output } from './output.js';
 

@@ -1,5 +1,5 @@
 import { accessSync, constants, statSync } from 'node:fs';
-import type { TargetKind } from '../backups/target-guard.js';
+import type { TargetKind } from '../backups/index.js';
 import { postgresUrlProblems } from '../core/config/postgres-url.js';
 import { UsageError } from '../core/errors.js';
 import { reportVerdict } from './audited.js';

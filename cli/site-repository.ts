@@ -1,4 +1,4 @@
-import type { SiteRepository } from '../backups/site-repository.js';
+import type { SiteRepository } from '../backups/index.js';
 import type { CommandContext } from './context.js';
 
 /** Opens a site's backup repository for the length of `work`, and always closes it. */

@@ -1,5 +1,5 @@
-import type { SetSummary } from '../backups/list.js';
-import type { CertificateHealth } from '../certs/status.js';
+import type { SetSummary } from '../backups/index.js';
+import type { CertificateHealth } from '../certs/index.js';
 import type { CheckStatus } from '../core/checks.js';
 import type { LoadedConfig } from '../core/config/load.js';
 import { DEFAULT_DRILL_INTERVAL_SECONDS, type SiteConfig } from '../core/config/schema.js';
@@ -111,7 +111,7 @@ export async function runDoctor(loaded: LoadedConfig, options: DoctorOptions = {
       add('message-secret', status, message);
     }
     await guarded(name, 'restores', async () => {
-      const { lastRestoreAndDrill, restoreAuditPath } = await import('../backups/restore-audit.js');
+      const { lastRestoreAndDrill, restoreAuditPath } = await import('../backups/index.js');
       const last = lastRestoreAndDrill(restoreAuditPath(loaded), name);
       add('restores', last.status, last.message);
     });
@@ -127,7 +127,7 @@ export async function runDoctor(loaded: LoadedConfig, options: DoctorOptions = {
     (options.site === undefined || options.site === promotion.from || options.site === promotion.to)
   ) {
     await guarded(null, 'config-drift', async () => {
-      const { configurationDrift } = await import('../promotion/drift.js');
+      const { configurationDrift } = await import('../promotion/index.js');
       const drift = await configurationDrift(loaded, {
         env,
         ...(options.signal ? { signal: options.signal } : {}),
@@ -210,7 +210,7 @@ async function backupChecks(
   found: SiteFindings,
 ): Promise<void> {
   const backups = site.backups!;
-  const { recipientProblem } = await import('../backups/site-repository.js');
+  const { recipientProblem } = await import('../backups/index.js');
   const recipientsWrong = await recipientProblem(name, backups, env);
   add(
     'encryption',
@@ -218,7 +218,7 @@ async function backupChecks(
     recipientsWrong ?? `${backups.encryption.recipients.length} age recipient(s)`,
   );
   const { openSiteRepository, listSets } = await import('../backups/index.js');
-  const { drillHistory, lastPassedDrill } = await import('../drills/store.js');
+  const { drillHistory, lastPassedDrill } = await import('../drills/index.js');
   let repo: Awaited<ReturnType<typeof openSiteRepository>>;
   try {
     repo = await openSiteRepository(loaded, name, env);
@@ -394,7 +394,7 @@ async function backupChecks(
 
 const REPOSITORY_UP_HELP = 'Whether the backup repository could be listed (1) or not (0).';
 
-type ListedSet = Awaited<ReturnType<typeof import('../backups/list.js').listSets>>['sets'][number];
+type ListedSet = Awaited<ReturnType<typeof import('../backups/index.js').listSets>>['sets'][number];
 
 /** Problems of a set: what its backup recorded, plus a failed verification. */
 function setProblems(set: ListedSet): number {
@@ -432,7 +432,7 @@ async function pgDumpCheck(site: SiteConfig, env: NodeJS.ProcessEnv, add: Add): 
     );
     // A restore that never finished leaves its marker on the database (backups/postgres/restore-marker.ts).
     const { databaseName } = await import('../core/postgres/connection.js');
-    const { describeIncomplete, readIncomplete } = await import('../backups/postgres/restore-marker.js');
+    const { describeIncomplete, readIncomplete } = await import('../backups/index.js');
     const name = databaseName(site.database.url);
     const incomplete = await readIncomplete(client, name);
     if (incomplete)
@@ -451,7 +451,7 @@ async function certificateChecks(
   metric: AddMetric,
   found: SiteFindings,
 ): Promise<void> {
-  const { certificateHealth } = await import('../certs/status.js');
+  const { certificateHealth } = await import('../certs/index.js');
   const health = await certificateHealth(loaded, name, {
     ...(signal ? { signal } : {}),
     env,

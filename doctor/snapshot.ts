@@ -8,8 +8,8 @@ export async function doctorSnapshot(
   options: DoctorOptions,
 ): Promise<{ report: DoctorReport; html: string }> {
   const report = await runDoctor(loaded, options);
-  const { auditHistory, readAudit } = await import('../promotion/audit.js');
-  const { auditLogPathFor } = await import('../promotion/session.js');
+  const { auditHistory, readAudit } = await import('../promotion/index.js');
+  const { auditLogPathFor } = await import('../promotion/index.js');
   let promotions: ReturnType<typeof auditHistory> = [];
   try {
     promotions = auditHistory(readAudit(auditLogPathFor(loaded)).records);

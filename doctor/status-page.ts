@@ -1,7 +1,7 @@
 import { formatBytes as bytes } from '../core/bytes.js';
 import type { CheckStatus } from '../core/checks.js';
 import { formatSeconds } from '../core/duration.js';
-import type { AuditRecord } from '../promotion/audit.js';
+import type { AuditRecord } from '../promotion/index.js';
 import type { DoctorReport, SiteFindings } from './run.js';
 
 /**

@@ -1,13 +1,16 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { decryptStream } from '../backups/crypto/age.js';
-import { digestOf } from '../backups/crypto/digest.js';
-import { compactTime } from '../backups/layout.js';
-import { acquireRestoreLock } from '../backups/lock.js';
-import { readFacts } from '../backups/postgres/snapshot.js';
-import type { ProgressListener } from '../backups/progress.js';
-import { planRestore, runRestore } from '../backups/restore.js';
-import type { SiteRepository } from '../backups/site-repository.js';
-import { findSet, verifySet } from '../backups/verify.js';
+import type { ProgressListener, SiteRepository } from '../backups/index.js';
+import {
+  acquireRestoreLock,
+  compactTime,
+  decryptStream,
+  digestOf,
+  findSet,
+  planRestore,
+  readFacts,
+  runRestore,
+  verifySet,
+} from '../backups/index.js';
 import { errorMessage } from '../core/errors.js';
 import { toolVersion } from '../core/package-info.js';
 import { connectDatabase, type DatabaseTarget, withDatabase } from '../core/postgres/connection.js';

@@ -1,8 +1,7 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { macMatches, macOf } from '../backups/crypto/mac.js';
-import { compactTime, layout } from '../backups/layout.js';
-import type { SiteRepository } from '../backups/site-repository.js';
+import type { SiteRepository } from '../backups/index.js';
+import { compactTime, layout, macMatches, macOf } from '../backups/index.js';
 import { drillJUnit, drillMarkdown } from './render.js';
 import type { DrillReport } from './report.js';
 

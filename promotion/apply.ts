@@ -5,10 +5,10 @@ import {
   getConfiguration,
   queueApply,
   queuePromote,
+  readLiveConfiguration,
   snapshotConfiguration,
   storeConfiguration,
-} from '../primero-api/configurations.js';
-import { readLiveConfiguration } from '../primero-api/live-configuration.js';
+} from '../primero-api/index.js';
 import { type AuditRecord, appendAudit } from './audit.js';
 import type { ConfigurationDiff } from './diff.js';
 import { compareFingerprints } from './fingerprint.js';

@@ -1,8 +1,4 @@
-import {
-  CONFIGURABLE_MODELS,
-  type ConfigurableModel,
-  type JsonObject,
-} from '../primero-api/live-configuration.js';
+import { CONFIGURABLE_MODELS, type ConfigurableModel, type JsonObject } from '../primero-api/index.js';
 import { canonical, MODEL_RULES, type NormalizedConfiguration, type NormalizedItem } from './normalize.js';
 
 /**

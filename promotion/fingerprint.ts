@@ -1,4 +1,4 @@
-import type { ConfigurableModel } from '../primero-api/live-configuration.js';
+import type { ConfigurableModel } from '../primero-api/index.js';
 import { MODEL_RULES } from './normalize.js';
 
 /** Compares production's configuration now to the fingerprint taken before the promotion. */

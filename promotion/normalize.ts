@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ConfigurableModel, JsonObject, LiveConfiguration } from '../primero-api/live-configuration.js';
+import type { ConfigurableModel, JsonObject, LiveConfiguration } from '../primero-api/index.js';
 
 /**
  * Turns what Primero's read APIs return into comparable items: keyed by the identity Primero's apply

@@ -1,5 +1,5 @@
-import type { ServiceAccount } from '../primero-api/account.js';
-import { readLiveConfiguration } from '../primero-api/live-configuration.js';
+import type { ServiceAccount } from '../primero-api/index.js';
+import { readLiveConfiguration } from '../primero-api/index.js';
 import { type ConfigurationDiff, diffConfigurations } from './diff.js';
 import { type NormalizedConfiguration, normalizeConfiguration } from './normalize.js';
 import { type PreflightCheck, type PreflightResult, preflight } from './preflight.js';

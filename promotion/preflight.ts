@@ -1,9 +1,13 @@
 import type { CheckStatus } from '../core/checks.js';
 import { formatSeconds } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
-import { readServiceAccount, type ServiceAccount } from '../primero-api/account.js';
-import { readSystemVersion } from '../primero-api/live-configuration.js';
-import { compareVersions, normalizeVersion } from '../primero-api/version.js';
+import {
+  compareVersions,
+  normalizeVersion,
+  readServiceAccount,
+  readSystemVersion,
+  type ServiceAccount,
+} from '../primero-api/index.js';
 import type { PromotionSession } from './session.js';
 
 /**

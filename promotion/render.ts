@@ -1,4 +1,4 @@
-import { CONFIGURABLE_MODELS } from '../primero-api/live-configuration.js';
+import { CONFIGURABLE_MODELS } from '../primero-api/index.js';
 import type { ChildChange, ConfigurationDiff, ItemChange, PropertyChange } from './diff.js';
 import { MODEL_RULES } from './normalize.js';
 import type { PreflightCheck } from './preflight.js';

@@ -1,6 +1,5 @@
 import { errorMessage, OperationError, UsageError } from '../core/errors.js';
-import { getConfiguration, queueApply } from '../primero-api/configurations.js';
-import { readLiveConfiguration } from '../primero-api/live-configuration.js';
+import { getConfiguration, queueApply, readLiveConfiguration } from '../primero-api/index.js';
 import { describeOutcome, operatorName, runId } from './apply.js';
 import { type AuditRecord, appendAudit, auditHistory, readAudit } from './audit.js';
 import { compareFingerprints } from './fingerprint.js';

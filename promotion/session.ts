@@ -7,8 +7,8 @@ import {
 } from '../core/config/promotion.js';
 import type { SiteConfig } from '../core/config/schema.js';
 import { UsageError } from '../core/errors.js';
-import type { PrimeroClient } from '../primero-api/client.js';
-import { clientForSite } from '../primero-api/from-site.js';
+import type { PrimeroClient } from '../primero-api/index.js';
+import { clientForSite } from '../primero-api/index.js';
 
 /** What every promotion operation needs: the configuration, the two sites, and what the caller injects. */
 

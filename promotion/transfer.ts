@@ -2,7 +2,7 @@ import type { SiteConfig } from '../core/config/schema.js';
 import { OperationError, Tier4Error } from '../core/errors.js';
 import { connectDatabase } from '../core/postgres/connection.js';
 import { resolveSecret } from '../core/secrets.js';
-import type { StoredConfiguration } from '../primero-api/configurations.js';
+import type { StoredConfiguration } from '../primero-api/index.js';
 
 /**
  * Reads one configuration state, with its data, from a site's database. Primero's API never returns

@@ -1,7 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OperationError } from '../core/errors.js';
-import { PrimeroApiError, type PrimeroClient } from '../primero-api/client.js';
-import { type ConfigurationMeta, getConfiguration } from '../primero-api/configurations.js';
+import {
+  type ConfigurationMeta,
+  getConfiguration,
+  PrimeroApiError,
+  type PrimeroClient,
+} from '../primero-api/index.js';
 
 /**
  * Primero applies a configuration in its worker and reports nothing but `applied_on`: the API is locked

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { generateIdentity } from '../backups/crypto/age.js';
+import { generateIdentity } from '../backups/index.js';
 
 /** Where a local site keeps its backups. */
 export type LocalRepository =

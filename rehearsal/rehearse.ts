@@ -142,7 +142,7 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
       await repo.store.close();
     }
     await step('ask the doctor about the local site', async () => {
-      const { runDoctor } = await import('../doctor/run.js');
+      const { runDoctor } = await import('../doctor/index.js');
       const report = await runDoctor(loaded, { env: { ...process.env, ...site.env } });
       const failed = report.checks.filter((check) => check.status === 'fail');
       if (failed.length > 0)

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { delimiter, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { CertificateEntry, SiteCertificateReport } from '../../certs/status.js';
+import type { CertificateEntry, SiteCertificateReport } from '../../certs/index.js';
 import { UsageError } from '../../core/errors.js';
 import type { CommandContext } from '../context.js';
 import type { Output } from '../output.js';
@@ -81,7 +81,7 @@ export function registerCerts(program: Command, registrar: Registrar): void {
       registrar.action(async (ctx, options: { site?: string }) => {
         const loaded = ctx.config();
         const names = options.site ? [options.site] : Object.keys(loaded.config.sites);
-        const { certificateStatus } = await import('../../certs/status.js');
+        const { certificateStatus } = await import('../../certs/index.js');
         const { getSite } = await import('../../core/config/load.js');
         for (const name of names) getSite(loaded.config, name); // a wrong --site is a usage error before any network call
         const reports: SiteCertificateReport[] = [];
@@ -124,7 +124,7 @@ export function registerCerts(program: Command, registrar: Registrar): void {
         ) => {
           const keyType = keyTypeOf(options.keyType);
           const { name, loaded } = ctx.site(options.site, 'tls');
-          const { createSiteCsr, defaultKeyFolder } = await import('../../certs/csr.js');
+          const { createSiteCsr, defaultKeyFolder } = await import('../../certs/index.js');
           const result = await createSiteCsr(loaded, name, {
             outDir: options.outDir
               ? resolve(ctx.io.cwd, options.outDir)
@@ -169,7 +169,7 @@ export function registerCerts(program: Command, registrar: Registrar): void {
             throw new UsageError('Pass both --cert and --key, or neither (cert-manager sites).');
           }
           const { name, loaded, site } = ctx.site(options.site, 'tls');
-          const rotate = await import('../../certs/rotate.js');
+          const rotate = await import('../../certs/index.js');
           const common = {
             signal: ctx.signal,
             kubeconfig: kubeconfigOf(ctx),
@@ -264,7 +264,7 @@ export function registerCerts(program: Command, registrar: Registrar): void {
           if (days !== undefined && !Number.isInteger(days))
             throw new UsageError('--days must be a whole number.');
           const { name, loaded } = ctx.site(options.site, 'tls');
-          const { createClientCertificate } = await import('../../certs/client.js');
+          const { createClientCertificate } = await import('../../certs/index.js');
           const result = await createClientCertificate(loaded, name, {
             name: options.name,
             selfSigned: options.selfSigned === true,
@@ -298,7 +298,7 @@ export function registerCerts(program: Command, registrar: Registrar): void {
       registrar.action(
         async (ctx, options: { name: string; cert: string; site?: string; outDir?: string }) => {
           const { name, loaded } = ctx.site(options.site, 'tls');
-          const { installClientCertificate } = await import('../../certs/client.js');
+          const { installClientCertificate } = await import('../../certs/index.js');
           const result = await installClientCertificate(loaded, name, {
             name: options.name,
             certFile: resolve(ctx.io.cwd, options.cert),

@@ -43,7 +43,7 @@ async function configOrDownMetrics(ctx: CommandContext, site: string | undefined
 }
 
 async function printDown(ctx: CommandContext, sites: string[], reason: string): Promise<void> {
-  const { doctorDownMetrics, prometheusText } = await import('../../doctor/prometheus.js');
+  const { doctorDownMetrics, prometheusText } = await import('../../doctor/index.js');
   ctx.io.stdout.write(prometheusText(doctorDownMetrics(sites, reason, new Date())));
 }
 
@@ -69,7 +69,7 @@ export function registerDoctor(program: Command, registrar: Registrar): void {
         }
         const prometheus = options.format === 'prometheus' && !ctx.out.json;
         const loaded = await configOrDownMetrics(ctx, options.site, prometheus);
-        const { runDoctor } = await import('../../doctor/run.js');
+        const { runDoctor } = await import('../../doctor/index.js');
         const report = await withProgress(ctx, (progress) =>
           runDoctor(loaded, {
             ...(options.site ? { site: options.site } : {}),
@@ -84,7 +84,7 @@ export function registerDoctor(program: Command, registrar: Registrar): void {
           throw error;
         });
         if (prometheus) {
-          const { prometheusText } = await import('../../doctor/prometheus.js');
+          const { prometheusText } = await import('../../doctor/index.js');
           ctx.io.stdout.write(prometheusText(report.metrics));
         } else {
           const mark = { ok: 'ok', warn: 'WARN', fail: 'FAIL', skip: 'skip' } as const;
@@ -117,7 +117,7 @@ export function registerDoctor(program: Command, registrar: Registrar): void {
     .option('--interval <duration>', 'pause between the end of one run and the start of the next', '5m')
     .action(
       registrar.action(async (ctx, options: { site?: string; listen: string; interval: string }) => {
-        const { parseListen, startExporter } = await import('../../doctor/serve.js');
+        const { parseListen, startExporter } = await import('../../doctor/index.js');
         const { parseDurationSeconds } = await import('../../core/duration.js');
         const listen = parseListen(options.listen);
         if (!listen)
@@ -132,7 +132,7 @@ export function registerDoctor(program: Command, registrar: Registrar): void {
           );
         // A broken configuration at start is a usage error; later, a run reports it as tier4_doctor_up 0.
         checkSite(ctx.config(), options.site);
-        const { doctorSnapshot } = await import('../../doctor/snapshot.js');
+        const { doctorSnapshot } = await import('../../doctor/index.js');
         const { loadConfig } = await import('../../core/config/load.js');
         const log = (message: string) => ctx.out.info(`${new Date().toISOString()} ${message}`);
         const exporter = await startExporter({
@@ -195,7 +195,7 @@ export function registerStatus(program: Command, registrar: Registrar): void {
       registrar.action(async (ctx, options: { html: string; site?: string }) => {
         const loaded = ctx.config();
         checkSite(loaded, options.site);
-        const { doctorSnapshot } = await import('../../doctor/snapshot.js');
+        const { doctorSnapshot } = await import('../../doctor/index.js');
         const snapshot = await withProgress(ctx, (progress) =>
           doctorSnapshot(loaded, {
             ...(options.site ? { site: options.site } : {}),

@@ -39,9 +39,7 @@ interface RollbackFlags {
 }
 
 /** The backup engine, for preflight's "newest backup within RPO" check and `apply --backup`. */
-async function backupHooks(
-  ctx: CommandContext,
-): Promise<import('../../promotion/session.js').PromotionHooks> {
+async function backupHooks(ctx: CommandContext): Promise<import('../../promotion/index.js').PromotionHooks> {
   const { listSets, createBackup, siteDatabase } = await import('../../backups/index.js');
   return {
     newestBackupAt: (site) =>

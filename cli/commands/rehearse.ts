@@ -14,7 +14,7 @@ export function registerRehearse(program: Command, registrar: Registrar): void {
     )
     .action(
       registrar.action(async (ctx, options: { keep?: boolean }) => {
-        const { rehearse } = await import('../../rehearsal/rehearse.js');
+        const { rehearse } = await import('../../rehearsal/index.js');
         ctx.out.info(
           'Rehearsal: a local production site on a throwaway PostgreSQL 15, and the example deployment.',
         );
