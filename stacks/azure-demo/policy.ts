@@ -231,7 +231,8 @@ export const POLICY_CHECKS: PolicyCheck[] = [
     (attrs) => {
       for (const policy of ['delete_retention_policy', 'container_delete_retention_policy']) {
         const days = at(attrs, 'blob_properties', policy, 'days');
-        if (typeof days !== 'number' || days < 1) return `blob_properties.${policy}.days is not set`;
+        if (typeof days !== 'number' || days < 1)
+          return `blob_properties.${policy}.days is ${JSON.stringify(days) ?? 'not set'}, must be at least 1`;
       }
       return undefined;
     },

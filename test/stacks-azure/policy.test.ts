@@ -120,8 +120,9 @@ describe('policy checks over the synthesized stack', () => {
     FLIPS[id]!.flip(doc.resource as Resources);
     expect(failing(doc)).toEqual([id, ...(FLIPS[id]!.alsoFails ?? [])].sort());
     const finding = runPolicyChecks(doc).outcomes.find((f) => f.rule === id)!;
-    expect(finding.findings.length).toBeGreaterThan(0);
-    expect(finding.findings[0]!.object).toMatch(/^azurerm_/);
+    // One offending resource, named by its Terraform address.
+    expect(finding.findings).toHaveLength(1);
+    expect(finding.findings[0]!.object).toMatch(/^azurerm_[a-z_]+\.[a-z0-9-]+$/);
   });
 
   test('a flipped check named in the exceptions is waived with its reason, not failed', () => {
@@ -555,6 +556,260 @@ const BRANCHES: Array<[string, string, Edit, string[]]> = [
   ],
 ];
 
+/** Exactly what each failing branch reports, as [resource, problem]: the right resource, the right reason. */
+const BRANCH_FINDINGS: Record<string, Array<[string, string]>> = {
+  'CKV_AZURE_3: HTTPS-only off': [
+    ['azurerm_storage_account.storage', 'https_traffic_only_enabled is false, must be true'],
+  ],
+  'CKV_AZURE_3: HTTPS-only left to the default': [
+    ['azurerm_storage_account.storage', 'https_traffic_only_enabled is not set, must be true'],
+  ],
+  'CKV_AZURE_44: TLS 1.0': [
+    ['azurerm_storage_account.storage', 'min_tls_version is "TLS1_0", must be one of "TLS1_2", "TLS1_3"'],
+  ],
+  'CKV_AZURE_44: TLS 1.1': [
+    ['azurerm_storage_account.storage', 'min_tls_version is "TLS1_1", must be one of "TLS1_2", "TLS1_3"'],
+  ],
+  'CKV_AZURE_44: no minimum TLS': [
+    ['azurerm_storage_account.storage', 'min_tls_version is not set, must be one of "TLS1_2", "TLS1_3"'],
+  ],
+  'CKV_AZURE_59: public access left to the default': [
+    ['azurerm_storage_account.storage', 'public_network_access_enabled is not set, must be false'],
+  ],
+  'CKV_AZURE_190: public blobs left to the default': [
+    ['azurerm_storage_account.storage', 'allow_nested_items_to_be_public is not set, must be false'],
+  ],
+  'CKV2_AZURE_38: no container soft delete': [
+    [
+      'azurerm_storage_account.storage',
+      'blob_properties.container_delete_retention_policy.days is not set, must be at least 1',
+    ],
+  ],
+  'CKV2_AZURE_38: blob soft delete of 0 days': [
+    [
+      'azurerm_storage_account.storage',
+      'blob_properties.delete_retention_policy.days is 0, must be at least 1',
+    ],
+  ],
+  'CKV2_AZURE_38: container soft delete without days': [
+    [
+      'azurerm_storage_account.storage',
+      'blob_properties.container_delete_retention_policy.days is not set, must be at least 1',
+    ],
+  ],
+  'CKV2_AZURE_38: no blob properties at all': [
+    [
+      'azurerm_storage_account.storage',
+      'blob_properties.delete_retention_policy.days is not set, must be at least 1',
+    ],
+  ],
+  'CKV_AZURE_35: storage firewall allows by default': [
+    ['azurerm_storage_account.storage', 'network_rules.default_action is "Allow", must be "Deny"'],
+  ],
+  'CKV_AZURE_35: no storage firewall': [
+    ['azurerm_storage_account.storage', 'network_rules.default_action is not set, must be "Deny"'],
+  ],
+  'CKV_AZURE_35: firewall default left unset': [
+    ['azurerm_storage_account.storage', 'network_rules.default_action is not set, must be "Deny"'],
+  ],
+  'CKV_AZURE_34: a public container': [
+    [
+      'azurerm_storage_container.container-backups',
+      'container_access_type is "container", must be "private"',
+    ],
+  ],
+  'CKV_AZURE_34: access type left to the default': [
+    ['azurerm_storage_container.container-backups', 'container_access_type is not set, must be "private"'],
+  ],
+  'CKV_AZURE_42: purge protection left to the default': [
+    ['azurerm_key_vault.key-vault', 'purge_protection_enabled is not set, must be true'],
+  ],
+  'CKV_AZURE_109: no vault firewall': [
+    ['azurerm_key_vault.key-vault', 'network_acls.default_action is not set, must be "Deny"'],
+  ],
+  'TIER4_PG_NO_OPEN_FIREWALL: a rule for all of Azure (0.0.0.0-0.0.0.0)': [
+    ['azurerm_postgresql_flexible_server_firewall_rule.rule', 'opens 0.0.0.0-0.0.0.0'],
+  ],
+  'TIER4_PG_NO_OPEN_FIREWALL: a rule ending at 255.255.255.255': [
+    ['azurerm_postgresql_flexible_server_firewall_rule.rule', 'opens 10.1.2.3-255.255.255.255'],
+  ],
+  'TIER4_PG_NO_OPEN_FIREWALL: a rule starting at 0.0.0.0': [
+    ['azurerm_postgresql_flexible_server_firewall_rule.rule', 'opens 0.0.0.0-10.1.2.3'],
+  ],
+  'TIER4_PG_PRIVATE_ACCESS: public access left to the default': [
+    [
+      'azurerm_postgresql_flexible_server.postgres',
+      'public_network_access_enabled is not set, must be false',
+    ],
+  ],
+  'TIER4_PG_PRIVATE_ACCESS: no delegated subnet': [
+    ['azurerm_postgresql_flexible_server.postgres', 'delegated_subnet_id is not set'],
+  ],
+  'TIER4_PG_PRIVATE_ACCESS: an empty delegated subnet': [
+    ['azurerm_postgresql_flexible_server.postgres', 'delegated_subnet_id is not set'],
+  ],
+  'TIER4_PG_PRIVATE_ACCESS: no private DNS zone': [
+    ['azurerm_postgresql_flexible_server.postgres', 'private_dns_zone_id is not set'],
+  ],
+  'TIER4_PG_SECURE_TRANSPORT: the setting missing': [
+    ['azurerm_postgresql_flexible_server.postgres', 'require_secure_transport is not set, must be on'],
+  ],
+  'TIER4_PG_SECURE_TRANSPORT: the setting on another server': [
+    ['azurerm_postgresql_flexible_server.postgres', 'require_secure_transport is not set, must be on'],
+  ],
+  'TIER4_PG_TLS_MIN: the setting missing': [
+    [
+      'azurerm_postgresql_flexible_server.postgres',
+      'ssl_min_protocol_version is not set, must be TLSv1.2 or TLSv1.3',
+    ],
+  ],
+  'CKV_AZURE_4: an empty workspace id': [
+    ['azurerm_kubernetes_cluster.aks', 'oms_agent.log_analytics_workspace_id is not set'],
+  ],
+  'CKV_AZURE_5: RBAC left to the default': [
+    ['azurerm_kubernetes_cluster.aks', 'role_based_access_control_enabled is not set, must be true'],
+  ],
+  'CKV_AZURE_6: the API open to 0.0.0.0/0': [
+    ['azurerm_kubernetes_cluster.aks', 'api_server_access_profile.authorized_ip_ranges admits 0.0.0.0/0'],
+  ],
+  'CKV_AZURE_6: no API access profile': [
+    ['azurerm_kubernetes_cluster.aks', 'api_server_access_profile.authorized_ip_ranges is empty'],
+  ],
+  'CKV_AZURE_7: no network profile': [
+    ['azurerm_kubernetes_cluster.aks', 'network_profile.network_policy is not set'],
+  ],
+  'CKV_AZURE_141: local accounts left to the default': [
+    ['azurerm_kubernetes_cluster.aks', 'local_account_disabled is not set, must be true'],
+  ],
+  'CKV_AZURE_143: public IPs on the default pool left to the default': [
+    ['azurerm_kubernetes_cluster.aks', 'default_node_pool.node_public_ip_enabled is not set, must be false'],
+  ],
+  'CKV_AZURE_143: an extra pool with public IPs': [
+    ['azurerm_kubernetes_cluster_node_pool.extra', 'node_public_ip_enabled is true, must be false'],
+  ],
+  'CKV_AZURE_143: an extra pool without the setting': [
+    ['azurerm_kubernetes_cluster_node_pool.extra', 'node_public_ip_enabled is not set, must be false'],
+  ],
+  'CKV_AZURE_171: no upgrade channel': [
+    [
+      'azurerm_kubernetes_cluster.aks',
+      'automatic_upgrade_channel is not set, must be one of "patch", "stable", "rapid", "node-image"',
+    ],
+  ],
+  'TIER4_AKS_SYSTEM_POOL: a 2-vCPU size': [
+    [
+      'azurerm_kubernetes_cluster.aks',
+      'default_node_pool: vm_size Standard_D2as_v5 has 2 vCPUs; a system pool needs at least 4',
+    ],
+  ],
+  'TIER4_AKS_SYSTEM_POOL: a size constrained to 2 active vCPUs': [
+    [
+      'azurerm_kubernetes_cluster.aks',
+      'default_node_pool: vm_size Standard_E4-2ds_v5 has 2 vCPUs; a system pool needs at least 4',
+    ],
+  ],
+  'TIER4_AKS_SYSTEM_POOL: an old name that does not tell its vCPUs': [
+    [
+      'azurerm_kubernetes_cluster.aks',
+      'default_node_pool: vm_size Standard_DS4_v2: cannot tell its vCPUs from the name; choose a v3-or-later size with at least 4 vCPUs (such as Standard_D4as_v5)',
+    ],
+  ],
+  'TIER4_AKS_SYSTEM_POOL: B-series with 4 vCPUs': [
+    [
+      'azurerm_kubernetes_cluster.aks',
+      'default_node_pool: vm_size Standard_B4ms is B-series, which AKS does not support for system pools',
+    ],
+  ],
+  'TIER4_AKS_SYSTEM_POOL: no size': [
+    [
+      'azurerm_kubernetes_cluster.aks',
+      'default_node_pool: vm_size is not set: cannot tell its vCPUs from the name; choose a v3-or-later size with at least 4 vCPUs (such as Standard_D4as_v5)',
+    ],
+  ],
+  'TIER4_AKS_SYSTEM_POOL: autoscaling down to one node': [
+    [
+      'azurerm_kubernetes_cluster.aks',
+      'default_node_pool: min_count is 1; a system pool needs at least 2 nodes',
+    ],
+  ],
+  'TIER4_AKS_SYSTEM_POOL: a fixed pool of one node': [
+    [
+      'azurerm_kubernetes_cluster.aks',
+      'default_node_pool: node_count is 1; a system pool needs at least 2 nodes',
+    ],
+  ],
+  'TIER4_AKS_SYSTEM_POOL: a fixed pool with no count': [
+    [
+      'azurerm_kubernetes_cluster.aks',
+      'default_node_pool: node_count is not set; a system pool needs at least 2 nodes',
+    ],
+  ],
+  'TIER4_AKS_SYSTEM_POOL: an extra B-series system pool': [
+    [
+      'azurerm_kubernetes_cluster_node_pool.extra',
+      'vm_size Standard_B2s is B-series, which AKS does not support for system pools',
+    ],
+  ],
+  'TIER4_AKS_ADMIN_ACCESS: no admin group': [
+    [
+      'azurerm_kubernetes_cluster.aks',
+      'azure_active_directory_role_based_access_control.admin_group_object_ids is empty: nobody may deploy',
+    ],
+  ],
+  'TIER4_AKS_ADMIN_ACCESS: no Azure AD block': [
+    [
+      'azurerm_kubernetes_cluster.aks',
+      'azure_active_directory_role_based_access_control.admin_group_object_ids is empty: nobody may deploy',
+    ],
+  ],
+  'TIER4_AKS_ADMIN_ACCESS: no right to fetch credentials': [
+    [
+      'azurerm_kubernetes_cluster.aks',
+      'admin group 11111111-2222-3333-4444-555555555555 has no "Azure Kubernetes Service Cluster User Role" assignment on the cluster',
+    ],
+  ],
+  'TIER4_AKS_ADMIN_ACCESS: the admin role on another scope': [
+    [
+      'azurerm_kubernetes_cluster.aks',
+      'admin group 11111111-2222-3333-4444-555555555555 has no "Azure Kubernetes Service RBAC Cluster Admin" assignment on the cluster',
+    ],
+  ],
+  'TIER4_AKS_ADMIN_ACCESS: a second admin group without roles': [
+    [
+      'azurerm_kubernetes_cluster.aks',
+      'admin group 99999999-2222-3333-4444-555555555555 has no "Azure Kubernetes Service RBAC Cluster Admin" assignment on the cluster',
+    ],
+  ],
+  'TIER4_DIAGNOSTICS: AKS without diagnostics': [
+    ['azurerm_kubernetes_cluster.aks', 'has no diagnostic setting sending logs to Log Analytics'],
+  ],
+  'TIER4_DIAGNOSTICS: PostgreSQL without diagnostics': [
+    [
+      'azurerm_postgresql_flexible_server.postgres',
+      'has no diagnostic setting sending logs to Log Analytics',
+    ],
+  ],
+  'TIER4_DIAGNOSTICS: storage without diagnostics': [
+    ['azurerm_storage_account.storage', 'has no diagnostic setting sending logs to Log Analytics'],
+  ],
+  'TIER4_DIAGNOSTICS: a setting with no logs': [
+    ['azurerm_kubernetes_cluster.aks', 'has no diagnostic setting sending logs to Log Analytics'],
+  ],
+  'TIER4_DIAGNOSTICS: a setting with no workspace': [
+    [
+      'azurerm_postgresql_flexible_server.postgres',
+      'has no diagnostic setting sending logs to Log Analytics',
+    ],
+  ],
+  'TIER4_TAGS: an empty site tag': [['azurerm_kubernetes_cluster.aks', 'missing tags: site']],
+  'TIER4_TAGS: no tags on the DNS zone': [
+    ['azurerm_dns_zone.dns-zone', 'missing tags: site, role, managed-by'],
+  ],
+  'TIER4_TAGS: no role tag on the data collection rule': [
+    ['azurerm_monitor_data_collection_rule.container-insights-rule', 'missing tags: role'],
+  ],
+};
+
 describe('each policy check on every branch that can make it fail', () => {
   let synthesized: TerraformJson;
   beforeAll(async () => {
@@ -566,10 +821,15 @@ describe('each policy check on every branch that can make it fail', () => {
     const doc = structuredClone(synthesized);
     edit(doc.resource as Resources);
     expect(failing(doc)).toEqual([...expected].sort());
-    if (expected.includes(id)) {
-      const finding = runPolicyChecks(doc).outcomes.find((f) => f.rule === id)!;
-      expect(finding.findings[0]!.message.length).toBeGreaterThan(10);
-    }
+    const findings = runPolicyChecks(doc).outcomes.find((f) => f.rule === id)!.findings;
+    expect(findings.map((f) => [f.object, f.message])).toEqual(BRANCH_FINDINGS[`${id}: ${_label}`] ?? []);
+  });
+
+  test('every failing branch states its findings, and only those', () => {
+    const failingBranches = BRANCHES.filter(([id, , , expected]) => expected.includes(id)).map(
+      ([id, label]) => `${id}: ${label}`,
+    );
+    expect(Object.keys(BRANCH_FINDINGS).sort()).toEqual(failingBranches.sort());
   });
 
   test('every check has a branch beyond its one flip', () => {
