@@ -97,7 +97,8 @@ function run(args) {
     console.error(`Not in the mutation scope (scripts/mutation-scope.mjs): ${unknown.join(', ')}`);
     process.exit(2);
   }
-  const selected = named.length ? SCOPE.filter((entry) => named.includes(entry.module)) : SCOPE;
+  // Named modules run in the order given.
+  const selected = named.length ? named.map((name) => SCOPE.find((entry) => entry.module === name)) : SCOPE;
   for (const entry of selected) {
     if (entry.tests.length === 0) {
       console.log(`${entry.module}: no covering test files named in scripts/mutation-scope.mjs yet, skipped`);

@@ -1,6 +1,8 @@
 // The modules that guard data and correctness (issue #20), each with the test files that exercise it in the
 // test process. Only those can kill a mutant: Stryker switches mutants inside vitest, and a test that spawns the
 // built CLI never sees the active mutant (docs/mutation.md). Naming the files keeps each module's run short.
+// The lists of modules not measured yet (docs/mutation.md) are the test files that import them: a first run
+// may show that more, or other, tests are needed.
 export const SCOPE = [
   { module: 'backups/verify.ts', tests: ['test/mutation-kills/verify.test.ts'] },
   { module: 'backups/manifest.ts', tests: ['test/mutation-kills/manifest.test.ts'] },
@@ -10,24 +12,36 @@ export const SCOPE = [
     tests: ['test/backups/retention.test.ts', 'test/mutation-kills/retention.test.ts'],
   },
   { module: 'backups/reuse.ts', tests: ['test/mutation-kills/reuse.test.ts'] },
-  { module: 'backups/restore.ts', tests: [] },
+  {
+    module: 'backups/restore.ts',
+    tests: ['test/backups/set-integrity.test.ts', 'test/backups/restore-dry-run.test.ts'],
+  },
   { module: 'backups/crypto/age.ts', tests: ['test/backups/age-format.test.ts'] },
   { module: 'backups/crypto/age-format.ts', tests: ['test/backups/age-format.test.ts'] },
   { module: 'backups/crypto/digest.ts', tests: ['test/mutation-kills/secrets.test.ts'] },
   { module: 'backups/crypto/mac.ts', tests: ['test/mutation-kills/manifest.test.ts'] },
   { module: 'core/redact.ts', tests: ['test/redact.test.ts', 'test/mutation-kills/redact.test.ts'] },
   { module: 'core/secrets.ts', tests: ['test/mutation-kills/secrets.test.ts'] },
-  { module: 'backups/create.ts', tests: [] },
-  { module: 'backups/attachments.ts', tests: [] },
+  {
+    module: 'backups/create.ts',
+    tests: ['test/backups/set-integrity.test.ts', 'test/backups/progress.test.ts'],
+  },
+  {
+    module: 'backups/attachments.ts',
+    tests: ['test/backups/set-integrity.test.ts', 'test/backups/attachment-sources.test.ts'],
+  },
   { module: 'drills/run.ts', tests: ['test/drills/drill.test.ts'] },
-  { module: 'certs/status.ts', tests: [] },
-  { module: 'certs/validate.ts', tests: [] },
+  { module: 'certs/status.ts', tests: ['test/certs/stored-pair.test.ts', 'test/certs/kubernetes.test.ts'] },
+  { module: 'certs/validate.ts', tests: ['test/certs/validate.test.ts'] },
   { module: 'certs/rotate.ts', tests: [] },
-  { module: 'promotion/diff.ts', tests: [] },
-  { module: 'promotion/apply.ts', tests: [] },
-  { module: 'promotion/drift.ts', tests: [] },
-  { module: 'promotion/normalize.ts', tests: [] },
-  { module: 'charts/primero/policy.ts', tests: [] },
-  { module: 'charts/primero/network.ts', tests: [] },
-  { module: 'stacks/azure-demo/policy.ts', tests: [] },
+  { module: 'promotion/diff.ts', tests: ['test/promotion/diff.test.ts'] },
+  { module: 'promotion/apply.ts', tests: ['test/promotion/library.test.ts'] },
+  { module: 'promotion/drift.ts', tests: ['test/promotion/library.test.ts'] },
+  { module: 'promotion/normalize.ts', tests: ['test/promotion/diff.test.ts'] },
+  { module: 'charts/primero/policy.ts', tests: ['test/charts/policy.test.ts'] },
+  {
+    module: 'charts/primero/network.ts',
+    tests: ['test/charts/policy.test.ts', 'test/charts/render.test.ts'],
+  },
+  { module: 'stacks/azure-demo/policy.ts', tests: ['test/stacks-azure/policy.test.ts'] },
 ];

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { cp, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { encryptStream } from '../../backups/crypto/age.js';
 import {
@@ -19,8 +20,9 @@ import { FileStore } from '../../backups/store/file-store.js';
 import { openVerification } from '../../backups/verification-record.js';
 import { loadConfig } from '../../core/config/load.js';
 import { OperationError, UsageError } from '../../core/errors.js';
+import { findPgTool } from '../../core/postgres/pg-tools.js';
 import { type BackupSite, backupSite } from '../support/backup-site.js';
-import { queryDatabase } from '../support/pg.js';
+import { pgInfo, queryDatabase } from '../support/pg.js';
 
 // backup verify in the test process (backups/verify.ts): what it reports for a sound set, for each kind of
 // damage, and which set "latest" and an id find. Damage is done to a copy of the repository folder.
@@ -119,6 +121,42 @@ describe('verifySet on a sound set', () => {
   });
 });
 
+describe('verifySet reports', () => {
+  test('deep: as many table of contents entries as pg_restore lists for a dump of the same database', async () => {
+    const info = pgInfo();
+    const dump = await execa(
+      (await findPgTool('pg_dump', site.env)).path,
+      ['-Fc', '-h', info.host, '-p', String(info.port), '-U', info.user, site.db.database],
+      { env: { PGPASSWORD: info.password }, encoding: 'buffer' },
+    );
+    const listed = await execa((await findPgTool('pg_restore', site.env)).path, ['--list'], {
+      input: dump.stdout,
+    });
+    const entries = String(listed.stdout)
+      .split('\n')
+      .filter((line) => /^\d+;/.test(line)).length;
+    const report = await verifySet(repo, first.id, { deep: true, identities, record: false });
+    expect(report.toc?.entries).toBe(entries);
+  });
+
+  test('progress names the verify phase, the objects done of the total, and the bytes read so far', async () => {
+    const events: unknown[] = [];
+    await verifySet(repo, first.id, { record: false, onProgress: (event) => events.push(event) });
+    const total = [first.database, ...first.attachments.blobs].reduce((sum, object) => sum + object.size, 0);
+    expect(events).toHaveLength(3);
+    expect(events.at(-1)).toEqual({ phase: 'verify', done: 3, total: 3, bytes: total });
+  });
+
+  test('seconds is the time the verification took, to a tenth', async () => {
+    const before = Date.now();
+    const report = await verifySet(repo, first.id, { deep: true, identities, record: false });
+    const took = (Date.now() - before) / 1000;
+    expect(report.seconds).toBeGreaterThan(0);
+    expect(report.seconds).toBeLessThanOrEqual(took + 0.05);
+    expect(Math.round(report.seconds * 10)).toBeCloseTo(report.seconds * 10, 6);
+  });
+});
+
 describe('verifySet on a damaged set', () => {
   test('a truncated object: its size and the expected size; deep checks are not attempted', async () => {
     const { copy, root } = await copyOfRepository();
@@ -141,6 +179,24 @@ describe('verifySet on a damaged set', () => {
     expect(Object.keys(problems).sort()).toEqual([blob!.object, other!.object].sort());
     expect(problems[blob!.object]).toBe('SHA-256 does not match the manifest');
     expect(problems[other!.object]).toMatch(/^cannot be read: .+/);
+  });
+
+  test('objects the caller hashes as it reads them (hashedOnUse) are checked for presence and size only', async () => {
+    const { copy, root } = await copyOfRepository();
+    const dump = first.database;
+    const hashedOnUse = new Set([dump.object]);
+    await writeFile(objectPath(root, dump.object), randomBytes(dump.size));
+    const altered = await verifySet(copy, first.id, { record: false, hashedOnUse });
+    expect(altered.failures).toEqual([]);
+    expect(altered.bytes).toBe(first.attachments.blobs.reduce((sum, blob) => sum + blob.size, 0));
+    await truncate(objectPath(root, dump.object), 10);
+    expect((await verifySet(copy, first.id, { record: false, hashedOnUse })).failures).toEqual([
+      { object: dump.object, problem: `size 10, expected ${dump.size}` },
+    ]);
+    await rm(objectPath(root, dump.object));
+    expect((await verifySet(copy, first.id, { record: false, hashedOnUse })).failures).toEqual([
+      { object: dump.object, problem: 'missing' },
+    ]);
   });
 
   test('a failed verification is recorded as failed, with its number of failures', async () => {
@@ -202,11 +258,37 @@ describe('verifySet on a damaged set', () => {
     expect(report.toc).toEqual({ entries: 0, tableData: 0 });
     expect(report.failures).toHaveLength(1);
     expect(report.failures[0]!.object).toBe(first.database.object);
-    expect(report.failures[0]!.problem).toMatch(/^pg_restore cannot read the dump: \S.*[^\n]$/);
+    expect(report.failures[0]!.problem).toMatch(
+      /^pg_restore cannot read the dump: pg_restore: error: \S[^\n]*$/,
+    );
   });
 });
 
 describe('findSet', () => {
+  test('an unknown id is not taken for an untrusted or an incomplete set that is there', async () => {
+    const { copy, root } = await copyOfRepository();
+    await copy.store.putBytes(
+      layout.manifest(site.site, second.id),
+      JSON.stringify({ ...second, site: 'x' }),
+    );
+    await rm(objectPath(root, layout.manifest(site.site, first.id)));
+    await expect(findSet(copy, '20260101T000000.000Z-000000')).rejects.toThrow(
+      new UsageError(
+        `No backup set 20260101T000000.000Z-000000 for site ${site.site}.`,
+        'Run `tier4 backup list` to see the sets.',
+      ),
+    );
+  });
+
+  test('"latest" does not mention an older untrusted set', async () => {
+    const { copy } = await copyOfRepository();
+    await copy.store.putBytes(layout.manifest(site.site, first.id), JSON.stringify({ ...first, site: 'x' }));
+    const found = await findSet(copy, 'latest');
+    expect(found.id).toBe(second.id);
+    expect(found.skippedUntrusted).toEqual([]);
+    expect(found.warnings).toEqual([]);
+  });
+
   test('"latest" is the newest complete set, and an id finds its set', async () => {
     expect((await findSet(repo, 'latest')).id).toBe(second.id);
     const found = await findSet(repo, first.id);
