@@ -44,7 +44,8 @@ async function roundTrip(site: BackupSite) {
   expect(verified.code).toBe(0);
   const report = JSON.parse(verified.stdout);
   expect(report.ok).toBe(true);
-  expect(report.toc.tableData).toBeGreaterThan(20);
+  // One TABLE DATA entry per table of the database, empty ones included.
+  expect(report.toc.tableData).toBe(Object.keys(await tableDigests(site.db.database)).length);
 
   const target = scratchDatabaseUrl();
   const restoreTo = join(site.dir, 'restored-storage');

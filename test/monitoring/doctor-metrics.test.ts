@@ -31,7 +31,12 @@ describe('doctor: a backup with problems is not a success', () => {
     const series = samples(prom.stdout);
     expect(series.some((s) => s.name === 'tier4_backup_last_success_timestamp_seconds')).toBe(false);
     expect(series.find((s) => s.name === 'tier4_backup_last_problems')!.value).toBe(1);
-    expect(series.find((s) => s.name === 'tier4_backup_last_timestamp_seconds')!.value).toBeGreaterThan(0);
+    // The set with problems is still the newest set: its snapshot time, to the second.
+    const withProblems = JSON.parse(bad.stdout).sites[site.site].repository.sets;
+    expect(withProblems).toHaveLength(1);
+    expect(series.find((s) => s.name === 'tier4_backup_last_timestamp_seconds')!.value).toBe(
+      Math.floor(new Date(withProblems[0].snapshotAt).getTime() / 1000),
+    );
 
     // The file is back: the next set is a success, and the success time is that set's snapshot.
     await writeFile(lost!, content);
