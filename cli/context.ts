@@ -2,21 +2,16 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { LoadedConfig, SiteNeed } from '../core/config/load.js';
 import type { SiteConfig } from '../core/config/schema.js';
-import { type Io, Output } from './output.js';
+import { createOutput, type Io, type Output, type OutputFlags } from './output.js';
 
-export interface GlobalOptions {
+export interface GlobalOptions extends OutputFlags {
   config?: string;
-  json?: boolean;
-  quiet?: boolean;
-  verbose?: boolean;
-  color?: boolean;
 }
 
 /** What every command action gets: output, the configuration (loaded on first use), and a cancel signal. */
 type ConfigLoader = typeof import('../core/config/load.js');
 
 export class CommandContext {
-  readonly out: Output;
   private loaded: LoadedConfig | undefined;
 
   /** Builds a context for a running action. The configuration loader (zod and the schema) is imported here,
@@ -27,25 +22,19 @@ export class CommandContext {
     signal: AbortSignal,
     commandPath = '',
   ): Promise<CommandContext> {
-    return new CommandContext(io, globals, signal, await import('../core/config/load.js'), commandPath);
+    const out = await createOutput(io, globals);
+    return new CommandContext(io, globals, signal, out, await import('../core/config/load.js'), commandPath);
   }
 
   private constructor(
     readonly io: Io,
     readonly globals: GlobalOptions,
     readonly signal: AbortSignal,
+    readonly out: Output,
     private readonly loader: ConfigLoader,
     /** The command as typed after `tier4` (e.g. `backup list`), for hints that work as written. */
     readonly commandPath = '',
-  ) {
-    const color = globals.color !== false && io.stdout.isTTY === true && io.env.NO_COLOR === undefined;
-    this.out = new Output(io, {
-      json: globals.json === true,
-      quiet: globals.quiet === true,
-      verbose: globals.verbose === true,
-      color,
-    });
-  }
+  ) {}
 
   get configPath(): string {
     return resolve(this.io.cwd, this.globals.config ?? this.io.env.TIER4_CONFIG ?? 'tier4.yaml');

@@ -9,7 +9,7 @@ import {
 } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import type { GlobalOptions } from './context.js';
-import { type Io, Output } from './output.js';
+import { createOutput, type Io, OUTPUT_FORMATS, type Output, type OutputFormat } from './output.js';
 import { buildProgram, type RunState } from './program.js';
 
 /** Runs the tier4 CLI and returns its exit code. Never throws and never calls process.exit. */
@@ -26,24 +26,22 @@ export async function runCli(
   } catch (error) {
     if (error instanceof CommanderError) {
       const code = commanderExitCode(error);
-      // With --json a script reads stdout only: a usage error is one JSON document there too.
-      if (code !== EXIT_OK && argv.includes('--json')) {
+      const format = formatInArgv(argv);
+      const outputClash = error.code === 'commander.invalidArgument' && error.message.includes('--output');
+      const hint = outputClash
+        ? '-o is the output format (text, json or yaml); to name a file or folder, use --out or --out-dir.'
+        : 'run with --help for usage';
+      if (outputClash) io.stderr.write(`hint: ${hint}\n`);
+      // With --json or -o yaml a script reads stdout only: a usage error is one document there too.
+      if (code !== EXIT_OK && format !== 'text') {
         const message = error.message.replace(/^error: /, '');
-        io.stdout.write(
-          `${JSON.stringify({ ok: false, error: { message, hint: 'run with --help for usage', exitCode: code } }, null, 2)}\n`,
-        );
+        const out = await createOutput(io, { output: format, quiet: true });
+        out.result('', { ok: false, error: { message, hint, exitCode: code } });
       }
       return code;
     }
     const globals = state.context?.globals ?? program.opts<GlobalOptions>();
-    const out =
-      state.context?.out ??
-      new Output(io, {
-        json: globals.json === true,
-        quiet: globals.quiet === true,
-        verbose: globals.verbose === true,
-        color: globals.color !== false && io.stdout.isTTY === true && io.env.NO_COLOR === undefined,
-      });
+    const out = state.context?.out ?? (await createOutput(io, globals));
     return signal.aborted
       ? reportInterrupted(out, error, state.context?.commandPath)
       : reportError(out, error);
@@ -65,6 +63,22 @@ function reportInterrupted(out: Output, error: unknown, command: string | undefi
   if (out.json)
     out.result('', { ok: false, error: { message, hint: hint ?? null, exitCode: EXIT_INTERRUPTED } });
   return EXIT_INTERRUPTED;
+}
+
+/** The format asked for on a command line commander refused: --json, -o/--output FORMAT, --output=FORMAT, -oFORMAT. */
+function formatInArgv(argv: string[]): OutputFormat {
+  let format: OutputFormat = 'text';
+  for (let i = 0; i < argv.length && argv[i] !== '--'; i += 1) {
+    const word = argv[i]!;
+    const value =
+      word === '--json'
+        ? 'json'
+        : word === '-o' || word === '--output'
+          ? argv[i + 1]
+          : /^(?:--output=|-o)(.+)$/.exec(word)?.[1];
+    if (value && (OUTPUT_FORMATS as readonly string[]).includes(value)) format = value as OutputFormat;
+  }
+  return format;
 }
 
 function commanderExitCode(error: CommanderError): number {

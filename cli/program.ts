@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { UsageError } from '../core/errors.js';
 import { toolVersion } from '../core/package-info.js';
 import { registerBackup } from './commands/backup.js';
@@ -13,7 +13,7 @@ import { registerRunbook } from './commands/runbook.js';
 import { registerSite } from './commands/site.js';
 import type { Shell } from './completion.js';
 import { CommandContext, type GlobalOptions } from './context.js';
-import type { Io } from './output.js';
+import { type Io, OUTPUT_FORMATS } from './output.js';
 import type { ActionBody, Registrar } from './registrar.js';
 
 /** Shared state between the action wrappers and the entry point. */
@@ -29,7 +29,12 @@ export function buildProgram(io: Io, signal: AbortSignal, state: RunState): Comm
     )
     .version(toolVersion(), '-V, --version', 'print the tier4 version')
     .option('-c, --config <file>', 'configuration file (default: ./tier4.yaml, or $TIER4_CONFIG)')
-    .option('--json', 'print one JSON document on stdout; human text goes to stderr')
+    .option('--json', 'print one JSON document on stdout; human text goes to stderr (the same as -o json)')
+    .addOption(
+      new Option('-o, --output <format>', 'text, or one json or yaml document on stdout').choices(
+        OUTPUT_FORMATS,
+      ),
+    )
     .option('-q, --quiet', 'print only results and errors')
     .option('-v, --verbose', 'print details, and stack traces on errors')
     .option('--no-color', 'no colour (also off when stdout is not a terminal or NO_COLOR is set)')

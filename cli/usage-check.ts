@@ -61,10 +61,14 @@ export function checkCommandLine(
       }
       if (!option) return `unknown option ${flag} for \`${pathOf(command)}\``;
       given.add(option);
+      let value = inline;
       if (option.required && inline === undefined) {
         if (i + 1 >= argv.length) return `option ${flag} needs a value`;
         i += 1;
+        value = argv[i];
       }
+      if (option.argChoices && value !== undefined && !option.argChoices.includes(value))
+        return `option ${flag} takes ${option.argChoices.join(', ')}, not "${value}"`;
       continue;
     }
     const sub =

@@ -32,7 +32,7 @@ describe('tier4 config validate', () => {
       /sites\.demo\.backups\.encryption\.recipients holds the example's placeholder/,
     );
     expect(result.stderr).toMatch(/sites\.production\.backups\.encryption\.recipients holds the example's/);
-    expect(result.stderr).toContain('tier4 backup keygen -o backup-identity.txt');
+    expect(result.stderr).toContain('tier4 backup keygen --out backup-identity.txt');
     // With its own recipients in place, the same file is valid.
     const own = await tier4(['config', 'validate', '-c', ownExample()]);
     expect(own.stderr).toBe('');
@@ -156,7 +156,7 @@ describe('tier4 config init', () => {
     const init = await tier4(['config', 'init', '-c', file]);
     expect(init.code).toBe(0);
     expect(init.stdout).toContain(
-      'replace the placeholder backup recipients with your own (`tier4 backup keygen -o FILE`)',
+      'replace the placeholder backup recipients with your own (`tier4 backup keygen --out FILE`)',
     );
     const written = await readFile(file, 'utf8');
     expect(written).toContain('# Secrets are never written in this file');

@@ -70,6 +70,9 @@ describe('the command-line checker', () => {
     expect(check('backup create --site production --fast')).toMatch(/unknown option --fast/);
     expect(check('backup')).toMatch(/needs a subcommand/);
     expect(check('backup keygen')).toMatch(/needs --out/);
+    // -o is the output format: the old `-o FILE` habit in a doc is caught.
+    expect(check('backup keygen -o key.txt')).toMatch(/option -o takes text, json, yaml, not "key.txt"/);
+    expect(check('backup list -o yaml')).toBeUndefined();
     expect(check('backup create')).toBeUndefined(); // --site defaults to the only site with backups
     expect(check('backup create --site')).toMatch(/needs a value/);
     expect(check('restore --site production --target-database postgres://x@y/z')).toMatch(/needs 1 argument/);

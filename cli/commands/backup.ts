@@ -329,7 +329,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
   backup
     .command('keygen')
     .description('create an age identity for backups; prints its public key (the recipient) for tier4.yaml')
-    .requiredOption('-o, --out <file>', 'where to write the private identity (mode 0600); keep it offline')
+    .requiredOption('--out <file>', 'where to write the private identity (mode 0600); keep it offline')
     .option('--force', 'overwrite an existing file')
     .action(
       registrar.action(async (ctx, options: { out: string; force?: boolean }) => {

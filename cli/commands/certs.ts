@@ -106,7 +106,7 @@ export function registerCerts(program: Command, registrar: Registrar): void {
       "generate a private key (mode 0600, never printed; in ~/.tier4/keys unless --out-dir) and a CSR for the site's names",
     )
     .option('-s, --site <name>', 'the site (default: the only one)')
-    .option('-o, --out-dir <dir>', 'folder for <host>.key and <host>.csr (default: ~/.tier4/keys, made 0700)')
+    .option('--out-dir <dir>', 'folder for <host>.key and <host>.csr (default: ~/.tier4/keys, made 0700)')
     .option('--key-type <type>', 'rsa (2048, accepted by every CA) or ec (P-256)', 'rsa')
     .option('--organization <name>', 'O= in the subject, if your CA wants it')
     .option('--country <code>', 'C= in the subject (two letters)')
@@ -244,7 +244,7 @@ export function registerCerts(program: Command, registrar: Registrar): void {
     .option('-s, --site <name>', 'the site (default: the only one)')
     .option('--self-signed', 'issue a self-signed certificate instead of a CSR for your CA')
     .option('--days <n>', 'validity of a self-signed certificate (default tls.clients.validDays, 365)')
-    .option('-o, --out-dir <dir>', 'store as files here instead of tls.clients.store')
+    .option('--out-dir <dir>', 'store as files here instead of tls.clients.store')
     .option('--key-type <type>', 'rsa or ec', 'rsa')
     .action(
       registrar.action(
@@ -293,7 +293,7 @@ export function registerCerts(program: Command, registrar: Registrar): void {
     .requiredOption('-n, --name <name>', 'the client name given to `client create`')
     .requiredOption('--cert <file>', 'the certificate the CA returned (PEM)')
     .option('-s, --site <name>', 'the site (default: the only one)')
-    .option('-o, --out-dir <dir>', 'the folder `client create --out-dir` used, instead of tls.clients.store')
+    .option('--out-dir <dir>', 'the folder `client create --out-dir` used, instead of tls.clients.store')
     .action(
       registrar.action(
         async (ctx, options: { name: string; cert: string; site?: string; outDir?: string }) => {

@@ -50,7 +50,7 @@ export function registerConfig(program: Command, registrar: Registrar): void {
         if (recipientProblems.length > 0) {
           throw new OperationError(
             `${loaded.path} would take backups no one should restore:\n  ${recipientProblems.join('\n  ')}`,
-            'Create your own key pair with `tier4 backup keygen -o backup-identity.txt`, put the recipient it prints in backups.encryption.recipients, and keep the identity offline.',
+            'Create your own key pair with `tier4 backup keygen --out backup-identity.txt`, put the recipient it prints in backups.encryption.recipients, and keep the identity offline.',
           );
         }
         // -q: the exit code is the answer; errors still print.
@@ -82,7 +82,7 @@ export function registerConfig(program: Command, registrar: Registrar): void {
   config
     .command('schema')
     .description('print the JSON Schema of tier4.yaml (for editors: # yaml-language-server: $schema=…)')
-    .option('-o, --out <file>', 'write it to this file instead of stdout')
+    .option('--out <file>', 'write it to this file instead of stdout')
     .action(
       registrar.action(async (ctx, options: { out?: string }) => {
         const { configJsonSchema } = await import('../../core/config/json-schema.js');
@@ -101,7 +101,7 @@ export function registerConfig(program: Command, registrar: Registrar): void {
   config
     .command('init')
     .description('write a commented starting tier4.yaml for a new deployment')
-    .option('-o, --out <file>', 'where to write it (default: the -c path, or ./tier4.yaml)')
+    .option('--out <file>', 'where to write it (default: the -c path, or ./tier4.yaml)')
     .option('--force', 'overwrite an existing file')
     .action(
       registrar.action(async (ctx, options: { out?: string; force?: boolean }) => {
@@ -122,7 +122,7 @@ export function registerConfig(program: Command, registrar: Registrar): void {
         const schemaFile = join(dirname(target), 'tier4.schema.json');
         writeFileSync(schemaFile, `${JSON.stringify(configJsonSchema(), null, 2)}\n`);
         ctx.out.result(
-          `Wrote ${target} and ${schemaFile} (for editors). Edit the site names, URLs and secret references, replace the placeholder backup recipients with your own (\`tier4 backup keygen -o FILE\`), then run \`tier4 config validate\`.`,
+          `Wrote ${target} and ${schemaFile} (for editors). Edit the site names, URLs and secret references, replace the placeholder backup recipients with your own (\`tier4 backup keygen --out FILE\`), then run \`tier4 config validate\`.`,
           { ok: true, file: target, schema: schemaFile },
         );
       }),

@@ -30,7 +30,7 @@ export function registerAzureSiteCommands(site: Command, registrar: Registrar): 
     .command('synth')
     .description('write the Azure demo stack as Terraform JSON and run the policy checks (no cloud access)')
     .argument('[site]', 'a site with platform: azure (default: the only one)')
-    .option('-o, --out <dir>', 'output folder (default: cdktf.out/ beside the configuration file)')
+    .option('--out <dir>', 'output folder (default: cdktf.out/ beside the configuration file)')
     .action(
       registrar.action(async (ctx, siteArg: string | undefined, options: OutOption) => {
         const result = await synth(ctx, siteArg, options);
@@ -53,7 +53,7 @@ export function registerAzureSiteCommands(site: Command, registrar: Registrar): 
     .command('plan')
     .description('synthesize, then show what terraform (or tofu) would change on Azure')
     .argument('[site]', 'a site with platform: azure (default: the only one)')
-    .option('-o, --out <dir>', 'output folder (default: cdktf.out/ beside the configuration file)')
+    .option('--out <dir>', 'output folder (default: cdktf.out/ beside the configuration file)')
     .action(
       registrar.action(async (ctx, siteArg: string | undefined, options: OutOption) => {
         const prepared = await prepare(ctx, siteArg, options);
@@ -79,7 +79,7 @@ export function registerAzureSiteCommands(site: Command, registrar: Registrar): 
   confirmOptions(site.command('apply'))
     .description('synthesize, plan, confirm, then apply the plan with terraform (or tofu)')
     .argument('[site]', 'a site with platform: azure (default: the only one)')
-    .option('-o, --out <dir>', 'output folder (default: cdktf.out/ beside the configuration file)')
+    .option('--out <dir>', 'output folder (default: cdktf.out/ beside the configuration file)')
     .action(
       registrar.action(
         async (
@@ -141,7 +141,7 @@ export function registerAzureSiteCommands(site: Command, registrar: Registrar): 
   confirmOptions(site.command('destroy'))
     .description('delete every Azure resource of the demo site (asks for the site name first)')
     .argument('[site]', 'a site with platform: azure (default: the only one)')
-    .option('-o, --out <dir>', 'output folder (default: cdktf.out/ beside the configuration file)')
+    .option('--out <dir>', 'output folder (default: cdktf.out/ beside the configuration file)')
     .action(
       registrar.action(
         async (

@@ -28,7 +28,7 @@ export function registerKubernetesSiteCommands(site: Command, registrar: Registr
     .command('render')
     .description("write the site's Kubernetes manifests as plain YAML (no cluster, no Pulumi) and check them")
     .argument('[site]', 'a site with platform: kubernetes (default: the only one)')
-    .option('-o, --out <dir>', 'where to write the YAML (default: rendered/<site>)')
+    .option('--out <dir>', 'where to write the YAML (default: rendered/<site>)')
     .option('--first-install', 'run primero-bootstrap (migrate and seed) instead of primero-migrate')
     .action(
       registrar.action(async (ctx, siteArg: string | undefined, options: RenderFlags) => {
