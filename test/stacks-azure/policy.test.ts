@@ -339,6 +339,15 @@ const BRANCHES: Array<[string, string, Edit, string[]]> = [
   ],
   [
     'TIER4_PG_TLS_MIN',
+    'TLSv1.2 set on another server',
+    (r) =>
+      (pgSetting(r, 'postgres-ssl-min-protocol-version').server_id = terraformRef(
+        'azurerm_postgresql_flexible_server.other.id',
+      )),
+    ['TIER4_PG_TLS_MIN'],
+  ],
+  [
+    'TIER4_PG_TLS_MIN',
     'TLSv1.3 is accepted',
     (r) => (pgSetting(r, 'postgres-ssl-min-protocol-version').value = 'TLSv1.3'),
     [],
@@ -434,6 +443,12 @@ const BRANCHES: Array<[string, string, Edit, string[]]> = [
     'TIER4_AKS_SYSTEM_POOL',
     'autoscaling down to one node',
     (r) => (aks(r).default_node_pool.min_count = 1),
+    ['TIER4_AKS_SYSTEM_POOL'],
+  ],
+  [
+    'TIER4_AKS_SYSTEM_POOL',
+    'autoscaling without a minimum',
+    (r) => delete aks(r).default_node_pool.min_count,
     ['TIER4_AKS_SYSTEM_POOL'],
   ],
   [
@@ -656,6 +671,18 @@ const BRANCH_FINDINGS: Record<string, Array<[string, string]>> = {
   ],
   'TIER4_PG_SECURE_TRANSPORT: the setting on another server': [
     ['azurerm_postgresql_flexible_server.postgres', 'require_secure_transport is not set, must be on'],
+  ],
+  'TIER4_PG_TLS_MIN: TLSv1.2 set on another server': [
+    [
+      'azurerm_postgresql_flexible_server.postgres',
+      'ssl_min_protocol_version is not set, must be TLSv1.2 or TLSv1.3',
+    ],
+  ],
+  'TIER4_AKS_SYSTEM_POOL: autoscaling without a minimum': [
+    [
+      'azurerm_kubernetes_cluster.aks',
+      'default_node_pool: min_count is not set; a system pool needs at least 2 nodes',
+    ],
   ],
   'TIER4_PG_TLS_MIN: the setting missing': [
     [
