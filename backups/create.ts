@@ -22,6 +22,7 @@ import { acquireLock } from './lock.js';
 import { type BlobRecord, type Manifest, type ManifestBody, sealManifest } from './manifest.js';
 import { type ExportedSnapshot, exportSnapshot, type SourceBlob } from './postgres/snapshot.js';
 import type { ProgressListener } from './progress.js';
+import { assertMayBackUp, ensureInitialised, type InitOutcome } from './repository-marker.js';
 import { type DamagedObject, planReuse } from './reuse.js';
 import type { SiteRepository } from './site-repository.js';
 import { isNotFound } from './store/retry.js';
@@ -37,6 +38,8 @@ export interface CreateOptions {
    * sets can be trusted.
    */
   fresh?: boolean;
+  /** Initialise the repository when it is new (empty, no marker); without it a backup refuses to start one. */
+  init?: boolean;
 }
 
 export interface CreateResult {
@@ -45,6 +48,8 @@ export interface CreateResult {
   problems: Manifest['attachments']['problems'];
   /** Stored copies earlier sets recorded that no longer match: those sets fail verification now. */
   damaged: DamagedObject[];
+  /** What the backup did to the repository marker: 'already' when nothing. */
+  initialised: InitOutcome;
 }
 
 /**
@@ -59,6 +64,7 @@ export async function createBackup(
 ): Promise<CreateResult> {
   const startedAt = new Date();
   const progress = options.onProgress ?? (() => {});
+  await assertMayBackUp(repo, { init: options.init === true });
   const pgDump = await findPgTool('pg_dump', repo.env);
   const blobs = await openSiteBlobs(repo.siteConfig.attachments, repo.env);
   const client = await connectDatabase(database);
@@ -70,6 +76,10 @@ export async function createBackup(
   let setId: string | undefined;
   try {
     const catalog = await readCatalog(repo.store, repo.site, repo.macKeys, repo.state);
+    const initialised = await ensureInitialised(repo, catalog, {
+      init: options.init === true,
+      fresh: options.fresh === true,
+    });
     if (!options.fresh) assertSomeSetTrusted(repo, catalog);
     const snapshot = await exportSnapshot(client).catch((error) => {
       throw databaseError(error, database.url);
@@ -135,7 +145,7 @@ export async function createBackup(
     options.signal?.throwIfAborted();
     // The manifest is the commit point: written last, atomically.
     await repo.store.putBytes(layout.manifest(repo.site, id), `${JSON.stringify(manifest, null, 2)}\n`);
-    return { manifest, problems: attachments.problems, damaged };
+    return { manifest, problems: attachments.problems, damaged, initialised };
   } catch (error) {
     if (setId) await removeIncompleteSet(repo, setId);
     throw error;

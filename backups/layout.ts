@@ -8,6 +8,8 @@ import { createHash, randomBytes } from 'node:crypto';
  *   <site>/blobs/<k0k1>/<key>.age         attachments, shared by all sets (blobs are immutable)
  *   <site>/blobs/<k0k1>/<key>.<v>.age     another copy of the same attachment, when <key>.age exists but no
  *                                         trusted set records it: stored objects are never overwritten
+ *   <site>/repository/<fp>.json           the repository marker, one per integrity key, written once
+ *                                         (repository-marker.ts)
  *   <site>/lock.json                      one backup or prune at a time
  *   <site>/locks/restore-<token>.json     one per running restore or drill: prune waits for them
  * The lock files and verification records are mutable state: with backups.stateRepository they live there,
@@ -27,6 +29,7 @@ export const layout = {
       : `h-${createHash('sha256').update(key).digest('hex')}`;
     return `${site}/blobs/${safe.slice(0, 2)}/${safe}${variant ? `.${variant}` : ''}.age`;
   },
+  markersPrefix: (site: string) => `${site}/repository/`,
   lock: (site: string) => `${site}/lock.json`,
   restoreLocksPrefix: (site: string) => `${site}/locks/`,
   restoreLock: (site: string, token: string) => `${site}/locks/restore-${token}.json`,

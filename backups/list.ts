@@ -1,4 +1,5 @@
 import { readCatalog } from './catalog.js';
+import { type RepositoryState, readRepositoryState } from './repository-marker.js';
 import type { SiteRepository } from './site-repository.js';
 
 export interface SetSummary {
@@ -19,9 +20,13 @@ export async function listSets(repo: SiteRepository): Promise<{
   incomplete: string[];
   untrusted: Array<{ id: string; problem: string }>;
   warnings: string[];
+  /** Whether the repository was initialised (repository-marker.ts), and under a key we hold. */
+  marker: RepositoryState['status'];
 }> {
   const catalog = await readCatalog(repo.store, repo.site, repo.macKeys, repo.state);
+  const { status } = await readRepositoryState(repo);
   return {
+    marker: status,
     sets: catalog.complete.map((entry) => {
       const m = entry.manifest!;
       return {

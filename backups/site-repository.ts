@@ -44,14 +44,26 @@ export async function openSiteRepository(
   loaded: LoadedConfig,
   siteName: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
+  options: { onWaiting?: (message: string) => void } = {},
 ): Promise<SiteRepository> {
   const { name, site } = getSite(loaded.config, siteName);
   const backups = backupsOf(name, site);
   const macKey = deriveMacKey(resolveSecret(backups.integrityKey, env), name);
   const previous = backups.previousIntegrityKeys.map((ref) => deriveMacKey(resolveSecret(ref, env), name));
-  const store = await openRepositoryStore(backups, env);
+  // The SDKs retry an unreachable endpoint for long (Azure about 45 s), silently: say so at each try.
+  const { onWaiting } = options;
+  const open = async (url: string) => {
+    if (!onWaiting) return openRepositoryStore(backups, env, url);
+    const { repositoryEndpoint } = await import('./store/unreachable.js');
+    const endpoint = repositoryEndpoint(backups, url);
+    return openRepositoryStore(backups, env, url, {
+      onRetry: ({ attempt, attempts, reason }) =>
+        onWaiting(`still trying ${endpoint} (attempt ${attempt} of ${attempts}, after ${reason})…`),
+    });
+  };
+  const store = await open(backups.repository);
   const state = backups.stateRepository
-    ? await openRepositoryStore(backups, env, backups.stateRepository).catch(async (error) => {
+    ? await open(backups.stateRepository).catch(async (error) => {
         await store.close();
         throw error;
       })

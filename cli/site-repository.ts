@@ -10,7 +10,9 @@ export async function withSiteRepository<T>(
   // The engine is imported here, not at the top: --help must not load cloud SDKs.
   const { openSiteRepository, closeSiteRepository } = await import('../backups/site-repository.js');
   const { unreachableRepository } = await import('../backups/store/unreachable.js');
-  const repo = await openSiteRepository(ctx.config(), ctx.site(site, 'backups').name, ctx.io.env);
+  const repo = await openSiteRepository(ctx.config(), ctx.site(site, 'backups').name, ctx.io.env, {
+    onWaiting: (message) => ctx.out.info(message),
+  });
   try {
     return await work(repo);
   } catch (error) {

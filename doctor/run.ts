@@ -272,6 +272,7 @@ async function backupChecks(
       listing.untrusted.length > 0 ? 'fail' : 'ok',
       `${repo.store.location}: ${listing.sets.length} complete set(s)${listing.untrusted.length ? `, ${listing.untrusted.length} UNTRUSTED (manifest MAC fails)` : ''}`,
     );
+    add('repository-marker', ...markerCheck(listing.marker, listing.sets.length, repo.store.location, name));
     const rpo = backups.rpo.seconds;
     metric('tier4_backup_rpo_seconds', 'The recovery point objective configured for the site.', rpo);
     const newest = listing.sets.at(-1);
@@ -397,6 +398,33 @@ const REPOSITORY_UP_HELP = 'Whether the backup repository could be listed (1) or
 type ListedSet = Awaited<ReturnType<typeof import('../backups/index.js').listSets>>['sets'][number];
 
 /** Problems of a set: what its backup recorded, plus a failed verification. */
+/**
+ * The repository marker (backups/repository-marker.ts): backup create refuses a new repository that was not
+ * initialised by hand, and one initialised under another integrity key, so the scheduled job would fail.
+ */
+function markerCheck(
+  marker: 'initialised' | 'uninitialised' | 'foreign',
+  sets: number,
+  location: string,
+  site: string,
+): [DoctorStatus, string] {
+  if (marker === 'initialised') return ['ok', `${location} is initialised under a configured integrity key`];
+  if (marker === 'foreign')
+    return [
+      'fail',
+      `${location} was initialised under a different integrity key, so backups are refused: check backups.integrityKey / previousIntegrityKeys and backups.repository`,
+    ];
+  if (sets > 0)
+    return [
+      'warn',
+      `${location} was written before repository markers; the next backup adopts it, or now: \`tier4 backup init --site ${site}\``,
+    ];
+  return [
+    'fail',
+    `${location} is not initialised (no repository marker), so scheduled backups are refused: if backups.repository is right, once by hand: \`tier4 backup init --site ${site}\``,
+  ];
+}
+
 function setProblems(set: ListedSet): number {
   return set.problems + (set.lastVerified && !set.lastVerified.ok ? 1 : 0);
 }

@@ -25,6 +25,11 @@ export interface LocalSiteOptions {
   attachments?: Record<string, unknown>;
   /** Environment variables that `attachments` refers to. */
   attachmentsEnv?: NodeJS.ProcessEnv;
+  /**
+   * Initialise the repository (`tier4 backup init`), as an operator does once for a new site (default true).
+   * Its bucket or container must exist.
+   */
+  init?: boolean;
 }
 
 export interface LocalSite {
@@ -39,7 +44,7 @@ export interface LocalSite {
 
 /**
  * Writes a tier4.yaml for one site whose database runs on a local (throwaway) PostgreSQL server, with a fresh
- * age key pair. Used by the rehearsal, the benchmarks and the tests.
+ * age key pair, and initialises its repository. Used by the rehearsal, the benchmarks and the tests.
  */
 export async function writeLocalSite(options: LocalSiteOptions): Promise<LocalSite> {
   const site = options.site ?? 'production';
@@ -101,5 +106,20 @@ export async function writeLocalSite(options: LocalSiteOptions): Promise<LocalSi
   };
   const configPath = join(options.dir, 'tier4.yaml');
   await writeFile(configPath, stringify(config));
+  if (options.init !== false) await initLocalRepository(configPath, site, env);
   return { site, configPath, env, identityFile, recipient, repository };
+}
+
+/** What `tier4 backup init` does, for a site just written. */
+async function initLocalRepository(configPath: string, site: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const { loadConfig } = await import('../core/config/load.js');
+  const { openSiteRepository, closeSiteRepository } = await import('../backups/site-repository.js');
+  const { readCatalog } = await import('../backups/catalog.js');
+  const { initRepository } = await import('../backups/repository-marker.js');
+  const repo = await openSiteRepository(loadConfig(configPath), site, env);
+  try {
+    await initRepository(repo, await readCatalog(repo.store, repo.site, repo.macKeys, repo.state));
+  } finally {
+    await closeSiteRepository(repo);
+  }
 }

@@ -85,11 +85,18 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
       database: 'primero_production',
       blobRoot,
       repository: { kind: 'file', path: join(workDir, 'repository') },
+      init: false,
     });
     const backups = await import('../backups/index.js');
     const loaded = loadConfig(site.configPath);
     const repo = await backups.openSiteRepository(loaded, site.site, site.env);
     try {
+      await step('initialise the repository (tier4 backup init)', async () => {
+        const { initRepository } = await import('../backups/repository-marker.js');
+        const catalog = await backups.readCatalog(repo.store, repo.site, repo.macKeys, repo.state);
+        const { outcome, marker } = await initRepository(repo, catalog);
+        return `${repo.store.location}: ${outcome}, repository ${marker.repository}`;
+      });
       let setId = '';
       await step('back up into a file:// repository (encrypted with age)', async () => {
         const { manifest } = await backups.createBackup(repo, backups.siteDatabase(repo), {

@@ -9,6 +9,7 @@ describe('tier4 rehearse (the quickstart)', () => {
     expect(report.ok).toBe(true);
     const steps = report.steps.map((s: { step: string }) => s.step);
     for (const expected of [
+      'initialise the repository (tier4 backup init)',
       'back up into a file:// repository (encrypted with age)',
       'restore into a fresh database and compare',
       'run a restore drill (scratch database, checks, reports)',

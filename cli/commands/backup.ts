@@ -40,83 +40,117 @@ export function registerBackup(program: Command, registrar: Registrar): void {
       '--fresh',
       'reuse no stored attachment: upload all again (after an integrity key was exposed or lost)',
     )
+    .option('--init', 'initialise the repository if it is new (as `tier4 backup init`); never on a schedule')
     .action(
-      registrar.action(async (ctx, options: { site?: string; concurrency?: number; fresh?: boolean }) => {
-        const { createBackup, siteDatabase } = await engine();
-        return withSiteRepository(ctx, options.site, async (repo) => {
-          const { recipientProblem } = await import('../../backups/site-repository.js');
-          const problem = await recipientProblem(repo.site, repo.backups, ctx.io.env);
-          if (problem) throw new UsageError(`No backup was taken: ${problem}.`);
-          const database = siteDatabase(repo);
-          ctx.out.info(`Backing up ${repo.site} into ${repo.store.location}`);
-          const { manifest, problems, damaged } = await createBackup(repo, database, {
-            signal: ctx.signal,
-            onProgress: progressLine(ctx.out),
-            ...(options.concurrency ? { concurrency: options.concurrency } : {}),
-            fresh: options.fresh === true,
+      registrar.action(
+        async (ctx, options: { site?: string; concurrency?: number; fresh?: boolean; init?: boolean }) => {
+          const { createBackup, siteDatabase } = await engine();
+          return withSiteRepository(ctx, options.site, async (repo) => {
+            const { recipientProblem } = await import('../../backups/site-repository.js');
+            const problem = await recipientProblem(repo.site, repo.backups, ctx.io.env);
+            if (problem) throw new UsageError(`No backup was taken: ${problem}.`);
+            const database = siteDatabase(repo);
+            ctx.out.info(`Backing up ${repo.site} into ${repo.store.location}`);
+            const { manifest, problems, damaged, initialised } = await createBackup(repo, database, {
+              signal: ctx.signal,
+              onProgress: progressLine(ctx.out),
+              ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+              fresh: options.fresh === true,
+              init: options.init === true,
+            });
+            if (initialised !== 'already')
+              ctx.out.info(`${repo.store.location}: ${initMessage(initialised, 0)}.`);
+            const a = manifest.attachments;
+            const { notPrimeroReason } = await import('../../core/primero/tables.js');
+            const notPrimero = notPrimeroReason(manifest.database.rowCounts);
+            const notPrimeroWarning = notPrimero
+              ? `The database does not look like Primero's (${notPrimero}): check database.url of ${repo.site}.`
+              : undefined;
+            if (notPrimeroWarning) ctx.out.warn(notPrimeroWarning);
+            ctx.out.result(
+              () =>
+                [
+                  `Backup set ${manifest.id} of ${repo.site} is complete.`,
+                  `  database     ${formatBytes(manifest.database.size)} encrypted (${manifest.database.rowCounts.cases ?? 0} cases), ${manifest.timings.databaseSeconds}s`,
+                  `  attachments  ${a.count} (${a.uploaded} new, ${formatBytes(a.uploadedBytes)} uploaded; ${a.reused} already stored), ${manifest.timings.attachmentsSeconds}s`,
+                  `  total        ${manifest.timings.totalSeconds}s`,
+                  ...(problems.length > 0
+                    ? [
+                        `  problems     ${problems.length} attachment(s) missing or damaged in storage: see --json`,
+                        ...unsafeBlobLines(problems),
+                      ]
+                    : []),
+                  ...(damaged.length > 0
+                    ? [
+                        `  damaged      ${damaged.length} stored attachment(s) no longer match what earlier sets recorded; stored again for this set:`,
+                        ...damaged.map((d) => `                 ${d.object}: ${d.problem}`),
+                      ]
+                    : []),
+                ].join('\n'),
+              {
+                ok: problems.length === 0 && damaged.length === 0,
+                id: manifest.id,
+                site: repo.site,
+                snapshotAt: manifest.snapshotAt,
+                database: {
+                  bytes: manifest.database.size,
+                  plainBytes: manifest.database.plainSize,
+                  rowCounts: manifest.database.rowCounts,
+                },
+                attachments: {
+                  count: a.count,
+                  uploaded: a.uploaded,
+                  uploadedBytes: a.uploadedBytes,
+                  reused: a.reused,
+                  storedBytes: a.storedBytes,
+                },
+                problems,
+                damagedInRepository: damaged,
+                timings: manifest.timings,
+                warnings: notPrimeroWarning ? [notPrimeroWarning] : [],
+              },
+            );
+            if (problems.length > 0) {
+              ctx.out.warn(
+                `${problems.length} attachment(s) could not be backed up intact; the set records which.`,
+              );
+              return 1;
+            }
+            if (damaged.length > 0) {
+              ctx.out.warn(
+                `${damaged.length} stored attachment(s) are damaged: sets made before this one that use them fail verification. Verify the older sets (\`tier4 backup verify ID --site ${repo.site}\`) and look after the storage.`,
+              );
+              return 1;
+            }
+            return 0;
           });
-          const a = manifest.attachments;
-          const { notPrimeroReason } = await import('../../core/primero/tables.js');
-          const notPrimero = notPrimeroReason(manifest.database.rowCounts);
-          const notPrimeroWarning = notPrimero
-            ? `The database does not look like Primero's (${notPrimero}): check database.url of ${repo.site}.`
-            : undefined;
-          if (notPrimeroWarning) ctx.out.warn(notPrimeroWarning);
+        },
+      ),
+    );
+
+  backup
+    .command('init')
+    .description(
+      'initialise a new repository (or adopt one written before markers, if its sets verify); once, by hand',
+    )
+    .option('-s, --site <name>', 'the site (default: the only site with backups)')
+    .option(
+      '--new-integrity-key',
+      'the key the repository was initialised under is lost for good: initialise it under the configured one (its sets stay untrusted)',
+    )
+    .action(
+      registrar.action(async (ctx, options: { site?: string; newIntegrityKey?: boolean }) => {
+        const { readCatalog } = await engine();
+        const { initRepository } = await import('../../backups/repository-marker.js');
+        return withSiteRepository(ctx, options.site, async (repo) => {
+          const catalog = await readCatalog(repo.store, repo.site, repo.macKeys, repo.state);
+          const { outcome, marker } = await initRepository(repo, catalog, {
+            newIntegrityKey: options.newIntegrityKey === true,
+          });
           ctx.out.result(
-            () =>
-              [
-                `Backup set ${manifest.id} of ${repo.site} is complete.`,
-                `  database     ${formatBytes(manifest.database.size)} encrypted (${manifest.database.rowCounts.cases ?? 0} cases), ${manifest.timings.databaseSeconds}s`,
-                `  attachments  ${a.count} (${a.uploaded} new, ${formatBytes(a.uploadedBytes)} uploaded; ${a.reused} already stored), ${manifest.timings.attachmentsSeconds}s`,
-                `  total        ${manifest.timings.totalSeconds}s`,
-                ...(problems.length > 0
-                  ? [
-                      `  problems     ${problems.length} attachment(s) missing or damaged in storage: see --json`,
-                      ...unsafeBlobLines(problems),
-                    ]
-                  : []),
-                ...(damaged.length > 0
-                  ? [
-                      `  damaged      ${damaged.length} stored attachment(s) no longer match what earlier sets recorded; stored again for this set:`,
-                      ...damaged.map((d) => `                 ${d.object}: ${d.problem}`),
-                    ]
-                  : []),
-              ].join('\n'),
-            {
-              ok: problems.length === 0 && damaged.length === 0,
-              id: manifest.id,
-              site: repo.site,
-              snapshotAt: manifest.snapshotAt,
-              database: {
-                bytes: manifest.database.size,
-                plainBytes: manifest.database.plainSize,
-                rowCounts: manifest.database.rowCounts,
-              },
-              attachments: {
-                count: a.count,
-                uploaded: a.uploaded,
-                uploadedBytes: a.uploadedBytes,
-                reused: a.reused,
-                storedBytes: a.storedBytes,
-              },
-              problems,
-              damagedInRepository: damaged,
-              timings: manifest.timings,
-              warnings: notPrimeroWarning ? [notPrimeroWarning] : [],
-            },
+            `${repo.store.location}: ${initMessage(outcome, catalog.complete.length)} (repository ${marker.repository}, created ${marker.createdAt}).`,
+            { site: repo.site, repository: repo.store.location, outcome, marker },
           );
-          if (problems.length > 0) {
-            ctx.out.warn(
-              `${problems.length} attachment(s) could not be backed up intact; the set records which.`,
-            );
-            return 1;
-          }
-          if (damaged.length > 0) {
-            ctx.out.warn(
-              `${damaged.length} stored attachment(s) are damaged: sets made before this one that use them fail verification. Verify the older sets (\`tier4 backup verify ID --site ${repo.site}\`) and look after the storage.`,
-            );
-            return 1;
-          }
           return 0;
         });
       }),
@@ -135,8 +169,12 @@ export function registerBackup(program: Command, registrar: Registrar): void {
           ctx.out.result(
             () => {
               // A wrong integrity key must not look like an empty repository.
+              if (listing.sets.length === 0 && listing.untrusted.length === 0 && listing.marker === 'foreign')
+                return `${repo.store.location} was initialised under a different integrity key: check backups.integrityKey (after a rotation, list the old key under backups.previousIntegrityKeys) and backups.repository.`;
               if (listing.sets.length === 0 && listing.untrusted.length > 0)
                 return `${listing.untrusted.length} set(s) present in ${repo.store.location} but none trusted: check backups.integrityKey (after a rotation, list the old key under backups.previousIntegrityKeys).`;
+              if (listing.sets.length === 0 && listing.marker === 'uninitialised')
+                return `${repo.store.location} is not a backup repository yet (no repository marker): check backups.repository; a new repository is initialised with \`tier4 backup init --site ${repo.site}\`.`;
               if (listing.sets.length === 0)
                 return `No complete backup sets for ${repo.site} in ${repo.store.location}.`;
               const rows = listing.sets.map((set) => [
@@ -162,7 +200,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
             },
             { site: repo.site, repository: repo.store.location, ...listing },
           );
-          return listing.untrusted.length > 0 ? 1 : 0;
+          return listing.untrusted.length > 0 || listing.marker === 'foreign' ? 1 : 0;
         });
       }),
     );
@@ -372,6 +410,25 @@ export async function warnReadableIdentity(
   const { identityFileWarning } = await import('../../backups/site-repository.js');
   const warning = identityFileWarning(repo, override);
   if (warning) ctx.out.warn(warning);
+}
+
+/** What `backup init` (or a backup) did to the repository marker, in words. */
+function initMessage(
+  outcome: import('../../backups/repository-marker.js').InitOutcome,
+  sets: number,
+): string {
+  switch (outcome) {
+    case 'already':
+      return 'already initialised under the configured integrity key; nothing to do';
+    case 'created':
+      return 'initialised as a new backup repository';
+    case 'adopted':
+      return `adopted: written before repository markers, ${sets > 0 ? `${sets} set(s) verify` : 'its sets verify'} under the configured keys; marker written`;
+    case 'resealed':
+      return 'initialised under a previous integrity key; a marker under the current key was added';
+    case 'rekeyed':
+      return 'initialised again under the configured integrity key (the earlier key is lost); sets sealed with it stay untrusted';
+  }
 }
 
 /** Blobs never read because their key or path is unsafe, named by their active_storage_blobs id. */

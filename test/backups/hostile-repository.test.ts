@@ -577,5 +577,153 @@ describe('an unreachable repository endpoint', () => {
     expect(listed.stderr).not.toContain('unexpected failure');
     expect(listed.stderr).toContain('http://127.0.0.1:9');
     expect(listed.stderr).toContain('ECONNREFUSED');
+    // Meanwhile each retry of the SDK is told, naming the endpoint (Azure's take about 45 s in all).
+    expect(listed.stderr).toContain('still trying http://127.0.0.1:9 (attempt 2 of 5, after ECONNREFUSED)…');
+  });
+
+  test("Azure's silent retries are told at each try, naming the endpoint; the end names it too", async () => {
+    const { AzureStore } = await import('../../backups/store/azure-store.js');
+    const { unreachableRepository } = await import('../../backups/store/unreachable.js');
+    const endpoint = 'http://127.0.0.1:9/devstoreaccount1';
+    // Three tries 50 ms apart instead of five 4 s apart (StorageRetryPolicy's retryDelayInMs): the same path.
+    const tries: number[] = [];
+    const store = await AzureStore.open({
+      account: 'devstoreaccount1',
+      container: 'backups',
+      prefix: 'sites',
+      endpoint,
+      accountKey: randomBytes(64).toString('base64'),
+      retry: { attempts: 3, baseDelayMs: 50, onRetry: ({ attempt }) => tries.push(attempt) },
+    });
+    const error = await store.head('production/repository/x.json').catch((e: unknown) => e);
+    expect(tries).toEqual([2, 3]);
+    const clear = unreachableRepository(error, { azure: { endpoint } } as never, store.location) as Error;
+    expect(clear.message).toBe(
+      `The backup repository azblob://devstoreaccount1/backups/sites cannot be reached at ${endpoint} (ECONNREFUSED).`,
+    );
+  });
+});
+
+describe('the repository marker (tier4 backup init)', () => {
+  /** Points the site at another folder, as a mistyped file:// path would. */
+  async function pointAt(site: BackupSite, path: string): Promise<void> {
+    const config = parse(await readFile(site.configPath, 'utf8'));
+    config.sites[site.site].backups.repository = `file://${path}`;
+    await writeFile(site.configPath, stringify(config));
+  }
+
+  test('a mistyped file:// path does not start a new repository: create refuses, touching nothing', async () => {
+    const site = await backupSite({ cases: 5, blobs: 1 });
+    const typo = join(site.dir, 'repositroy');
+    await pointAt(site, typo);
+    const refused = await tier4(['-c', site.configPath, 'backup', 'create'], { env: site.env });
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stderr).toContain(`file://${typo} of production is not initialised`);
+    expect(refused.stderr).toContain('`tier4 backup init --site production` (once), or pass --init');
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(typo)).toBe(false);
+    // The hint works as written; then backups go on without --init.
+    const init = await tier4(['-c', site.configPath, 'backup', 'init', '--site', 'production'], {
+      env: site.env,
+    });
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stdout).toContain('initialised as a new backup repository');
+    const again = await run(site, 'backup', 'init');
+    expect(JSON.parse(again.stdout).outcome).toBe('already');
+    await create(site);
+    // Doctor fails an uninitialised repository with the same hint (the scheduled job never passes --init).
+    await pointAt(site, join(site.dir, 'elsewhere'));
+    const doctor = await run(site, 'doctor');
+    const check = JSON.parse(doctor.stdout).checks.find(
+      (c: { check: string }) => c.check === 'repository-marker',
+    );
+    expect(check.status).toBe('fail');
+    expect(check.message).toContain('`tier4 backup init --site production`');
+    const listed = await tier4(['-c', site.configPath, 'backup', 'list'], { env: site.env });
+    expect(listed.stdout).toContain('is not a backup repository yet (no repository marker)');
+    const created = await run(site, 'backup', 'create', '--init');
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stderr).toContain('initialised as a new backup repository');
+  });
+
+  test('a wrong integrity key is told apart from an empty repository', async () => {
+    const site = await backupSite({ cases: 5, blobs: 0 });
+    await replaceIntegrityKey(site);
+    const refused = await run(site, 'backup', 'create', '--init');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('was initialised under a different integrity key; no backup was taken');
+    expect(refused.stderr).toContain('backups.previousIntegrityKeys');
+    expect(await repositoryFiles(site)).toHaveLength(1); // the marker alone
+    const listed = await tier4(['-c', site.configPath, 'backup', 'list'], { env: site.env });
+    expect(listed.code).toBe(1);
+    expect(listed.stdout).toContain('was initialised under a different integrity key');
+    const init = await run(site, 'backup', 'init');
+    expect(init.code).toBe(1);
+    expect(init.stderr).toContain('nothing was changed');
+    const doctor = JSON.parse((await run(site, 'doctor')).stdout);
+    expect(doctor.checks.find((c: { check: string }) => c.check === 'repository-marker').status).toBe('fail');
+  });
+
+  test('sets written before markers are adopted only when they verify under the configured keys', async () => {
+    const site = await backupSite({ cases: 5, blobs: 1 });
+    const first = await create(site);
+    const { rm } = await import('node:fs/promises');
+    const markers = join(site.repository.replace('file://', ''), site.site, 'repository');
+    await rm(markers, { recursive: true });
+    // A wrong key: not adopted (that would seal the wrong key in), and not mistaken for a new repository.
+    const right = await replaceIntegrityKey(site);
+    const refused = await run(site, 'backup', 'init');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('none of which verifies under the configured integrity key');
+    site.env.TIER4_LOCAL_INTEGRITY_KEY = right;
+    const doctor = JSON.parse((await run(site, 'doctor')).stdout);
+    expect(doctor.checks.find((c: { check: string }) => c.check === 'repository-marker')).toMatchObject({
+      status: 'warn',
+      message: expect.stringContaining('the next backup adopts it'),
+    });
+    // The scheduled backup (no --init) adopts it and goes on.
+    const second = await run(site, 'backup', 'create');
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain('adopted: written before repository markers');
+    expect(JSON.parse(second.stdout).attachments.reused).toBe(1);
+    expect((await verify(site, first.id)).code).toBe(0);
+  });
+
+  test('after a key rotation the next backup adds a marker under the new key; the old key can then go', async () => {
+    const site = await backupSite({ cases: 5, blobs: 0 });
+    await create(site);
+    const oldKey = await replaceIntegrityKey(site);
+    await listPreviousKey(site, oldKey);
+    await create(site);
+    const markers = (await repositoryFiles(site)).filter((path) =>
+      path.includes(`/${site.site}/repository/`),
+    );
+    expect(markers).toHaveLength(2);
+    const config = parse(await readFile(site.configPath, 'utf8'));
+    delete config.sites[site.site].backups.previousIntegrityKeys;
+    await writeFile(site.configPath, stringify(config));
+    const listed = JSON.parse((await run(site, 'backup', 'list')).stdout);
+    expect(listed.marker).toBe('initialised');
+    expect(listed.sets).toHaveLength(1); // the set sealed with the old key is untrusted now
+    // The key lost for good: initialised again under the configured key, then a fresh backup.
+    site.env.TIER4_LOCAL_INTEGRITY_KEY = testSecret('third-integrity');
+    expect((await run(site, 'backup', 'create', '--fresh')).code).toBe(1);
+    const rekeyed = await run(site, 'backup', 'init', '--new-integrity-key');
+    expect(rekeyed.code, rekeyed.stderr).toBe(0);
+    expect(JSON.parse(rekeyed.stdout).outcome).toBe('rekeyed');
+    expect((await run(site, 'backup', 'create', '--fresh')).code).toBe(0);
+  });
+
+  test('the marker is written once, so immutable (WORM) storage takes it', async () => {
+    const site = await backupSite({ cases: 5, blobs: 0, init: false });
+    const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
+    const { ImmutableStore } = await import('../support/immutable-store.js');
+    repo.store = new ImmutableStore(repo.store);
+    const { initRepository, readRepositoryState } = await import('../../backups/repository-marker.js');
+    const empty = { complete: [], invalid: [] };
+    expect((await initRepository(repo, empty)).outcome).toBe('created');
+    expect((await initRepository(repo, empty)).outcome).toBe('already');
+    expect(await readRepositoryState(repo)).toMatchObject({ status: 'initialised', underCurrentKey: true });
+    await repo.store.close();
   });
 });

@@ -36,6 +36,7 @@ describe('tier4 doctor', () => {
     expect(byName).toMatchObject({
       encryption: 'ok',
       repository: 'ok',
+      'repository-marker': 'ok',
       'backup-age': 'ok',
       drill: 'ok',
       pg_dump: 'ok',

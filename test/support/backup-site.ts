@@ -33,6 +33,8 @@ export async function backupSite(
     /** Primero's attachment storage when it is not the local folder (its secrets in attachmentsEnv). */
     attachments?: Record<string, unknown>;
     attachmentsEnv?: NodeJS.ProcessEnv;
+    /** Initialise the repository, as `tier4 backup init` (default true). */
+    init?: boolean;
   } = {},
 ): Promise<BackupSite> {
   const dir = await mkdtemp(join(tmpdir(), 'tier4-site-'));
@@ -56,6 +58,7 @@ export async function backupSite(
     blobRoot,
     repository,
     integrityKey: testSecret('integrity'),
+    ...(options.init === false ? { init: false } : {}),
     ...(options.role ? { role: options.role } : {}),
     ...(options.site ? { site: options.site } : {}),
     ...(options.attachments
