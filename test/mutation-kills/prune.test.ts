@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { deriveMacKey } from '../../backups/crypto/mac.js';
 import { layout } from '../../backups/layout.js';
-import { acquireLock } from '../../backups/lock.js';
+import { acquireLock, acquireRestoreLock } from '../../backups/lock.js';
 import { sealManifest } from '../../backups/manifest.js';
 import { pruneRepository } from '../../backups/prune.js';
 import type { SiteRepository } from '../../backups/site-repository.js';
@@ -239,5 +239,88 @@ describe('pruneRepository', () => {
     expect(report.protected).toEqual([blob('blob0009')]);
     expect(await store.head(layout.dump(SITE, s2))).toBeDefined();
     expect(await store.head(blob('blob0004'))).toBeUndefined();
+  });
+
+  test('a repository holding only an interrupted set is pruned of it, without an error', async () => {
+    const { repo } = await repository();
+    await repo.store.putBytes(layout.dump(SITE, s0), 'interrupted');
+    const report = await pruneRepository(repo, { policy: POLICY });
+    expect(report.incompleteRemoved).toEqual([s0]);
+    expect(await keys(repo.store)).toEqual([]);
+  });
+
+  test('a set whose verification failed does not count as the last one kept', async () => {
+    const { repo } = await repository();
+    await putSet(repo, s1, []);
+    await putSet(repo, s2, []);
+    await putVerification(repo, s1, true);
+    await putVerification(repo, s2, false);
+    const report = await pruneRepository(repo, { dryRun: true, policy: POLICY });
+    expect(report.kept).toEqual([{ id: s1, reasons: ['last', 'newest verified'] }]);
+    expect(report.removed).toEqual([s2]);
+  });
+
+  test('kept sets are listed newest first, also when the newest verified set is newer than a monthly one', async () => {
+    const { repo } = await repository();
+    const october = '20261015T000000.000Z-0000aa';
+    await putSet(repo, october, []);
+    await putSet(repo, s2, []);
+    await putSet(repo, s4, []);
+    await putVerification(repo, s2, true);
+    const report = await pruneRepository(repo, { dryRun: true, policy: { ...POLICY, last: 0, monthly: 2 } });
+    expect(report.kept).toEqual([
+      { id: s4, reasons: ['monthly'] },
+      { id: s2, reasons: ['newest verified'] },
+      { id: october, reasons: ['monthly'] },
+    ]);
+  });
+
+  test('while a restore reads the repository, prune refuses and removes nothing; a dry run still reports', async () => {
+    const { repo } = await history();
+    const before = await keys(repo.store);
+    const restore = await acquireRestoreLock(repo.state, SITE, 'restore');
+    const error = await pruneRepository(repo, { policy: POLICY }).catch((caught) => caught);
+    expect(error).toBeInstanceOf(OperationError);
+    expect(error.message).toMatch(/^1 restore\(s\) or drill\(s\) of demo are reading the repository/);
+    expect((await pruneRepository(repo, { dryRun: true, policy: POLICY })).removed).toEqual([s2]);
+    await restore.release();
+    expect(await keys(repo.store)).toEqual(before);
+  });
+
+  test('a restore that starts while prune runs is refused, naming the prune', async () => {
+    const { repo } = await history();
+    const store = repo.store;
+    let probe: Promise<string> | undefined;
+    const watched: ObjectStore = Object.assign(Object.create(store), {
+      list: (prefix: string) => {
+        // Once prune reads the sets (after its lock and its check for running restores).
+        if (prefix === layout.setsPrefix(SITE))
+          probe ??= acquireRestoreLock(store, SITE, 'restore').then(
+            async (held) => {
+              await held.release();
+              return 'acquired';
+            },
+            (refused: Error) => refused.message,
+          );
+        return store.list(prefix);
+      },
+    });
+    await pruneRepository({ ...repo, store: watched, state: watched }, { policy: POLICY });
+    expect(await probe).toMatch(/^A prune of demo is running/);
+  });
+
+  test('an object that cannot be deleted is reported once; a store without temporary files to sweep is fine', async () => {
+    const { repo } = await history();
+    const store = repo.store;
+    const failing: ObjectStore = Object.assign(Object.create(store), {
+      delete: async (key: string) => {
+        if (key === layout.dump(SITE, s2)) throw new Error('permission denied');
+        return store.delete(key);
+      },
+      sweepTemporary: undefined,
+    });
+    const report = await pruneRepository({ ...repo, store: failing, state: failing }, { policy: POLICY });
+    expect(report.errors).toEqual([{ object: layout.dump(SITE, s2), error: 'permission denied' }]);
+    expect(report.temporaryRemoved).toBe(0);
   });
 });
