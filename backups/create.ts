@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { execa } from 'execa';
 import { mapLimit } from '../core/concurrency.js';
+import { DEFAULT_COMPRESSION } from '../core/config/schema.js';
 import { errorMessage, OperationError } from '../core/errors.js';
 import { toolVersion } from '../core/package-info.js';
 import {
@@ -181,7 +182,7 @@ async function dumpDatabase(
   progress: ProgressListener,
   signal: AbortSignal | undefined,
 ): Promise<{ size: number; sha256: string; plainSize: number; compression?: DumpCompression }> {
-  const config = repo.siteConfig.backups?.compression ?? { method: 'brotli', level: 1 };
+  const config = repo.siteConfig.backups?.compression ?? DEFAULT_COMPRESSION;
   const compression = streamCompression(config);
   const tool = toolConnection(database);
   const child = execa(

@@ -493,7 +493,7 @@ export async function renewManagedCertificate(
   if (!seen.ok) {
     throw new OperationError(
       `cert-manager issued ${issued.info.sha256}, but ${target.host}:${target.port} serves ${seen.lastSeen ?? `nothing (${seen.lastError})`}.`,
-      'Check that the nginx Deployment mounts this Secret and that tls.deployment names it.',
+      `Check that the nginx Deployment mounts this Secret and that sites.${target.siteName}.tls.source.deployment (now ${source.deployment}) names it.`,
     );
   }
   return { site: target.siteName, certificate: state, servedSha256: issued.info.sha256, served: true };

@@ -2,7 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { getSite, type LoadedConfig } from '../core/config/load.js';
-import type { SiteConfig } from '../core/config/schema.js';
+import { DEFAULT_NAMESPACE, DEFAULT_NGINX_DEPLOYMENT, type SiteConfig } from '../core/config/schema.js';
 import { type TlsSettings, tlsSettingsSchema } from '../core/config/tls.js';
 import { UsageError } from '../core/errors.js';
 import { trustAnchors } from './certificate.js';
@@ -53,8 +53,8 @@ export function siteTls(loaded: LoadedConfig, siteName: string | undefined): Sit
     port: tls.port,
     address: tls.connectAddress ?? host,
     anchors: trustAnchors(caPem),
-    namespace: site.kubernetes?.namespace ?? 'primero',
+    namespace: site.kubernetes?.namespace ?? DEFAULT_NAMESPACE,
     context: site.kubernetes?.context,
-    deploymentName: source && source.type !== 'files' ? source.deployment : 'primero-nginx',
+    deploymentName: source && source.type !== 'files' ? source.deployment : DEFAULT_NGINX_DEPLOYMENT,
   };
 }

@@ -11,6 +11,7 @@ import {
   runRestore,
   verifySet,
 } from '../backups/index.js';
+import { DEFAULT_DRILL_SAMPLE } from '../core/config/schema.js';
 import { errorMessage } from '../core/errors.js';
 import { toolVersion } from '../core/package-info.js';
 import { connectDatabase, type DatabaseTarget, withDatabase } from '../core/postgres/connection.js';
@@ -284,7 +285,7 @@ async function checkAttachments(
     const j = randomInt(i + 1);
     [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
   }
-  const sample = shuffled.slice(0, Math.min(blobs.length, options.sample ?? 50));
+  const sample = shuffled.slice(0, Math.min(blobs.length, options.sample ?? DEFAULT_DRILL_SAMPLE));
   for (const blob of blobs) if (damaged.has(blob.object) && !sample.includes(blob)) sample.push(blob);
   const chosen = new Map(sample.map((blob) => [blob.key, blob]));
   const client = await connectDatabase(target);

@@ -2,6 +2,7 @@ import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/O
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
 import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
+import { DEFAULT_NGINX_DEPLOYMENT } from '../../core/config/schema.js';
 import type { Component, PrimeroValues } from './values.js';
 
 /** Any Kubernetes object we render: built-in kinds typed by kubernetes-models, custom resources loosely. */
@@ -18,7 +19,7 @@ export const UIDS = { primero: 1000, nginx: 1001, solr: 8983, ops: 10001 } as co
 export const NAMES = {
   application: 'primero-application',
   worker: 'primero-worker',
-  nginx: 'primero-nginx',
+  nginx: DEFAULT_NGINX_DEPLOYMENT,
   solr: 'primero-solr',
   config: 'primero-config',
   nginxConfig: 'primero-nginx-config',

@@ -4,6 +4,8 @@ import { formatIssues, getSite } from '../../core/config/load.js';
 import { parseRepositoryUrl } from '../../core/config/repository-url.js';
 import {
   DEFAULT_DRILL_INTERVAL_SECONDS,
+  DEFAULT_DRILL_SCHEDULE,
+  DEFAULT_TLS_SECRET,
   type SiteConfig,
   type Tier4Config,
 } from '../../core/config/schema.js';
@@ -25,7 +27,6 @@ export const DEFAULT_RESOURCES: Record<Component, ValuesResources> = {
   ops: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } },
 };
 
-export const DEFAULT_DRILL_SCHEDULE = '0 3 * * 0';
 const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
 
 export interface ValuesOptions {
@@ -220,7 +221,7 @@ function tlsValues(
   site: SiteConfig,
   k: KubernetesSettings,
 ): PrimeroValues['tls'] {
-  const source = site.tls?.source ?? { type: 'kubernetes-secret' as const, secret: 'primero-tls' };
+  const source = site.tls?.source ?? { type: 'kubernetes-secret' as const, secret: DEFAULT_TLS_SECRET };
   const host = site.tls?.host ?? new URL(site.primero.url).hostname;
   const dnsNames = [...new Set([host, ...(site.tls?.altNames ?? [])])];
   if (source.type === 'files') {

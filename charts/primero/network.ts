@@ -2,7 +2,7 @@ import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/Netw
 import type { INetworkPolicyIngressRule } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyIngressRule';
 import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
 import type { INetworkPolicyPort } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort';
-import { metadata, selectorLabels } from './common.js';
+import { metadata, NAMES, selectorLabels } from './common.js';
 import type { PrimeroValues } from './values.js';
 
 /**
@@ -109,7 +109,7 @@ export function networkPolicies(values: PrimeroValues): INetworkPolicy[] {
     });
   }
   policies.push(
-    policy(values, 'primero-nginx', selectorLabels(values, 'nginx'), {
+    policy(values, NAMES.nginx, selectorLabels(values, 'nginx'), {
       ingress: [{ from: clients, ports: tcp(80, 443) }],
       egress: [{ to: pods(values, 'application'), ports: tcp(3000) }],
     }),

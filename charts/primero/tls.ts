@@ -1,4 +1,4 @@
-import { type KubeObject, metadata } from './common.js';
+import { type KubeObject, metadata, NAMES } from './common.js';
 import type { PrimeroValues } from './values.js';
 
 /**
@@ -104,9 +104,9 @@ export function backendTlsPolicy(values: PrimeroValues): KubeObject | undefined 
   return {
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'BackendTLSPolicy',
-    metadata: metadata(values, 'primero-nginx', 'nginx'),
+    metadata: metadata(values, NAMES.nginx, 'nginx'),
     spec: {
-      targetRefs: [{ group: '', kind: 'Service', name: 'primero-nginx', sectionName: 'https' }],
+      targetRefs: [{ group: '', kind: 'Service', name: NAMES.nginx, sectionName: 'https' }],
       validation: { hostname: values.host, wellKnownCACertificates: 'System' },
     },
   };

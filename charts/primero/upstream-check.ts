@@ -1,6 +1,6 @@
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
-import type { KubeObject } from './common.js';
+import { type KubeObject, NAMES } from './common.js';
 import type { Finding } from './policy.js';
 import {
   APPLICATION_IMAGE,
@@ -283,7 +283,7 @@ export function checkUpstreamFidelity(objects: KubeObject[]): FidelityFinding[] 
         : ENTRYPOINT_COMMANDS.migrate;
     checkRails(job, container, command, APPLICATION_IMAGE.repositories.application, objects, findings);
   }
-  for (const nginx of deployment('primero-nginx')) checkNginx(nginx, objects, findings);
+  for (const nginx of deployment(NAMES.nginx)) checkNginx(nginx, objects, findings);
   for (const solr of find(objects, 'StatefulSet', (o) => o.metadata.name === 'primero-solr'))
     checkSolr(solr, objects, findings);
   for (const backup of find(objects, 'CronJob', (o) => o.metadata.name === 'tier4-backup'))

@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { RestoreAuditRecord, RunAudit } from '../../backups/restore-audit.js';
 import type { SiteRepository } from '../../backups/site-repository.js';
+import { DEFAULT_DRILL_SAMPLE } from '../../core/config/schema.js';
 import { formatSeconds } from '../../core/duration.js';
 import { errorMessage, UsageError } from '../../core/errors.js';
 import type { DrillReport } from '../../drills/index.js';
@@ -96,7 +97,7 @@ export function registerDrill(program: Command, registrar: Registrar): void {
               identities,
               server,
               ...(options.backup ? { backupId: options.backup } : {}),
-              sample: options.sample ?? drills?.attachmentSample ?? 50,
+              sample: options.sample ?? drills?.attachmentSample ?? DEFAULT_DRILL_SAMPLE,
               ...(drills?.healthUrl ? { healthUrl: drills.healthUrl } : {}),
               signal: ctx.signal,
               onProgress: progressLine(ctx.out),

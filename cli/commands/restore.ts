@@ -39,7 +39,7 @@ export function registerRestore(program: Command, registrar: Registrar): void {
     .option('-j, --jobs <n>', 'parallel pg_restore jobs', positiveInt('--jobs'), 2)
     .option(
       '--temp-dir <dir>',
-      'where --jobs above 1 decrypts the dump first (default: the system temp folder); it needs room for the dump',
+      'private folder for plaintext (default: the system temp folder): the dump is decrypted and checked there when --jobs is above 1 or the target exists empty, and attachments bound for a bucket pass through it; it needs room for the dump',
     )
     .option('--replace', 'drop and recreate the target database if it is not empty')
     .option('--identity <file>', 'age identity file (default: backups.encryption.identity)')

@@ -100,11 +100,16 @@ const cnpgImage = z
       'the "system" images (e.g. postgresql:15.14) are deprecated and removed after their end of life: use a standard-trixie image',
   });
 
+/** The namespace a site runs in when kubernetes.namespace is not set. */
+export const DEFAULT_NAMESPACE = 'primero';
+/** CloudNativePG WAL archive defaults (kubernetes.postgres.walArchive). */
+export const DEFAULT_WAL_ARCHIVE = { credentialsSecret: 'primero-db-objectstore', retention: '30d' } as const;
+
 export const kubernetesSettingsSchema = z
   .object({
     /** kubeconfig context; default: the current context. */
     context: z.string().optional(),
-    namespace: dnsName.default('primero'),
+    namespace: dnsName.default(DEFAULT_NAMESPACE),
     /** A ReadWriteMany storage class for attachments when they are stored locally. */
     storageClass: z.string().optional(),
     /** Size of the attachments volume when attachments are local. */
@@ -145,11 +150,11 @@ export const kubernetesSettingsSchema = z
                   .regex(/^(s3|azure|gs|https?):\/\//, 'must be an object store URL'),
                 endpointURL: z.string().url().optional(),
                 /** Secret with ACCESS_KEY_ID / ACCESS_SECRET_KEY (S3) or AZURE_STORAGE_KEY (Azure). */
-                credentialsSecret: dnsName.default('primero-db-objectstore'),
+                credentialsSecret: dnsName.default(DEFAULT_WAL_ARCHIVE.credentialsSecret),
                 retention: z
                   .string()
                   .regex(/^\d+[dwm]$/, 'must be like 30d')
-                  .default('30d'),
+                  .default(DEFAULT_WAL_ARCHIVE.retention),
               })
               .strict()
               .optional(),

@@ -91,12 +91,32 @@ const attachmentsSchema = z.discriminatedUnion('type', [
     .strict(),
 ]);
 
+/**
+ * Defaults stated once. The schema fills them in; code that runs where a block is optional (no `drills`,
+ * no `tls`) or builds a value the schema never saw reads the same constants, so one edit changes both.
+ */
+export const DEFAULT_RETENTION = { last: 7, daily: 14, weekly: 8, monthly: 12 } as const;
+/** Five-field cron: nightly at 01:15. */
+export const DEFAULT_BACKUP_SCHEDULE = '15 1 * * *';
+export const DEFAULT_RPO = { text: '24h', seconds: 86_400 } as const;
+/** How the dump is compressed (see backups.compression). */
+export const DEFAULT_COMPRESSION = { method: 'brotli', level: 1 } as const;
+/** How often a drill must pass when the site sets no `drills.interval` (or no `drills` at all): 30 days. */
+export const DEFAULT_DRILL_INTERVAL_SECONDS = 2_592_000;
+export const DEFAULT_DRILL_INTERVAL = { text: '30d', seconds: DEFAULT_DRILL_INTERVAL_SECONDS } as const;
+/** How many attachments a drill reads back and compares. */
+export const DEFAULT_DRILL_SAMPLE = 50;
+/** Five-field cron: Sundays at 03:00. */
+export const DEFAULT_DRILL_SCHEDULE = '0 3 * * 0';
+export { DEFAULT_NAMESPACE, DEFAULT_WAL_ARCHIVE } from './kubernetes.js';
+export { DEFAULT_NGINX_DEPLOYMENT, DEFAULT_TLS_SECRET } from './tls.js';
+
 const retentionSchema = z
   .object({
-    last: z.number().int().min(1).default(7),
-    daily: z.number().int().min(0).default(14),
-    weekly: z.number().int().min(0).default(8),
-    monthly: z.number().int().min(0).default(12),
+    last: z.number().int().min(1).default(DEFAULT_RETENTION.last),
+    daily: z.number().int().min(0).default(DEFAULT_RETENTION.daily),
+    weekly: z.number().int().min(0).default(DEFAULT_RETENTION.weekly),
+    monthly: z.number().int().min(0).default(DEFAULT_RETENTION.monthly),
   })
   .strict();
 
@@ -146,12 +166,12 @@ const backupsSchema = z
      * A set that only an exposed key verifies is only as trustworthy as that key.
      */
     previousIntegrityKeys: z.array(secretRefSchema).default([]),
-    retention: retentionSchema.default({ last: 7, daily: 14, weekly: 8, monthly: 12 }),
+    retention: retentionSchema.default(DEFAULT_RETENTION),
     schedule: z
       .string()
       .regex(/^(\S+\s+){4}\S+$/, 'must be a five-field cron expression such as "15 1 * * *"')
-      .default('15 1 * * *'),
-    rpo: durationSchema.default({ text: '24h', seconds: 86_400 }),
+      .default(DEFAULT_BACKUP_SCHEDULE),
+    rpo: durationSchema.default(DEFAULT_RPO),
     /** Parallel blob uploads. */
     concurrency: z.number().int().min(1).max(64).default(8),
     /**
@@ -162,31 +182,28 @@ const backupsSchema = z
      */
     compression: z
       .object({
-        method: z.enum(['brotli', 'pg_dump']).default('brotli'),
-        level: z.number().int().min(0).max(11).default(1),
+        method: z.enum(['brotli', 'pg_dump']).default(DEFAULT_COMPRESSION.method),
+        level: z.number().int().min(0).max(11).default(DEFAULT_COMPRESSION.level),
       })
       .strict()
       .refine((value) => value.method !== 'pg_dump' || value.level <= 9, {
         message: "pg_dump's gzip level is 0-9",
         path: ['level'],
       })
-      .default({ method: 'brotli', level: 1 }),
+      .default(DEFAULT_COMPRESSION),
   })
   .strict();
 
-/** How often a drill must pass when the site sets no `drills.interval` (or no `drills` at all). */
-export const DEFAULT_DRILL_INTERVAL_SECONDS = 2_592_000;
-
 const drillsSchema = z
   .object({
-    interval: durationSchema.default({ text: '30d', seconds: DEFAULT_DRILL_INTERVAL_SECONDS }),
+    interval: durationSchema.default(DEFAULT_DRILL_INTERVAL),
     /** The server that receives scratch databases; default: the site's own database server. */
     server: postgresUrl.optional(),
     password: secretRefSchema.optional(),
-    attachmentSample: z.number().int().min(0).default(50),
+    attachmentSample: z.number().int().min(0).default(DEFAULT_DRILL_SAMPLE),
     /** A Primero started on the restored data, for the optional /health check. */
     healthUrl: httpUrl.optional(),
-    schedule: z.string().default('0 3 * * 0'),
+    schedule: z.string().default(DEFAULT_DRILL_SCHEDULE),
   })
   .strict();
 

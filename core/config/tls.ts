@@ -5,8 +5,13 @@ import { durationSchema } from './duration.js';
 
 const absolutePath = z.string().startsWith('/', 'must be an absolute path');
 
+/** tier4's chart names nginx's Deployment (and Service) this; charts/primero/common.ts uses this constant. */
+export const DEFAULT_NGINX_DEPLOYMENT = 'primero-nginx';
+/** The kubernetes.io/tls Secret nginx mounts, when tls.source does not name one. */
+export const DEFAULT_TLS_SECRET = 'primero-tls';
+
 /** The Deployment whose pods serve the certificate; `tier4 certs rotate` restarts it after a Secret update. */
-const nginxDeployment = z.string().default('primero-nginx');
+const nginxDeployment = z.string().default(DEFAULT_NGINX_DEPLOYMENT);
 
 const certificateSource = z.discriminatedUnion('type', [
   /** Compose or VM installs: PEM files read by nginx, swapped by rename, then a reload command. */
@@ -27,7 +32,7 @@ const certificateSource = z.discriminatedUnion('type', [
   z
     .object({
       type: z.literal('kubernetes-secret'),
-      secret: z.string().default('primero-tls'),
+      secret: z.string().default(DEFAULT_TLS_SECRET),
       deployment: nginxDeployment,
     })
     .strict(),
@@ -35,7 +40,7 @@ const certificateSource = z.discriminatedUnion('type', [
   z
     .object({
       type: z.literal('cert-manager'),
-      secret: z.string().default('primero-tls'),
+      secret: z.string().default(DEFAULT_TLS_SECRET),
       /** The cert-manager Certificate resource; tier4's chart names it `primero`. */
       certificate: z.string().default('primero'),
       deployment: nginxDeployment,

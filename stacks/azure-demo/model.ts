@@ -3,6 +3,7 @@ import type { AzureSettings } from '../../core/config/azure.js';
 import type { LoadedConfig } from '../../core/config/load.js';
 import { getSite } from '../../core/config/load.js';
 import { parseRepositoryUrl } from '../../core/config/repository-url.js';
+import { DEFAULT_NAMESPACE } from '../../core/config/schema.js';
 import { UsageError } from '../../core/errors.js';
 import { type AzureResourceNames, azureResourceNames } from './names.js';
 
@@ -169,7 +170,7 @@ export function buildModel(loaded: LoadedConfig, siteName: string): DemoSiteMode
     database: { name: databaseName, adminLogin },
     containers,
     workload: {
-      namespace: siteConfig.kubernetes?.namespace ?? 'primero',
+      namespace: siteConfig.kubernetes?.namespace ?? DEFAULT_NAMESPACE,
       serviceAccount: azure.aks.workloadServiceAccount,
     },
     host,

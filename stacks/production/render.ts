@@ -9,6 +9,7 @@ import { checkPolicies, type Finding } from '../../charts/primero/policy.js';
 import { checkSchemas } from '../../charts/primero/schema-check.js';
 import { checkUpstreamFidelity } from '../../charts/primero/upstream-check.js';
 import { getSite, type LoadedConfig } from '../../core/config/load.js';
+import { DEFAULT_WAL_ARCHIVE } from '../../core/config/schema.js';
 import { OperationError, UsageError } from '../../core/errors.js';
 import { planSite, type SitePlan, STAGES, type Stage } from './site.js';
 
@@ -159,7 +160,10 @@ function secretsToCreate(plan: SitePlan, k: ReturnType<typeof kubernetesSettings
     const keys = ['ACCESS_KEY_ID', 'ACCESS_SECRET_KEY', 'AZURE_STORAGE_ACCOUNT', 'AZURE_STORAGE_KEY'].filter(
       (key) => text.includes(`"${key}"`),
     );
-    out.push({ secret: k.postgres.walArchive?.credentialsSecret ?? 'primero-db-objectstore', keys });
+    out.push({
+      secret: k.postgres.walArchive?.credentialsSecret ?? DEFAULT_WAL_ARCHIVE.credentialsSecret,
+      keys,
+    });
   }
   return out.sort((a, b) => a.secret.localeCompare(b.secret));
 }

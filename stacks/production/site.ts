@@ -11,7 +11,7 @@ import {
 import { type KubeObject, renderPrimero } from '../../charts/primero/index.js';
 import type { PrimeroValues } from '../../charts/primero/values.js';
 import { getSite } from '../../core/config/load.js';
-import type { Tier4Config } from '../../core/config/schema.js';
+import { DEFAULT_WAL_ARCHIVE, type Tier4Config } from '../../core/config/schema.js';
 import { REQUIRED_EXTENSIONS } from '../../core/primero/tables.js';
 
 /**
@@ -77,8 +77,9 @@ function databaseManifests(
   const out: KubeObject[] = [];
 
   if (archive) {
-    const credentials = 'credentialsSecret' in archive ? archive.credentialsSecret : 'primero-db-objectstore';
-    const retention = 'retention' in archive ? archive.retention : '30d';
+    const credentials =
+      'credentialsSecret' in archive ? archive.credentialsSecret : DEFAULT_WAL_ARCHIVE.credentialsSecret;
+    const retention = 'retention' in archive ? archive.retention : DEFAULT_WAL_ARCHIVE.retention;
     const azure =
       archive.destinationPath.startsWith('https://') && archive.destinationPath.includes('.blob.core.');
     out.push({

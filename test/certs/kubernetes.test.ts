@@ -209,18 +209,23 @@ describe('tier4 certs status (Kubernetes)', () => {
   });
 });
 
+/** A Ready cert-manager Certificate `primero`; re-issuance writes the next pair into its Secret. */
+function readyCertificate(api: FakeKubeApi) {
+  api.certificates.set(`${NS}/primero`, {
+    apiVersion: 'cert-manager.io/v1',
+    kind: 'Certificate',
+    metadata: { name: 'primero', namespace: NS, generation: 1 },
+    status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready' }], revision: 1 },
+  });
+  api.onIssue = async () => {
+    api.secrets.set(`${NS}/primero-tls`, tlsSecret(NS, 'primero-tls', next));
+  };
+}
+
 describe('cert-manager', () => {
   test('rotate triggers re-issuance, waits for Ready, restarts nginx and checks the new certificate is served', async () => {
     const { api, nginx, config, env } = await cluster({ type: 'cert-manager', secret: 'primero-tls' });
-    api.certificates.set(`${NS}/primero`, {
-      apiVersion: 'cert-manager.io/v1',
-      kind: 'Certificate',
-      metadata: { name: 'primero', namespace: NS, generation: 1 },
-      status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready' }], revision: 1 },
-    });
-    api.onIssue = async () => {
-      api.secrets.set(`${NS}/primero-tls`, tlsSecret(NS, 'primero-tls', next));
-    };
+    readyCertificate(api);
     const status = await tier4(['certs', 'status', '-c', config.file], { env });
     expect(status.stdout).toContain('cert-manager Certificate primero: Ready, revision 1');
 
@@ -240,6 +245,18 @@ describe('cert-manager', () => {
     expect(patch?.contentType).toBe('application/merge-patch+json');
     expect(patch?.body?.status.conditions.map((c: { type: string }) => c.type)).toEqual(['Ready', 'Issuing']);
     expect(await servedFingerprint(nginx.port)).toBe(sha256(next.leaf));
+  });
+
+  test('a new certificate nginx never serves names the setting that picks the Deployment to restart', async () => {
+    const { api, config, env } = await cluster(
+      { type: 'cert-manager', secret: 'primero-tls' },
+      { verifyTimeout: '2s' },
+    );
+    readyCertificate(api);
+    api.onRollout = async () => {}; // the restarted pods do not mount this Secret: the old pair stays served
+    const result = await tier4(['certs', 'rotate', '-c', config.file], { env });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('tls.source.deployment (now primero-nginx) names it');
   });
 
   test('a Certificate that is not Ready fails status', async () => {
