@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
 import type pg from 'pg';
+import type { CheckStatus } from '../core/checks.js';
 import { mapLimit } from '../core/concurrency.js';
 import { errorMessage, OperationError, UsageError } from '../core/errors.js';
 import {
@@ -337,7 +338,8 @@ export function restoreMethod(
 }
 
 export interface CheckOutcome {
-  status: 'ok' | 'warn' | 'skip';
+  /** The one check vocabulary (core/checks.ts); a prerequisite that fails throws instead. */
+  status: Exclude<CheckStatus, 'fail'>;
   detail: string;
 }
 
