@@ -2,6 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { postgresUrlProblems } from '../../core/config/postgres-url.js';
 import { UsageError } from '../../core/errors.js';
 import { clientConfig, databaseName, toolConnection } from '../../core/postgres/connection.js';
 import { tlsAttempts, tlsRule } from '../../core/postgres/tls.js';
@@ -73,6 +74,14 @@ describe('tlsRule: one reading of sslmode for every connection', () => {
     expect(attempts('prefer')).toEqual([true, false]);
     expect(attempts('require')).toEqual([true]);
     expect(attempts('verify-full')).toEqual([true]);
+  });
+
+  test('config validate and --target-database catch an unknown sslmode before any connection', () => {
+    const options = { passwordGoes: 'a secret reference' };
+    expect(postgresUrlProblems('postgres://u@db.example.org/d?sslmode=on', options)).toEqual([
+      'has sslmode on, which is not one of disable, allow, prefer, require, verify-ca, verify-full',
+    ]);
+    expect(postgresUrlProblems('postgres://u@db.example.org/d?sslmode=verify-full', options)).toEqual([]);
   });
 
   test('an unknown sslmode is a usage error naming the accepted values', () => {
