@@ -135,21 +135,30 @@ function failureReason(error: unknown): string {
   return typeof e?.name === 'string' ? e.name : 'error';
 }
 
-/** True for errors that mean "this does not exist" across our stores. */
+/**
+ * True for errors that mean "this object does not exist" across our stores: ENOENT, S3's NoSuchKey (GET) and
+ * NotFound (HEAD, which has no body to say more), Azure's BlobNotFound. Not any 404: a missing bucket
+ * (NoSuchBucket) or container (ContainerNotFound) is a wrong configuration, not an absent object.
+ */
 export function isNotFound(error: unknown): boolean {
   if (error instanceof ObjectNotFoundError) return true;
-  const e = error as {
-    code?: string;
-    name?: string;
-    statusCode?: number;
-    $metadata?: { httpStatusCode?: number };
-  };
+  const e = error as { code?: string; name?: string };
   return (
     e?.code === 'ENOENT' ||
     e?.name === 'NoSuchKey' ||
     e?.name === 'NotFound' ||
-    e?.statusCode === 404 ||
-    e?.$metadata?.httpStatusCode === 404 ||
-    e?.code === 'BlobNotFound'
+    e?.code === 'BlobNotFound' ||
+    azureErrorCode(error) === 'BlobNotFound'
   );
+}
+
+/** Azure's error code of an answer without a body (HEAD): only its x-ms-error-code header carries it. */
+function azureErrorCode(error: unknown): string | undefined {
+  const headers = (error as { response?: { headers?: unknown } })?.response?.headers as
+    | { get?: (name: string) => string | undefined; [name: string]: unknown }
+    | undefined;
+  if (!headers) return undefined;
+  const code =
+    typeof headers.get === 'function' ? headers.get('x-ms-error-code') : headers['x-ms-error-code'];
+  return typeof code === 'string' ? code : undefined;
 }

@@ -49,6 +49,8 @@ interface Subject {
   streamBytes: number;
   /** The same kind of repository, opened from its configuration, at an endpoint where nothing listens. */
   unreachable?(retry: StoreRetry): Promise<{ store: ObjectStore; backups: BackupsConfig }>;
+  /** A store whose bucket or container does not exist. */
+  openMissingContainer?(): Promise<ObjectStore>;
   /** A store whose every write the server refuses with a 4xx (a wrong key, a missing bucket). */
   openRefused?(): Promise<ObjectStore>;
 }
@@ -389,6 +391,21 @@ function conformance(name: string, traits: Traits, subject: () => Subject) {
     );
 
     test.runIf(traits.network === true)(
+      'a missing bucket or container is an error, never an absent object or an empty listing',
+      async () => {
+        const store = await subject().openMissingContainer!();
+        const read = await store.getBytes('locks/backup.json').catch((e) => e);
+        expect(read).toBeInstanceOf(Error);
+        expect(read).not.toBeInstanceOf(ObjectNotFoundError);
+        const streamed = await store.get('sets/one/dump.age').catch((e) => e);
+        expect(streamed).toBeInstanceOf(Error);
+        expect(streamed).not.toBeInstanceOf(ObjectNotFoundError);
+        await expect(keys(store, '')).rejects.toThrow();
+        await store.close();
+      },
+    );
+
+    test.runIf(traits.network === true)(
       'what cannot pass is not retried: a refused write and a missing object take one request each',
       async () => {
         const s = subject();
@@ -469,6 +486,7 @@ const s3Subject = (): Subject => {
         },
         retry,
       ),
+    openMissingContainer: () => S3Store.open({ ...s3Options(prefix, {}), bucket: 'no-such-bucket' }),
     // s3rver checks no signature, so a wrong secret would pass: a missing bucket (404 NoSuchBucket) instead.
     openRefused: () => S3Store.open({ ...s3Options(prefix, {}), bucket: 'no-such-bucket' }),
   };
@@ -502,6 +520,8 @@ const azureSubject = (): Subject => {
         },
         retry,
       ),
+    openMissingContainer: () =>
+      AzureStore.open({ ...azureOptions(prefix, {}), container: 'no-such-container' }),
     openRefused: () =>
       AzureStore.open({
         ...azureOptions(prefix, {}),
