@@ -1,4 +1,5 @@
 import { readCatalog } from './catalog.js';
+import { type RepositoryState, readRepositoryState } from './repository-marker.js';
 import type { SiteRepository } from './site-repository.js';
 import { type VerifyReport, verifySet } from './verify.js';
 
@@ -8,6 +9,8 @@ export interface CheckReport {
   untrusted: Array<{ id: string; problem: string }>;
   incomplete: string[];
   warnings: string[];
+  /** The repository marker: 'foreign' (initialised under a key we do not hold) fails the check. */
+  marker: RepositoryState['status'];
 }
 
 /**
@@ -32,8 +35,10 @@ export async function checkRepository(
     );
   }
   const untrusted = catalog.invalid.map((entry) => ({ id: entry.id, problem: entry.problem ?? 'untrusted' }));
+  const { status: marker } = await readRepositoryState(repo);
   return {
-    ok: sets.every((set) => set.ok) && untrusted.length === 0,
+    ok: sets.every((set) => set.ok) && untrusted.length === 0 && marker !== 'foreign',
+    marker,
     sets,
     untrusted,
     incomplete: catalog.incomplete.map((entry) => entry.id),

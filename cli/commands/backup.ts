@@ -269,6 +269,13 @@ export function registerBackup(program: Command, registrar: Registrar): void {
                     ...set.failures.map((f) => `    ${f.object}: ${f.problem}`),
                   ]),
                 ...report.untrusted.map((u) => `  ${u.id} UNTRUSTED: ${u.problem}`),
+                ...(report.marker === 'foreign'
+                  ? [
+                      '  the repository was initialised under a different integrity key: check backups.integrityKey / previousIntegrityKeys',
+                    ]
+                  : report.marker === 'uninitialised'
+                    ? [`  not initialised (no repository marker): \`tier4 backup init --site ${repo.site}\``]
+                    : []),
                 ...(report.incomplete.length
                   ? [`  incomplete (no manifest; prune removes them): ${report.incomplete.join(', ')}`]
                   : []),

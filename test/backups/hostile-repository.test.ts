@@ -660,6 +660,9 @@ describe('the repository marker (tier4 backup init)', () => {
     const init = await run(site, 'backup', 'init');
     expect(init.code).toBe(1);
     expect(init.stderr).toContain('nothing was changed');
+    const checked = await tier4(['-c', site.configPath, 'backup', 'check'], { env: site.env });
+    expect(checked.code).toBe(1);
+    expect(checked.stdout).toContain('initialised under a different integrity key');
     const doctor = JSON.parse((await run(site, 'doctor')).stdout);
     expect(doctor.checks.find((c: { check: string }) => c.check === 'repository-marker').status).toBe('fail');
   });
