@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import type pg from 'pg';
 import type { CheckStatus } from '../core/checks.js';
 import { mapLimit } from '../core/concurrency.js';
-import { errorMessage, OperationError, UsageError } from '../core/errors.js';
+import { EXIT_INTERRUPTED, errorMessage, OperationError, Tier4Error, UsageError } from '../core/errors.js';
 import {
   connectDatabase,
   type DatabaseTarget,
@@ -219,6 +219,8 @@ export async function runRestore(
   const workDir = await makeWorkFolder(tempParent);
   let work: string | undefined;
   let swapped = false;
+  let markedInPlace = false;
+  let attachmentsWritten = 0;
   try {
     // The dump restored is the dump verified: as a file, it is checked before pg_restore sees it; streamed,
     // it is checked once pg_restore is done, before the work database can take the target's name.
@@ -227,8 +229,10 @@ export async function runRestore(
       : undefined;
     const admin = await connectDatabase({ ...target, url: withDatabase(target.url, 'postgres') });
     try {
-      if (inPlace) await markIncomplete(admin, name, marker);
-      else {
+      if (inPlace) {
+        await markIncomplete(admin, name, marker);
+        markedInPlace = true;
+      } else {
         await sweepStaleWorkDatabases(admin, name);
         work = `tier4_work_${randomBytes(5).toString('hex')}`;
         await admin.query(`CREATE DATABASE ${quoteIdent(work)}`);
@@ -268,6 +272,7 @@ export async function runRestore(
             return;
           }
           done += 1;
+          attachmentsWritten = done;
           progress({
             phase: 'attachments',
             done,
@@ -308,10 +313,50 @@ export async function runRestore(
   } catch (error) {
     // A work database that never took the target's name is dropped: the target stays as it was.
     if (work && !swapped) await dropDatabase(target, work).catch(() => undefined);
+    if (options.signal?.aborted) {
+      throw interruptedRestore(manifest.id, target, {
+        markedInPlace,
+        swapped,
+        attachments: options.attachmentsTo
+          ? { written: attachmentsWritten, of: manifest.attachments.blobs.length, to: options.attachmentsTo }
+          : undefined,
+      });
+    }
     throw error;
   } finally {
+    // Before the error reaches the operator: no decrypted file outlives the restore.
     await removeWorkFolder(workDir);
   }
+}
+
+/** Ctrl-C: says exactly what the stopped restore left, so the operator knows what to do next. */
+function interruptedRestore(
+  set: string,
+  target: DatabaseTarget,
+  state: {
+    markedInPlace: boolean;
+    swapped: boolean;
+    attachments: { written: number; of: number; to: BlobEndpoint } | undefined;
+  },
+): Tier4Error {
+  const database = describeDatabase(target.url);
+  const left = [
+    state.swapped
+      ? `The database ${database} holds set ${set}, but the restore did not finish: restore again to complete it.`
+      : state.markedInPlace
+        ? `The database ${database} is partly restored and marked incomplete: restore again with --replace.`
+        : `The database ${database} was not changed (the copy being built beside it was removed).`,
+    ...(state.attachments
+      ? [
+          `${state.attachments.written} of ${state.attachments.of} attachments were written to ${state.attachments.to.description}, each whole; a new restore writes them all.`,
+        ]
+      : []),
+    'No decrypted file was left on disk.',
+  ];
+  return new Tier4Error(`The restore of ${set} was stopped.`, {
+    exitCode: EXIT_INTERRUPTED,
+    hint: left.join(' '),
+  });
 }
 
 /** How a restore goes about it; the dry run reports it and checks the same prerequisites. */

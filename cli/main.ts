@@ -52,13 +52,18 @@ export async function runCli(
 const LEFT_BEHIND: Record<string, string> = {
   'backup create':
     'No backup set was recorded: the unfinished set was removed and the lock released (prune removes anything left). Run the backup again.',
+  // Before the restore writes anything (still verifying the set or checking the target).
+  'restore run':
+    'Nothing was restored and the target was not touched: the restore was still checking the set and the target.',
 };
 
 /** Ctrl-C: exit 130 and say what was left, never a hint meant for another failure. */
 function reportInterrupted(out: Output, error: unknown, command: string | undefined): number {
   const message = `Interrupted: ${errorMessage(error)}`;
   const known = error instanceof Tier4Error && error.exitCode !== EXIT_USAGE ? error.hint : undefined;
-  const hint = (command ? LEFT_BEHIND[command] : undefined) ?? known;
+  // An operation that knows what its interruption left says so itself (exit code 130 on its error).
+  const exact = error instanceof Tier4Error && error.exitCode === EXIT_INTERRUPTED ? error.hint : undefined;
+  const hint = exact ?? (command ? LEFT_BEHIND[command] : undefined) ?? known;
   out.error(message, hint);
   if (out.json)
     out.result('', { ok: false, error: { message, hint: hint ?? null, exitCode: EXIT_INTERRUPTED } });

@@ -140,17 +140,17 @@ export async function restoreDryRun(
     const targetFacts = databaseTarget
       ? await check('target database', async () => {
           const facts = await inspectTarget(databaseTarget);
+          const unfinished = facts.targetIncomplete
+            ? `holds an unfinished restore of set ${facts.targetIncomplete.set} (started ${facts.targetIncomplete.startedAt})`
+            : undefined;
           if (facts.targetState === 'not-empty' && !options.replace) {
             throw new OperationError(
-              'The target database is not empty; a restore would refuse it.',
+              `The target database ${unfinished ? `${unfinished} and ` : ''}is not empty; a restore would refuse it.`,
               'Restore into a new database, or pass --replace to drop and recreate it.',
             );
           }
-          const outcome: CheckOutcome = facts.targetIncomplete
-            ? {
-                status: 'warn',
-                detail: `holds an unfinished restore of set ${facts.targetIncomplete.set} (started ${facts.targetIncomplete.startedAt}); the restore replaces it`,
-              }
+          const outcome: CheckOutcome = unfinished
+            ? { status: 'warn', detail: `${unfinished}; the restore replaces it` }
             : ok(`PostgreSQL ${facts.targetServerMajor}, ${STATE[facts.targetState]}`);
           return [facts, outcome];
         })
