@@ -11,7 +11,7 @@ export { digestOf } from './crypto/digest.js';
 export { macMatches, macOf } from './crypto/mac.js';
 export { compactTime, layout } from './layout.js';
 export { listSets, type SetSummary } from './list.js';
-export { acquireRestoreLock } from './lock.js';
+export { acquireRestoreLock, isLive, readLock } from './lock.js';
 export type { Manifest } from './manifest.js';
 export { describeIncomplete, readIncomplete } from './postgres/restore-marker.js';
 export { readFacts } from './postgres/snapshot.js';
@@ -29,17 +29,25 @@ export {
   runRestore,
 } from './restore.js';
 export {
+  auditTarget,
   lastRestoreAndDrill,
   type RestoreAuditRecord,
-  type RunAudit,
+  RunAudit,
   restoreAuditPath,
+  saveAuditRecord,
 } from './restore-audit.js';
 export {
+  identityFileWarning,
   openSiteRepository,
   recipientProblem,
   type SiteRepository,
   siteDatabase,
   siteIdentities,
 } from './site-repository.js';
-export type { TargetKind, TargetVerdict } from './target-guard.js';
+export {
+  checkAttachmentsTarget,
+  checkDatabaseTarget,
+  type TargetKind,
+  type TargetVerdict,
+} from './target-guard.js';
 export { findSet, type VerifyReport, verifySet } from './verify.js';

@@ -43,9 +43,7 @@ export async function withAuditedRepository<T>(
   run: { kind: 'restore' | 'drill'; target: (repo: SiteRepository) => string; operator?: string | undefined },
   work: (repo: SiteRepository, audit: RunAudit) => Promise<T>,
 ): Promise<T> {
-  const { RunAudit, auditTarget, restoreAuditPath, saveAuditRecord } = await import(
-    '../backups/restore-audit.js'
-  );
+  const { RunAudit, auditTarget, restoreAuditPath, saveAuditRecord } = await import('../backups/index.js');
   return withSiteRepository(ctx, site, (repo) => {
     const drill = run.kind === 'drill';
     const audit = new RunAudit(

@@ -17,7 +17,7 @@ export async function guardRestoreTarget(
   target: { url: string; password: string },
   options: { attachmentsTo?: string; allowNonProductionTarget?: boolean },
 ): Promise<TargetKind> {
-  const { checkAttachmentsTarget, checkDatabaseTarget } = await import('../backups/target-guard.js');
+  const { checkAttachmentsTarget, checkDatabaseTarget } = await import('../backups/index.js');
   const config = ctx.config().config;
   const verdict = await checkDatabaseTarget(config, site, target, { env: ctx.io.env });
   reportVerdict(ctx, verdict);

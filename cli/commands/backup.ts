@@ -1,7 +1,7 @@
 import { chmod, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { SiteRepository } from '../../backups/site-repository.js';
+import type { SiteRepository } from '../../backups/index.js';
 import { UsageError } from '../../core/errors.js';
 import { confirmBySiteName } from '../confirm.js';
 import type { CommandContext } from '../context.js';
@@ -46,7 +46,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
         async (ctx, options: { site?: string; concurrency?: number; fresh?: boolean; init?: boolean }) => {
           const { createBackup, siteDatabase } = await engine();
           return withSiteRepository(ctx, options.site, async (repo) => {
-            const { recipientProblem } = await import('../../backups/site-repository.js');
+            const { recipientProblem } = await engine();
             const problem = await recipientProblem(repo.site, repo.backups, ctx.io.env);
             if (problem) throw new UsageError(`No backup was taken: ${problem}.`);
             const database = siteDatabase(repo);
@@ -414,7 +414,8 @@ export async function warnReadableIdentity(
   repo: SiteRepository,
   override: string | undefined,
 ): Promise<void> {
-  const { identityFileWarning } = await import('../../backups/site-repository.js');
+  // Restore, drill and backup verify load the engine anyway.
+  const { identityFileWarning } = await engine();
   const warning = identityFileWarning(repo, override);
   if (warning) ctx.out.warn(warning);
 }

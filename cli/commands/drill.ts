@@ -1,7 +1,6 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { RestoreAuditRecord, RunAudit } from '../../backups/restore-audit.js';
-import type { SiteRepository } from '../../backups/site-repository.js';
+import type { RestoreAuditRecord, RunAudit, SiteRepository } from '../../backups/index.js';
 import { DEFAULT_DRILL_SAMPLE } from '../../core/config/schema.js';
 import { formatSeconds } from '../../core/duration.js';
 import { errorMessage, UsageError } from '../../core/errors.js';
@@ -85,7 +84,7 @@ export function registerDrill(program: Command, registrar: Registrar): void {
             const reportDir = options.reportDir
               ? resolve(ctx.io.cwd, options.reportDir)
               : join(loaded.baseDir, '.tier4', 'drills');
-            const { checkDatabaseTarget } = await import('../../backups/target-guard.js');
+            const { checkDatabaseTarget } = await import('../../backups/index.js');
             const verdict = await checkDatabaseTarget(loaded.config, repo.site, server, {
               drill: true,
               env: ctx.io.env,
@@ -209,7 +208,7 @@ async function keepDrillAudit(
   audit: RunAudit,
   report: DrillReport,
 ): Promise<void> {
-  const { saveAuditRecord } = await import('../../backups/restore-audit.js');
+  const { saveAuditRecord } = await import('../../backups/index.js');
   const restored = report.checks.find((c) => c.name === 'row-counts')?.details?.restored;
   const record = audit.finish(report.ok ? 'succeeded' : 'failed', {
     set: report.setId,

@@ -1,6 +1,5 @@
 import { dirname, resolve } from 'node:path';
-import type { CheckOutcome, RestorePlan } from '../../backups/index.js';
-import type { TargetKind } from '../../backups/target-guard.js';
+import type { CheckOutcome, RestorePlan, TargetKind } from '../../backups/index.js';
 import { errorMessage, OperationError, Tier4Error } from '../../core/errors.js';
 import type { CommandContext } from '../context.js';
 import { formatBytes } from '../output.js';
@@ -41,9 +40,9 @@ export async function restoreDryRun(
   const target = parseTargetUrl(options.targetDatabase);
   const engine = await import('../../backups/index.js');
   const { checkSet, inspectTarget, restoreMethod, restorePrerequisites } = engine;
-  const { readLock, isLive } = await import('../../backups/lock.js');
+  const { readLock, isLive } = await import('../../backups/index.js');
   const { resolveSecret } = await import('../../core/secrets.js');
-  const { restoreAuditPath } = await import('../../backups/restore-audit.js');
+  const { restoreAuditPath } = await import('../../backups/index.js');
   const { folderProblem } = await import('../../core/writable.js');
 
   return withSiteRepository(ctx, options.site, async (repo) => {

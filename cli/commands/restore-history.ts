@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { RestoreAuditRecord } from '../../backups/restore-audit.js';
+import type { RestoreAuditRecord } from '../../backups/index.js';
 import { formatBytes, table } from '../output.js';
 import type { Registrar } from '../registrar.js';
 import { withSiteRepository } from '../site-repository.js';

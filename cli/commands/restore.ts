@@ -65,7 +65,7 @@ export function registerRestore(program: Command, registrar: Registrar): void {
           const target = parseTargetUrl(options.targetDatabase);
           if (options.tempDir) assertWritableFolder(resolve(ctx.io.cwd, options.tempDir), '--temp-dir');
           const { planRestore, runRestore, nextSteps, siteIdentities, openBlobTarget } = await engine();
-          const { describeIncomplete } = await import('../../backups/postgres/restore-marker.js');
+          const { describeIncomplete } = await import('../../backups/index.js');
           const { resolveSecret } = await import('../../core/secrets.js');
           const run = { kind: 'restore' as const, target: () => target, operator: options.operator };
           return withAuditedRepository(ctx, options.site, run, async (repo, audit) => {
@@ -85,7 +85,7 @@ export function registerRestore(program: Command, registrar: Registrar): void {
               ...(options.attachmentsTo ? { attachmentsTo: options.attachmentsTo } : {}),
             });
             // Shared with other restores and backups; a prune waits for it (it could delete this set).
-            const { acquireRestoreLock } = await import('../../backups/lock.js');
+            const { acquireRestoreLock } = await import('../../backups/index.js');
             const lock = await acquireRestoreLock(repo.state, repo.site, 'restore');
             try {
               ctx.out.info(`Verifying backup set ${id} of ${repo.site} before restoring…`);
