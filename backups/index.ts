@@ -17,6 +17,7 @@ export { describeIncomplete, readIncomplete } from './postgres/restore-marker.js
 export { readFacts } from './postgres/snapshot.js';
 export type { ProgressEvent, ProgressListener } from './progress.js';
 export { type PruneReport, pruneRepository } from './prune.js';
+export { type InitOutcome, initRepository } from './repository-marker.js';
 export {
   type CheckOutcome,
   checkSet,
@@ -37,6 +38,7 @@ export {
   saveAuditRecord,
 } from './restore-audit.js';
 export {
+  closeSiteRepository,
   identityFileWarning,
   openSiteRepository,
   recipientProblem,

@@ -113,9 +113,9 @@ export async function writeLocalSite(options: LocalSiteOptions): Promise<LocalSi
 /** What `tier4 backup init` does, for a site just written. */
 async function initLocalRepository(configPath: string, site: string, env: NodeJS.ProcessEnv): Promise<void> {
   const { loadConfig } = await import('../core/config/load.js');
-  const { openSiteRepository, closeSiteRepository } = await import('../backups/site-repository.js');
-  const { readCatalog } = await import('../backups/catalog.js');
-  const { initRepository } = await import('../backups/repository-marker.js');
+  const { openSiteRepository, closeSiteRepository } = await import('../backups/index.js');
+  const { readCatalog } = await import('../backups/index.js');
+  const { initRepository } = await import('../backups/index.js');
   const repo = await openSiteRepository(loadConfig(configPath), site, env);
   try {
     await initRepository(repo, await readCatalog(repo.store, repo.site, repo.macKeys, repo.state));

@@ -92,7 +92,7 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
     const repo = await backups.openSiteRepository(loaded, site.site, site.env);
     try {
       await step('initialise the repository (tier4 backup init)', async () => {
-        const { initRepository } = await import('../backups/repository-marker.js');
+        const { initRepository } = await import('../backups/index.js');
         const catalog = await backups.readCatalog(repo.store, repo.site, repo.macKeys, repo.state);
         const { outcome, marker } = await initRepository(repo, catalog);
         return `${repo.store.location}: ${outcome}, repository ${marker.repository}`;

@@ -141,7 +141,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
     .action(
       registrar.action(async (ctx, options: { site?: string; newIntegrityKey?: boolean }) => {
         const { readCatalog } = await engine();
-        const { initRepository } = await import('../../backups/repository-marker.js');
+        const { initRepository } = await import('../../backups/index.js');
         return withSiteRepository(ctx, options.site, async (repo) => {
           const catalog = await readCatalog(repo.store, repo.site, repo.macKeys, repo.state);
           const { outcome, marker } = await initRepository(repo, catalog, {
@@ -421,10 +421,7 @@ export async function warnReadableIdentity(
 }
 
 /** What `backup init` (or a backup) did to the repository marker, in words. */
-function initMessage(
-  outcome: import('../../backups/repository-marker.js').InitOutcome,
-  sets: number,
-): string {
+function initMessage(outcome: import('../../backups/index.js').InitOutcome, sets: number): string {
   switch (outcome) {
     case 'already':
       return 'already initialised under the configured integrity key; nothing to do';
