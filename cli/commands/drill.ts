@@ -1,7 +1,6 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { RestoreAuditRecord, RunAudit, SiteRepository } from '../../backups/index.js';
-import { DEFAULT_DRILL_SAMPLE } from '../../core/config/schema.js';
 import { formatSeconds } from '../../core/duration.js';
 import { errorMessage, UsageError } from '../../core/errors.js';
 import type { DrillReport } from '../../drills/index.js';
@@ -61,6 +60,8 @@ export function registerDrill(program: Command, registrar: Registrar): void {
           );
           const { siteIdentities } = await import('../../backups/index.js');
           const { resolveSecret } = await import('../../core/secrets.js');
+          // Inside the action: the schema loads zod, which --version and --help never load.
+          const { DEFAULT_DRILL_SAMPLE } = await import('../../core/config/schema.js');
           const loaded = ctx.config();
           // The scratch databases are made on the drill server: drills.server, else the site's own server.
           const run = {
