@@ -157,14 +157,14 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
       return `${report.checks.length} checks ok`;
     });
     await step('synthesize the Azure demo stack (Terraform JSON, policy checks)', async () => {
-      const { synthesizeAzureDemo } = await import('../stacks/azure-demo/synth.js');
+      const { synthesizeAzureDemo } = await (await import('../stacks/index.js')).loadAzureDemoSynth();
       const synth = await synthesizeAzureDemo(example, 'demo', join(workDir, 'cdktf.out'));
       if (synth.policy.failed > 0) throw new OperationError(`${synth.policy.failed} policy check(s) failed`);
       return `${synth.resourceCount} resources; ${synth.policy.passed} policy checks passed`;
     });
     for (const name of Object.keys(example.config.sites)) {
       await step(`render the ${name} site's Kubernetes manifests (schemas, policy rules)`, async () => {
-        const { renderSiteManifests } = await import('../stacks/production/render.js');
+        const { renderSiteManifests } = await import('../stacks/index.js');
         const rendered = await renderSiteManifests(example, name, join(workDir, 'rendered', name));
         if (rendered.findings.length > 0)
           throw new OperationError(

@@ -22,7 +22,7 @@ export function registerConfig(program: Command, registrar: Registrar): void {
       registrar.action(async (ctx) => {
         const loaded = ctx.config();
         // The checks `tier4 site render` runs, so a config that validates also renders.
-        const { kubernetesSiteProblems } = await import('../../stacks/production/render.js');
+        const { kubernetesSiteProblems } = await import('../../stacks/index.js');
         const problems = await kubernetesSiteProblems(loaded);
         if (problems.length > 0) {
           throw new UsageError(

@@ -1,8 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { PolicyReport } from '../../stacks/azure-demo/policy.js';
-import type { AzureDemoSynthesis } from '../../stacks/azure-demo/synth.js';
-import type { TerraformRunner } from '../../stacks/azure-demo/terraform.js';
+import type { AzureDemoSynthesis, PolicyReport, TerraformRunner } from '../../stacks/index.js';
 import {
   askToConfirm,
   confirmationNeeded,
@@ -108,7 +106,7 @@ export function registerAzureSiteCommands(site: Command, registrar: Registrar): 
             await terraform.apply(PLAN_FILE);
           }
           const outputs = await terraform.outputs();
-          const { settingsToRecord } = await import('../../stacks/azure-demo/names.js');
+          const { settingsToRecord } = await import('../../stacks/index.js');
           const toRecord = settingsToRecord(result.model.azure, outputs);
           ctx.out.result(
             () =>
@@ -194,7 +192,9 @@ async function synth(
 ): Promise<AzureDemoSynthesis> {
   const loaded = ctx.config();
   const siteName = azureSiteName(ctx, siteArg);
-  const { defaultOutDir, synthesizeAzureDemo } = await import('../../stacks/azure-demo/synth.js');
+  const { defaultOutDir, synthesizeAzureDemo } = await (
+    await import('../../stacks/index.js')
+  ).loadAzureDemoSynth();
   const outDir = options.out ? resolve(ctx.io.cwd, options.out) : defaultOutDir(loaded);
   ctx.out.progress(`Synthesizing ${siteName}…`);
   return synthesizeAzureDemo(loaded, siteName, outDir);
@@ -211,7 +211,7 @@ async function prepare(
   options: OutOption,
   gate: 'enforce-policy' | 'report-policy' = 'enforce-policy',
 ): Promise<{ result: AzureDemoSynthesis; terraform: TerraformRunner } | undefined> {
-  const { findTerraform, TerraformRunner } = await import('../../stacks/azure-demo/terraform.js');
+  const { findTerraform, TerraformRunner } = await (await import('../../stacks/index.js')).loadTerraform();
   const binary = findTerraform(ctx.io.env);
   const result = await synth(ctx, siteArg, options);
   if (result.policy.failed > 0 && gate === 'report-policy') {

@@ -34,7 +34,7 @@ export function registerKubernetesSiteCommands(site: Command, registrar: Registr
       registrar.action(async (ctx, siteArg: string | undefined, options: RenderFlags) => {
         const { loaded, name: siteName } = ctx.site(siteArg, 'kubernetes', true);
         const outDir = resolve(ctx.io.cwd, options.out ?? join('rendered', siteName));
-        const { renderSiteManifests } = await import('../../stacks/production/render.js');
+        const { renderSiteManifests } = await import('../../stacks/index.js');
         const result = await renderSiteManifests(loaded, siteName, outDir, {
           firstInstall: options.firstInstall,
         });
@@ -108,7 +108,7 @@ async function runPulumi(
   options: DeployFlags,
 ): Promise<number> {
   const { loaded, name: siteName } = ctx.site(siteArg, 'kubernetes', true);
-  const { preparePulumiSite } = await import('../../stacks/production/pulumi.js');
+  const { preparePulumiSite } = await (await import('../../stacks/index.js')).loadPulumi();
   const pulumi = await preparePulumiSite(loaded, siteName, {
     firstInstall: options.firstInstall,
     env: ctx.io.env,
