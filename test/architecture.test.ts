@@ -25,8 +25,6 @@ const KNOWN = new Set([
   'cli/commands/restore-history.ts -> backups/restore-audit.ts',
   'cli/site-repository.ts -> backups/site-repository.ts',
   'cli/site-repository.ts -> backups/store/unreachable.ts',
-  'core/primero/message-secret.ts -> charts/primero/upstream.ts',
-  'stacks/azure-demo/keyvault.ts -> charts/primero/upstream.ts',
   'stacks/production/program.ts -> charts/primero/index.ts',
   'stacks/production/pulumi.ts -> charts/primero/from-site.ts',
   'stacks/production/render.ts -> charts/primero/config.ts',

@@ -210,12 +210,8 @@ export const MAIL_ENV: EnvFact[] = [
   },
 ];
 
-/**
- * PRIMERO_MESSAGE_SECRET is used raw (`ENV.fetch(...).b`, no decoding) as an RbNaCl SimpleBox secret key,
- * which must be exactly 32 bytes (app/services/encryption_service.rb). Upstream's sample generates 32
- * characters (docker/local.env.sample.production).
- */
-export const MESSAGE_SECRET_BYTES = 32;
+/** The length of PRIMERO_MESSAGE_SECRET: the fact and its source are in core/primero/message-secret.ts. */
+export { MESSAGE_SECRET_BYTES } from '../../core/primero/message-secret.js';
 
 /** What the application reads for Solr (config/sunspot.yml.template, config/initializers/enable_solr.rb). */
 export const SOLR_APP_ENV: EnvFact[] = [

@@ -1,8 +1,15 @@
-import { MESSAGE_SECRET_BYTES } from '../../charts/primero/upstream.js';
 import type { CheckStatus } from '../checks.js';
 import type { SiteConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import { describeSecretRef, resolveSecret } from '../secrets.js';
+
+/**
+ * PRIMERO_MESSAGE_SECRET is used raw (`ENV.fetch(...).b`, no decoding) as an RbNaCl SimpleBox secret key,
+ * which must be exactly 32 bytes (app/services/encryption_service.rb). Upstream's sample generates 32
+ * characters (docker/local.env.sample.production). Here in core/ because the chart, the Azure stack and
+ * `config validate` all hold to it.
+ */
+export const MESSAGE_SECRET_BYTES = 32;
 
 export interface MessageSecretCheck {
   /** ok: 32 bytes; fail: another length; skip: not configured, or the reference does not resolve here. */

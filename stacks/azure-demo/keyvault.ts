@@ -3,7 +3,7 @@ import { KeyVault } from '@cdktf/provider-azurerm/lib/key-vault/index.js';
 import { KeyVaultSecret } from '@cdktf/provider-azurerm/lib/key-vault-secret/index.js';
 import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment/index.js';
 import { Password } from '@cdktf/provider-random/lib/password/index.js';
-import { MESSAGE_SECRET_BYTES } from '../../charts/primero/upstream.js';
+import { MESSAGE_SECRET_BYTES } from '../../core/primero/message-secret.js';
 import type { Construct } from '../cdktf.js';
 import { type DemoSiteModel, KEY_VAULT_SECRETS } from './model.js';
 
