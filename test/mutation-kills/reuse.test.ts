@@ -162,4 +162,28 @@ describe('planReuse', () => {
     }
     expect(seen.size).toBe(250);
   });
+
+  test('the sample follows object names, not the order the sets list them in', async () => {
+    const store = await newStore();
+    const records: BlobRecord[] = [];
+    for (let i = 0; i < 12; i += 1) records.push(await stored(store, `blob${String(i).padStart(4, '0')}`));
+    for (const record of records) await store.putBytes(record.object, randomBytes(record.size));
+    const plan = await planReuse(store, SITE, catalogOf({ blobs: [...records].reverse() }), {
+      now: new Date(0),
+    });
+    const names = records.map((record) => record.object).sort();
+    expect(plan.damaged.map((d) => d.object).sort()).toEqual(names.slice(0, 8));
+  });
+
+  test('a copy of another size is damaged even on a day the sample does not read it', async () => {
+    const store = await newStore();
+    const records: BlobRecord[] = [];
+    for (let i = 0; i < 12; i += 1) records.push(await stored(store, `blob${String(i).padStart(4, '0')}`));
+    const last = records[11]!;
+    await store.putBytes(last.object, randomBytes(10));
+    const plan = await planReuse(store, SITE, catalogOf({ blobs: records }), { now: new Date(0) });
+    expect(plan.damaged).toEqual([{ object: last.object, problem: 'stored size 10, recorded 64' }]);
+    expect(plan.reusable.has(last.key)).toBe(false);
+    expect(plan.reusable.size).toBe(11);
+  });
 });

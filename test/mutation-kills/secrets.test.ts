@@ -84,6 +84,12 @@ describe('resolveSecret', () => {
     expect(redact('file-secret-crlf')).toBe('[redacted]');
   });
 
+  test('a file of several lines (an age identity file with its comment) keeps its inner newlines', async () => {
+    const d = await dir();
+    await writeFile(join(d, 'identity'), '# created: 2026-11-30\nAGE-SECRET-KEY-1QQQQ\n');
+    expect(resolveSecret({ file: join(d, 'identity') })).toBe('# created: 2026-11-30\nAGE-SECRET-KEY-1QQQQ');
+  });
+
   test('a missing file, a folder, an empty file: each a clear usage error', async () => {
     const d = await dir();
     await writeFile(join(d, 'empty'), '\n');
