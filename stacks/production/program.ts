@@ -1,6 +1,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import type * as pulumi from '@pulumi/pulumi';
-import type { KubeObject } from '../../charts/primero/index.js';
+import type { KubeObject } from '../../charts/index.js';
 import type { Tier4Config } from '../../core/config/schema.js';
 import { planSite, type SiteManifest, type Stage } from './site.js';
 

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { kubernetesSettings } from '../../charts/primero/from-site.js';
+import { kubernetesSettings } from '../../charts/index.js';
 import { getSite, type LoadedConfig } from '../../core/config/load.js';
 import { OperationError, UsageError } from '../../core/errors.js';
 import { loadKubeConfig } from '../../core/kubernetes/index.js';

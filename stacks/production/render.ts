@@ -2,18 +2,21 @@ import { readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { requiredSecrets } from '../../charts/primero/config.js';
-import { kubernetesSettings } from '../../charts/primero/from-site.js';
-import { runsOnKubernetes } from '../../charts/primero/in-pod.js';
-import { checkPolicies, type Finding } from '../../charts/primero/policy.js';
-import { checkSchemas } from '../../charts/primero/schema-check.js';
-import { checkUpstreamFidelity } from '../../charts/primero/upstream-check.js';
+import {
+  checkPolicies,
+  checkSchemas,
+  checkUpstreamFidelity,
+  type Finding,
+  kubernetesSettings,
+  requiredSecrets,
+  runsOnKubernetes,
+} from '../../charts/index.js';
 import { getSite, type LoadedConfig } from '../../core/config/load.js';
 import { DEFAULT_WAL_ARCHIVE } from '../../core/config/schema.js';
 import { OperationError, UsageError } from '../../core/errors.js';
 import { planSite, type SitePlan, STAGES, type Stage } from './site.js';
 
-export type { Finding } from '../../charts/primero/policy.js';
+export type { Finding } from '../../charts/index.js';
 
 export interface RenderOptions {
   /** Run primero-bootstrap (first install) instead of primero-migrate. */

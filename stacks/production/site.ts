@@ -1,15 +1,16 @@
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
-import { vaultSecretsToAdd } from '../../charts/primero/azure-values.js';
-import { labels } from '../../charts/primero/common.js';
+import type { PrimeroValues } from '../../charts/index.js';
 import {
+  type KubeObject,
   kubernetesSettings,
+  labels,
   renderedDrillServer,
+  renderPrimero,
   type ValuesOptions,
   valuesFromSite,
+  vaultSecretsToAdd,
   walArchiveDefault,
-} from '../../charts/primero/from-site.js';
-import { type KubeObject, renderPrimero } from '../../charts/primero/index.js';
-import type { PrimeroValues } from '../../charts/primero/values.js';
+} from '../../charts/index.js';
 import { getSite } from '../../core/config/load.js';
 import { DEFAULT_WAL_ARCHIVE, type Tier4Config } from '../../core/config/schema.js';
 import { REQUIRED_EXTENSIONS } from '../../core/primero/tables.js';
