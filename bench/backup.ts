@@ -22,7 +22,7 @@ import { buildPrimeroDatabase, connect, quoteIdent } from '../rehearsal/primero-
 const ROOT = packageRoot();
 const GB = 1024 ** 3;
 const sizes = (process.env.BENCH_GB ?? '0.25,1').split(',').map(Number);
-const runs = Number(process.env.BENCH_RUNS ?? 2);
+const runs = Number(process.env.BENCH_RUNS ?? 3);
 
 function log(message: string): void {
   process.stderr.write(`${message}\n`);

@@ -37,9 +37,21 @@ function newestSource() {
  * over the sources runs only when the index is newer than the build: one stat on the usual path. */
 function isStale() {
   const builtAt = statSync(compiled).mtimeMs;
-  const index = new URL('.git/index', root);
-  if (existsSync(index) && statSync(index).mtimeMs <= builtAt) return false;
+  const index = gitIndex();
+  if (index && existsSync(index) && statSync(index).mtimeMs <= builtAt) return false;
   return newestSource() > builtAt;
+}
+
+/** .git/index, or in a `git worktree` checkout (where .git is a file "gitdir: <path>") that worktree's index. */
+function gitIndex() {
+  const dotGit = new URL('.git', root);
+  try {
+    if (statSync(dotGit).isDirectory()) return new URL('.git/index', root);
+    const gitdir = /^gitdir: (.+)$/m.exec(readFileSync(dotGit, 'utf8'))?.[1]?.trim();
+    return gitdir ? new URL(`${gitdir.replace(/\/$/, '')}/index`, new URL('./', dotGit)) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // The AWS SDK warns on every s3:// command that its releases after January 2027 need Node 22; our supported
