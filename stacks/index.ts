@@ -4,7 +4,7 @@
  * so that no command loads more than it needs: the demo stack's synthesis (cdktf and the azurerm bindings),
  * and the terraform and pulumi drivers (execa).
  */
-export { settingsToRecord } from './azure-demo/names.js';
+export { settingsToRecord } from '../core/azure-names.js';
 export type { PolicyReport } from './azure-demo/policy.js';
 export type { AzureDemoSynthesis } from './azure-demo/synth.js';
 export type { TerraformRunner } from './azure-demo/terraform.js';

@@ -1,6 +1,6 @@
+import { azureResourceNames, KEY_VAULT_SECRETS } from '../../core/azure-names.js';
 import type { SiteConfig, Tier4Config } from '../../core/config/schema.js';
 import { UsageError } from '../../core/errors.js';
-import { azureResourceNames, KEY_VAULT_SECRETS } from '../../stacks/azure-demo/names.js';
 import { requiredSecrets } from './config.js';
 import type { PrimeroValues } from './values.js';
 

@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { azureResourceNames } from '../../core/azure-names.js';
 import { type KubernetesSettings, kubernetesSettingsSchema } from '../../core/config/kubernetes.js';
 import { formatIssues, getSite } from '../../core/config/load.js';
 import { parseRepositoryUrl } from '../../core/config/repository-url.js';
@@ -11,7 +12,6 @@ import {
 } from '../../core/config/schema.js';
 import { UsageError } from '../../core/errors.js';
 import { DEFAULT_DATABASE } from '../../core/primero/tables.js';
-import { azureResourceNames } from '../../stacks/azure-demo/names.js';
 import { AZURE_POSTGRES_CA_CONFIGMAP, isAzureFlexibleServer } from './azure-postgres-ca.js';
 import { azureValues } from './azure-values.js';
 import { inPodIssues } from './in-pod.js';

@@ -6,10 +6,10 @@ import { PublicIp } from '@cdktf/provider-azurerm/lib/public-ip/index.js';
 import type { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group/index.js';
 import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment/index.js';
 import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity/index.js';
+import { workloadSubject } from '../../core/azure-names.js';
 import type { Construct } from '../cdktf.js';
 import type { DemoSiteModel } from './model.js';
 import { collectContainerInsights, sendDiagnostics } from './monitoring.js';
-import { workloadSubject } from './names.js';
 import type { Network } from './network.js';
 import { ADMIN_GROUP_ROLES } from './policy.js';
 

@@ -5,9 +5,9 @@ import type { KubernetesCluster } from '@cdktf/provider-azurerm/lib/kubernetes-c
 import type { PublicIp } from '@cdktf/provider-azurerm/lib/public-ip/index.js';
 import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment/index.js';
 import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity/index.js';
+import { CERT_MANAGER_SUBJECT } from '../../core/azure-names.js';
 import type { Construct } from '../cdktf.js';
 import type { DemoSiteModel } from './model.js';
-import { CERT_MANAGER_SUBJECT } from './names.js';
 
 export interface Dns {
   zone: DnsZone;

@@ -1,11 +1,11 @@
 import { isAbsolute, join, resolve } from 'node:path';
+import { type AzureResourceNames, azureResourceNames } from '../../core/azure-names.js';
 import type { AzureSettings } from '../../core/config/azure.js';
 import type { LoadedConfig } from '../../core/config/load.js';
 import { getSite } from '../../core/config/load.js';
 import { parseRepositoryUrl } from '../../core/config/repository-url.js';
 import { DEFAULT_NAMESPACE } from '../../core/config/schema.js';
 import { UsageError } from '../../core/errors.js';
-import { type AzureResourceNames, azureResourceNames } from './names.js';
 
 /**
  * Everything the stack needs, worked out from tier4.yaml before any construct exists: names, sizes and
@@ -35,7 +35,7 @@ export interface DemoSiteModel {
   localStatePath: string;
 }
 
-export { KEY_VAULT_SECRETS } from './names.js';
+export { KEY_VAULT_SECRETS } from '../../core/azure-names.js';
 
 // Azure reserves these PostgreSQL administrator names.
 const RESERVED_PG_LOGINS = new Set([

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { settingsToRecord } from '../../stacks/azure-demo/names.js';
+import { settingsToRecord } from '../../core/azure-names.js';
 import { tier4 } from '../support/cli.js';
 import { testSecret } from '../support/secrets.js';
 import { calls, EXAMPLE, FIXTURE, fakeTerraform, fixtureWith, tempDir } from './helpers.js';

@@ -5,9 +5,9 @@ import { KEY_VAULT_CLASS, WORKLOAD_IDENTITY } from '../../charts/primero/azure.j
 import { vaultSecretsToAdd } from '../../charts/primero/azure-values.js';
 import type { KubeObject } from '../../charts/primero/index.js';
 import { podTemplates } from '../../charts/primero/policy.js';
+import { CERT_MANAGER_SUBJECT } from '../../core/azure-names.js';
 import { loadConfig } from '../../core/config/load.js';
 import { KEY_VAULT_SECRETS } from '../../stacks/azure-demo/model.js';
-import { CERT_MANAGER_SUBJECT } from '../../stacks/azure-demo/names.js';
 import type { TerraformJson } from '../../stacks/azure-demo/policy.js';
 import { synthesizeAzureDemo } from '../../stacks/azure-demo/synth.js';
 import { planLoadedSite, renderSiteManifests } from '../../stacks/production/render.js';

@@ -1,5 +1,5 @@
-import type { AzureSettings } from '../../core/config/azure.js';
-import { siteStorageAccount } from '../../core/config/placement.js';
+import type { AzureSettings } from './config/azure.js';
+import { siteStorageAccount } from './config/placement.js';
 
 /**
  * The names of the demo site's Azure resources, from the deployment and site names alone. One definition
