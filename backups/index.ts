@@ -11,7 +11,7 @@ export { digestOf } from './crypto/digest.js';
 export { macMatches, macOf } from './crypto/mac.js';
 export { compactTime, layout } from './layout.js';
 export { listSets, type SetSummary } from './list.js';
-export { acquireRestoreLock, isLive, readLock } from './lock.js';
+export { acquireRestoreLock, isLive, readLock, removeLock } from './lock.js';
 export type { Manifest } from './manifest.js';
 export { describeIncomplete, readIncomplete } from './postgres/restore-marker.js';
 export { readFacts } from './postgres/snapshot.js';
@@ -34,7 +34,9 @@ export {
   lastRestoreAndDrill,
   type RestoreAuditRecord,
   RunAudit,
+  repositoryAuditRecords,
   restoreAuditPath,
+  restoreHistory,
   saveAuditRecord,
 } from './restore-audit.js';
 export {
@@ -46,6 +48,7 @@ export {
   siteDatabase,
   siteIdentities,
 } from './site-repository.js';
+export { unreachableRepository } from './store/unreachable.js';
 export {
   checkAttachmentsTarget,
   checkDatabaseTarget,

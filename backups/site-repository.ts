@@ -1,11 +1,11 @@
 import { statSync } from 'node:fs';
 import type { LoadedConfig } from '../core/config/load.js';
 import { getSite } from '../core/config/load.js';
+import { parseIdentities, recipientProblem } from '../core/config/recipients.js';
 import type { BackupsConfig, SiteConfig } from '../core/config/schema.js';
 import { UsageError } from '../core/errors.js';
 import type { DatabaseTarget } from '../core/postgres/connection.js';
 import { resolveSecret } from '../core/secrets.js';
-import { parseIdentities } from './crypto/age.js';
 import { deriveMacKey } from './crypto/mac.js';
 import { openRepositoryStore } from './store/open-store.js';
 import type { ObjectStore } from './store/types.js';
@@ -106,44 +106,6 @@ export async function closeSiteRepository(repo: SiteRepository): Promise<void> {
   if (repo.state !== repo.store) await repo.state.close();
 }
 
-/**
- * The recipients printed in examples/tier4.example.yaml. Their identities are not secret to anyone who wrote the
- * example, and no one keeps them: sets encrypted to them alone could be read by the wrong people or by no one.
- */
-const EXAMPLE_RECIPIENTS = new Set([
-  'age12ua8xs7zn4mcuf6za0nus29ttg47j8wnz84frqxgrnm07gtq2e6qdk3mhd',
-  'age19ew6c40z6jysldyyf47cquz2v9336krlg8q2xzj9clmryemgrfds0kjy6v',
-]);
-
-/**
- * What is wrong with a site's recipients, or undefined: the example's placeholders, or a configured identity
- * (when it can be read here) that matches none of them, so the sets could not be restored with it.
- */
-export async function recipientProblem(
-  site: string,
-  backups: BackupsConfig,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<string | undefined> {
-  const placeholders = backups.encryption.recipients.filter((r) => EXAMPLE_RECIPIENTS.has(r));
-  if (placeholders.length > 0) {
-    return `sites.${site}.backups.encryption.recipients holds the example's placeholder ${placeholders[0]}: replace it with your own (age-keygen, or tier4 backup keygen)`;
-  }
-  const ref = backups.encryption.identity;
-  if (!ref) return undefined;
-  let identities: string[];
-  try {
-    identities = parseIdentities(resolveSecret(ref, env));
-  } catch {
-    return undefined; // not readable here (the backup job has no identity): checked where it is used
-  }
-  const { identityToRecipient } = await import('age-encryption');
-  const own = await Promise.all(identities.map((identity) => identityToRecipient(identity)));
-  if (!own.some((recipient) => backups.encryption.recipients.includes(recipient))) {
-    return `the identity in sites.${site}.backups.encryption.identity matches none of the recipients: backups encrypted now could not be restored with it`;
-  }
-  return undefined;
-}
-
 /** A warning when an age identity file can be read by its group or by everyone. */
 export function identityFileWarning(repo: SiteRepository, override?: string): string | undefined {
   const ref = override ? { file: override } : repo.backups.encryption.identity;
@@ -156,3 +118,6 @@ export function identityFileWarning(repo: SiteRepository, override?: string): st
     return undefined;
   }
 }
+
+// Config-level, shared with `tier4 config validate`, which must not load the backup engine to run it.
+export { recipientProblem };

@@ -8,8 +8,8 @@ export async function withSiteRepository<T>(
   work: (repo: SiteRepository) => Promise<T>,
 ): Promise<T> {
   // The engine is imported here, not at the top: --help must not load cloud SDKs.
-  const { openSiteRepository, closeSiteRepository } = await import('../backups/site-repository.js');
-  const { unreachableRepository } = await import('../backups/store/unreachable.js');
+  const { openSiteRepository, closeSiteRepository } = await import('../backups/index.js');
+  const { unreachableRepository } = await import('../backups/index.js');
   const repo = await openSiteRepository(ctx.config(), ctx.site(site, 'backups').name, ctx.io.env, {
     onWaiting: (message) => ctx.out.info(message),
   });

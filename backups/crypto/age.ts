@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { errorMessage, OperationError, UsageError } from '../../core/errors.js';
+import { errorMessage, OperationError } from '../../core/errors.js';
 import {
   AgeFormatError,
   headerLength,
@@ -137,19 +137,7 @@ async function decryptNative(
 }
 
 /** The AGE-SECRET-KEY-1… lines of an identity file (comments and blank lines skipped). */
-export function parseIdentities(text: string): string[] {
-  const identities = text
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'));
-  if (identities.length === 0 || identities.some((line) => !/^AGE-SECRET-KEY-(PQ-)?1[0-9A-Z]+$/.test(line))) {
-    throw new UsageError(
-      'The age identity is not valid: expected one AGE-SECRET-KEY-1… line per identity.',
-      'Point backups.encryption.identity at the file `age-keygen` wrote.',
-    );
-  }
-  return identities;
-}
+export { parseIdentities } from '../../core/config/recipients.js';
 
 export async function generateIdentity(): Promise<{ identity: string; recipient: string }> {
   const { generateX25519Identity, identityToRecipient } = await import('age-encryption');

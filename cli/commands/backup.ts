@@ -297,7 +297,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
     .action(
       registrar.action(
         async (ctx, options: { site?: string; force?: boolean; yes?: boolean; confirm?: string }) => {
-          const { readLock, isLive, removeLock } = await import('../../backups/lock.js');
+          const { readLock, isLive, removeLock } = await import('../../backups/index.js');
           return withSiteRepository(ctx, options.site, async (repo) => {
             const lock = await readLock(repo.state, repo.site);
             if (!lock) {
@@ -378,7 +378,7 @@ export function registerBackup(program: Command, registrar: Registrar): void {
     .option('--force', 'overwrite an existing file')
     .action(
       registrar.action(async (ctx, options: { out: string; force?: boolean }) => {
-        const { generateIdentity } = await import('../../backups/crypto/age.js');
+        const { generateIdentity } = await import('../../backups/index.js');
         const { identity, recipient } = await generateIdentity();
         const path = resolve(ctx.io.cwd, options.out);
         try {

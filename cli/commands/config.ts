@@ -41,7 +41,7 @@ export function registerConfig(program: Command, registrar: Registrar): void {
         const notes = secrets.map((check) => `sites.${check.site}.primero.messageSecret: ${check.message}`);
         // Placeholder recipients, or an identity matching none: backups would be unreadable or readable by
         // the wrong people. The same check as backup create and doctor (recipientProblem).
-        const { recipientProblem } = await import('../../backups/site-repository.js');
+        const { recipientProblem } = await import('../../core/config/recipients.js');
         const recipientProblems: string[] = [];
         for (const [name, site] of Object.entries(loaded.config.sites)) {
           const problem = site.backups ? await recipientProblem(name, site.backups, ctx.io.env) : undefined;

@@ -25,7 +25,7 @@ export function registerRestoreHistory(restore: Command, registrar: Registrar): 
     .action(
       registrar.action(async (ctx, options: { site?: string }) => {
         const { repositoryAuditRecords, restoreAuditPath, restoreHistory } = await import(
-          '../../backups/restore-audit.js'
+          '../../backups/index.js'
         );
         const { auditRuns } = await import('../../core/audit-log.js');
         const path = restoreAuditPath(ctx.config());
