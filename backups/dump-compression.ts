@@ -1,4 +1,4 @@
-import { PassThrough, type Readable, Transform } from 'node:stream';
+import { PassThrough, type Readable, Transform, type Writable } from 'node:stream';
 import { constants, createBrotliCompress, createBrotliDecompress } from 'node:zlib';
 import type { BackupsConfig } from '../core/config/schema.js';
 
@@ -66,4 +66,11 @@ function regrouped(size: number): Transform {
 /** Turns the decrypted object back into the archive pg_restore reads. */
 export function decompressor(compression: DumpCompression | undefined): Transform {
   return compression ? createBrotliDecompress() : new PassThrough();
+}
+
+/** Pipes the decrypted object, decompressed, into pg_restore's input; a decompression error ends that input. */
+export function feedArchive(plain: Readable, compression: DumpCompression | undefined, into: Writable): void {
+  const archive = decompressor(compression);
+  archive.once('error', (error) => into.destroy(error));
+  plain.pipe(archive).pipe(into);
 }

@@ -22,7 +22,7 @@ import { printableKey, unsafeBlobKey } from '../core/primero/tables.js';
 import { type BlobEndpoint, UnsafeBlobError } from './attachments.js';
 import { decryptStream } from './crypto/age.js';
 import { DigestStream } from './crypto/digest.js';
-import { decompressor } from './dump-compression.js';
+import { decompressor, feedArchive } from './dump-compression.js';
 import type { BlobRecord, Manifest } from './manifest.js';
 import {
   type IncompleteRestore,
@@ -626,9 +626,7 @@ async function restoreDump(
       manifest.database.object,
     );
     const child = execa(pgRestorePath, args, { ...run, stdin: 'pipe' });
-    const archive = decompressor(manifest.database.compression);
-    archive.once('error', (error) => child.stdin!.destroy(error));
-    decrypted.pipe(archive).pipe(child.stdin!);
+    feedArchive(decrypted, manifest.database.compression, child.stdin!);
     child.stdin!.on('error', () => {});
     result = await child;
     // pg_restore read to the end of the archive, so the whole object went through the hash.

@@ -5,7 +5,7 @@ import { findPgTool } from '../core/postgres/pg-tools.js';
 import { type CatalogEntry, readCatalog } from './catalog.js';
 import { decryptStream } from './crypto/age.js';
 import { digestOf } from './crypto/digest.js';
-import { decompressor } from './dump-compression.js';
+import { feedArchive } from './dump-compression.js';
 import { layout } from './layout.js';
 import { type Manifest, manifestObjects } from './manifest.js';
 import type { ProgressListener } from './progress.js';
@@ -116,20 +116,16 @@ export async function verifySet(
     4,
     async (object) => {
       try {
-        if (options.hashedOnUse?.has(object.object)) {
-          const size = await repo.store.head(object.object);
-          if (size === undefined) failures.push({ object: object.object, problem: 'missing' });
-          else if (size !== object.size)
-            failures.push({ object: object.object, problem: `size ${size}, expected ${object.size}` });
-          done += 1;
-          return;
-        }
-        const { bytes: size, digest } = await digestOf(await repo.store.get(object.object));
-        bytes += size;
-        if (size !== object.size)
-          failures.push({ object: object.object, problem: `size ${size}, expected ${object.size}` });
-        else if (digest !== object.sha256)
+        const sizeOnly = options.hashedOnUse?.has(object.object) === true;
+        const read = sizeOnly
+          ? { bytes: await repo.store.head(object.object), digest: undefined }
+          : await digestOf(await repo.store.get(object.object));
+        if (read.bytes === undefined) failures.push({ object: object.object, problem: 'missing' });
+        else if (read.bytes !== object.size)
+          failures.push({ object: object.object, problem: `size ${read.bytes}, expected ${object.size}` });
+        else if (!sizeOnly && read.digest !== object.sha256)
           failures.push({ object: object.object, problem: 'SHA-256 does not match the manifest' });
+        if (!sizeOnly) bytes += read.bytes ?? 0;
       } catch (error) {
         failures.push({
           object: object.object,
@@ -214,9 +210,7 @@ async function readDumpToc(
     buffer: true,
     maxBuffer: 64 * 1024 * 1024,
   });
-  const archive = decompressor(manifest.database.compression);
-  archive.once('error', (error) => child.stdin!.destroy(error));
-  plain.pipe(archive).pipe(child.stdin!);
+  feedArchive(plain, manifest.database.compression, child.stdin!);
   child.stdin!.on('error', () => {}); // pg_restore may stop reading once it has the TOC
   const result = await child;
   if (result.exitCode !== 0) {

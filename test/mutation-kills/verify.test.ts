@@ -193,8 +193,15 @@ describe('verifySet on a damaged set', () => {
     const dump = first.database;
     const hashedOnUse = new Set([dump.object]);
     await writeFile(objectPath(root, dump.object), randomBytes(dump.size));
-    const altered = await verifySet(copy, first.id, { record: false, hashedOnUse });
+    const events: Array<{ done?: number }> = [];
+    const altered = await verifySet(copy, first.id, {
+      record: false,
+      hashedOnUse,
+      onProgress: (event) => events.push(event as { done?: number }),
+    });
     expect(altered.failures).toEqual([]);
+    // Every object is counted in the progress, the ones checked by size only too.
+    expect(events.map((event) => event.done)).toEqual([1, 2, 3]);
     expect(altered.bytes).toBe(first.attachments.blobs.reduce((sum, blob) => sum + blob.size, 0));
     await truncate(objectPath(root, dump.object), 10);
     expect((await verifySet(copy, first.id, { record: false, hashedOnUse })).failures).toEqual([
