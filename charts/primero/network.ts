@@ -15,6 +15,13 @@ type EgressRule = { to: INetworkPolicyPeer[]; ports?: INetworkPolicyPort[] };
 
 const ANYWHERE = ['0.0.0.0/0', '::/0'];
 
+/**
+ * CloudNativePG's instance manager serves the operator's status requests on this port in every instance
+ * (cloudnative-pg pkg/management/url/url.go, StatusPort); its networking docs (docs/src/networking.md) ask
+ * that the operator reach each instance on it and on PostgreSQL's port, and that instances reach each other.
+ */
+const CNPG_STATUS_PORT = 8000;
+
 function tcp(...ports: number[]): INetworkPolicyPort[] {
   return ports.map((port) => ({ protocol: 'TCP', port }));
 }
@@ -75,6 +82,8 @@ export function networkPolicies(values: PrimeroValues): INetworkPolicy[] {
       metadata: metadata(values, 'default-deny', 'network'),
       spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
     },
+    // The cluster DNS: CoreDNS keeps kube-dns's label k8s-app: kube-dns in kube-system and answers on 53
+    // over UDP and TCP (kubernetes cluster/addons/dns/coredns/coredns.yaml.base).
     {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
@@ -157,7 +166,9 @@ export function networkPolicies(values: PrimeroValues): INetworkPolicy[] {
       policy(values, 'primero-drill-db', scratch, {
         ingress: [
           { from: [{ podSelector: { matchLabels: drillPods } }], ports: tcp(values.database.port) },
-          ...(operator.length > 0 ? [{ from: operator, ports: tcp(values.database.port, 8000) }] : []),
+          ...(operator.length > 0
+            ? [{ from: operator, ports: tcp(values.database.port, CNPG_STATUS_PORT) }]
+            : []),
         ],
         egress: [
           { to: cidrs(values.network.apiServerCidrs), ports: tcp(443, 6443) },
@@ -205,10 +216,10 @@ export function networkPolicies(values: PrimeroValues): INetworkPolicy[] {
       policy(values, 'primero-db', db.podSelector, {
         ingress: [
           { from: pods(values, 'application', 'worker', 'migrate', 'ops'), ports: tcp(db.port) },
-          { from: [...instances, ...operator], ports: tcp(db.port, 8000) },
+          { from: [...instances, ...operator], ports: tcp(db.port, CNPG_STATUS_PORT) },
         ],
         egress: [
-          { to: instances, ports: tcp(db.port, 8000) },
+          { to: instances, ports: tcp(db.port, CNPG_STATUS_PORT) },
           { to: cidrs(values.network.apiServerCidrs), ports: tcp(443, 6443) },
           { to: cidrs(values.network.storageCidrs), ports: tcp(443) },
           ...(operator.length > 0 ? [{ to: operator }] : []),
