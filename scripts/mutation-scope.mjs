@@ -38,7 +38,10 @@ export const SCOPE = [
   { module: 'promotion/apply.ts', tests: ['test/promotion/library.test.ts'] },
   { module: 'promotion/drift.ts', tests: ['test/promotion/library.test.ts'] },
   { module: 'promotion/normalize.ts', tests: ['test/promotion/diff.test.ts'] },
-  { module: 'charts/primero/policy.ts', tests: ['test/charts/policy.test.ts'] },
+  {
+    module: 'charts/primero/policy.ts',
+    tests: ['test/charts/policy.test.ts', 'test/mutation-kills/chart-policy.test.ts'],
+  },
   { module: 'charts/primero/network.ts', tests: ['test/charts/network.test.ts'] },
   { module: 'stacks/azure-demo/policy.ts', tests: ['test/stacks-azure/policy.test.ts'] },
 ];

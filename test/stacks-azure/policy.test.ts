@@ -96,13 +96,14 @@ function failing(doc: TerraformJson): string[] {
     .sort();
 }
 
-describe('policy checks over the synthesized stack', () => {
-  let synthesized: TerraformJson;
-  beforeAll(async () => {
-    const result = await synthesizeAzureDemo(loadConfig(FIXTURE), 'demo', await tempDir('policy'));
-    synthesized = JSON.parse(await readFile(result.file, 'utf8'));
-  });
+// One synthesis for the whole file: under Stryker every mutant re-runs the file's hooks (docs/mutation.md).
+let synthesized: TerraformJson;
+beforeAll(async () => {
+  const result = await synthesizeAzureDemo(loadConfig(FIXTURE), 'demo', await tempDir('policy'));
+  synthesized = JSON.parse(await readFile(result.file, 'utf8'));
+});
 
+describe('policy checks over the synthesized stack', () => {
   test('every check passes on the default synthesis', () => {
     const report = runPolicyChecks(synthesized);
     expect(report.outcomes.filter((f) => f.status !== 'ok')).toEqual([]);
@@ -838,12 +839,6 @@ const BRANCH_FINDINGS: Record<string, Array<[string, string]>> = {
 };
 
 describe('each policy check on every branch that can make it fail', () => {
-  let synthesized: TerraformJson;
-  beforeAll(async () => {
-    const result = await synthesizeAzureDemo(loadConfig(FIXTURE), 'demo', await tempDir('policy-branches'));
-    synthesized = JSON.parse(await readFile(result.file, 'utf8'));
-  });
-
   test.each(BRANCHES)('%s: %s', (id, _label, edit, expected) => {
     const doc = structuredClone(synthesized);
     edit(doc.resource as Resources);
@@ -872,5 +867,27 @@ describe('each policy check on every branch that can make it fail', () => {
     expect(vmSizeVcpus('Standard_DS4_v2')).toBeUndefined();
     expect(vmSizeVcpus('Standard_B2s')).toBeUndefined();
     expect(vmSizeVcpus('D4as_v5')).toBeUndefined();
+  });
+});
+
+describe('the tag check covers every resource the stack tags', () => {
+  test('each tagged resource without its tags is named, with the three tags it misses', () => {
+    const tagged = Object.entries(synthesized.resource ?? {}).flatMap(([type, resources]) =>
+      Object.entries(resources)
+        .filter(([, attrs]) => attrs.tags !== undefined)
+        .map(([name]) => [type, name] as const),
+    );
+    // The taggable types the stack creates (azurerm resources with a tags argument), each checked.
+    expect(new Set(tagged.map(([type]) => type)).size).toBe(17);
+    const found = tagged.map(([type, name]) => {
+      const doc = structuredClone(synthesized);
+      delete (doc.resource as Resources)[type]![name]!.tags;
+      return runPolicyChecks(doc).outcomes.find((f) => f.rule === 'TIER4_TAGS')!.findings;
+    });
+    expect(found).toEqual(
+      tagged.map(([type, name]) => [
+        { rule: 'TIER4_TAGS', object: `${type}.${name}`, message: 'missing tags: site, role, managed-by' },
+      ]),
+    );
   });
 });
