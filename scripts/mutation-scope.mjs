@@ -34,10 +34,20 @@ export const SCOPE = [
   { module: 'certs/status.ts', tests: ['test/certs/stored-pair.test.ts', 'test/certs/kubernetes.test.ts'] },
   { module: 'certs/validate.ts', tests: ['test/certs/validate.test.ts'] },
   { module: 'certs/rotate.ts', tests: [] },
-  { module: 'promotion/diff.ts', tests: ['test/promotion/diff.test.ts'] },
-  { module: 'promotion/apply.ts', tests: ['test/promotion/library.test.ts'] },
-  { module: 'promotion/drift.ts', tests: ['test/promotion/library.test.ts'] },
-  { module: 'promotion/normalize.ts', tests: ['test/promotion/diff.test.ts'] },
+  {
+    module: 'promotion/diff.ts',
+    tests: [
+      'test/promotion/diff.test.ts',
+      'test/mutation-kills/promotion-diff.test.ts',
+      'test/mutation-kills/promotion-normalize.test.ts',
+    ],
+  },
+  { module: 'promotion/apply.ts', tests: ['test/mutation-kills/promotion-apply.test.ts'] },
+  { module: 'promotion/drift.ts', tests: ['test/mutation-kills/promotion-apply.test.ts'] },
+  {
+    module: 'promotion/normalize.ts',
+    tests: ['test/promotion/diff.test.ts', 'test/mutation-kills/promotion-normalize.test.ts'],
+  },
   {
     module: 'charts/primero/policy.ts',
     tests: ['test/charts/policy.test.ts', 'test/mutation-kills/chart-policy.test.ts'],
