@@ -13,6 +13,7 @@ import type { PrimeroSimulator } from '../support/primero-simulator.js';
 import {
   additiveConfiguration,
   baselineConfiguration,
+  mirrorConfigurations,
   type PromotionSites,
   type SiteSetup,
   startPromotionSites,
@@ -274,21 +275,7 @@ describe('transfer: database', () => {
           url: `postgres://${info.user}@${info.host}:${info.port}/${built.database}`,
           passwordEnv: 'DEMO_DB_PASSWORD',
           password: info.password,
-          onStore: async (stored) => {
-            await writer.query(
-              `INSERT INTO primero_configurations (id, name, description, version, primero_version, data, created_on, created_by)
-               VALUES ($1, $2, $3, $4, $5, $6, now(), $7)`,
-              [
-                stored.id,
-                stored.name,
-                stored.description,
-                stored.version,
-                stored.primero_version,
-                JSON.stringify(stored.data),
-                stored.created_by,
-              ],
-            );
-          },
+          onStore: mirrorConfigurations(writer),
         },
       });
       const { ctx, progress } = context(s);

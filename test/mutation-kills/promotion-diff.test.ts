@@ -2,25 +2,10 @@ import { describe, expect, test } from 'vitest';
 import type { LiveConfiguration } from '../../primero-api/live-configuration.js';
 import { diffConfigurations, diffProperties, summarize } from '../../promotion/diff.js';
 import { normalizeConfiguration } from '../../promotion/normalize.js';
+import { live } from '../support/live-configuration.js';
 
 // The plan's diff (promotion/diff.ts), stated exactly: what applying demo's configuration on production would
 // do to each item and each of its properties, fields and lookup values, and the counts people decide on.
-
-function live(models: Partial<LiveConfiguration['models']>): LiveConfiguration {
-  return {
-    site: 'x',
-    models: {
-      FormSection: [],
-      Lookup: [],
-      Agency: [],
-      Role: [],
-      UserGroup: [],
-      Report: [],
-      ContactInformation: [],
-      ...models,
-    },
-  };
-}
 
 const plan = (demo: Partial<LiveConfiguration['models']>, production: Partial<LiveConfiguration['models']>) =>
   diffConfigurations(normalizeConfiguration(live(demo)), normalizeConfiguration(live(production)));

@@ -9,28 +9,13 @@ import {
   normalizeConfiguration,
 } from '../../promotion/normalize.js';
 import { renderDiff, renderSummary } from '../../promotion/render.js';
+import { live } from '../support/live-configuration.js';
 
 // What promotion/normalize.ts makes of what Primero's read views return, model by model, stated exactly:
 // the identity each item is compared by, its readable name, the properties compared and those left out
 // because they differ between two sites by nature (database ids, blob URLs, report results, a site's own
 // timestamps, the server's release). The views' shapes are Primero v2.15.2's
 // (app/views/api/v2/<model>/_<model>.json.jbuilder; see the comments in promotion/normalize.ts).
-
-function live(models: Partial<LiveConfiguration['models']>): LiveConfiguration {
-  return {
-    site: 'x',
-    models: {
-      FormSection: [],
-      Lookup: [],
-      Agency: [],
-      Role: [],
-      UserGroup: [],
-      Report: [],
-      ContactInformation: [],
-      ...models,
-    },
-  };
-}
 
 /** A normalized configuration as plain data, in Primero's listing order (Maps become entry lists). */
 function plain(config: NormalizedConfiguration) {

@@ -1,25 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import type { LiveConfiguration } from '../../primero-api/live-configuration.js';
 import { diffConfigurations } from '../../promotion/diff.js';
 import { compareFingerprints } from '../../promotion/fingerprint.js';
 import { fingerprint, normalizeConfiguration } from '../../promotion/normalize.js';
 import { renderDiff } from '../../promotion/render.js';
-
-function live(models: Partial<LiveConfiguration['models']>): LiveConfiguration {
-  return {
-    site: 'x',
-    models: {
-      FormSection: [],
-      Lookup: [],
-      Agency: [],
-      Role: [],
-      UserGroup: [],
-      Report: [],
-      ContactInformation: [],
-      ...models,
-    },
-  };
-}
+import { live } from '../support/live-configuration.js';
 
 describe('semantic diff', () => {
   test('database ids, nulls versus missing keys and the server version are not changes', () => {

@@ -477,3 +477,27 @@ export function comparable(simulator: PrimeroSimulator): unknown {
     [...items].sort((a, b) => String(a.unique_id ?? '').localeCompare(String(b.unique_id ?? '')));
   return Object.fromEntries(Object.entries(data).map(([model, items]) => [model, sortBy(items)]));
 }
+
+/**
+ * For transfer: database: mirrors each configuration demo's simulator stores into a real Primero database's
+ * primero_configurations table, where tier4 reads the snapshot.
+ */
+export function mirrorConfigurations(database: {
+  query: (text: string, values: unknown[]) => Promise<unknown>;
+}): (stored: StoredConfig) => Promise<void> {
+  return async (stored) => {
+    await database.query(
+      `INSERT INTO primero_configurations (id, name, description, version, primero_version, data, created_on, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, now(), $7)`,
+      [
+        stored.id,
+        stored.name,
+        stored.description,
+        stored.version,
+        stored.primero_version,
+        JSON.stringify(stored.data),
+        stored.created_by,
+      ],
+    );
+  };
+}
