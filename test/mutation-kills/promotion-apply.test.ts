@@ -93,6 +93,20 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SUMMARY_ADDITIVE = { changes: 6, added: 2, changed: 4, removed: 0, destructive: 0, kept: 0 };
 const SUMMARY_DESTRUCTIVE = { changes: 9, added: 2, changed: 4, removed: 3, destructive: 3, kept: 0 };
 
+/** What every audit line of a promotion from demo to production by ops-test says about the run. */
+const runRecord = (id: unknown, summary: Record<string, number>) => ({
+  id,
+  kind: 'promotion',
+  at: expect.any(String),
+  operator: 'ops-test',
+  from: 'demo',
+  to: 'production',
+  fromVersion: '2.15.2',
+  toVersion: '2.15.2',
+  transfer: 'promote',
+  summary,
+});
+
 describe('a promotion that succeeds', () => {
   test('the exact requests to each site, the progress shown, the result and the audit log', async () => {
     const s = await start({ demoConfiguration: additiveConfiguration() });
@@ -173,18 +187,7 @@ describe('a promotion that succeeds', () => {
     ]);
 
     const [started, succeeded] = await audit(s);
-    const common = {
-      id,
-      kind: 'promotion',
-      at: expect.any(String),
-      operator: 'ops-test',
-      from: 'demo',
-      to: 'production',
-      fromVersion: '2.15.2',
-      toVersion: '2.15.2',
-      transfer: 'promote',
-      summary: SUMMARY_ADDITIVE,
-    };
+    const common = runRecord(id, SUMMARY_ADDITIVE);
     expect(started).toStrictEqual({ ...common, result: 'started', before });
     expect(succeeded).toStrictEqual({
       ...common,
@@ -321,16 +324,7 @@ describe('refusals: nothing changed on either site', () => {
     expect(writes(s.demo)).toEqual([]);
     expect(await audit(s)).toStrictEqual([
       {
-        id: expect.stringMatching(RUN_ID),
-        kind: 'promotion',
-        at: expect.any(String),
-        operator: 'ops-test',
-        from: 'demo',
-        to: 'production',
-        fromVersion: '2.15.2',
-        toVersion: '2.15.2',
-        transfer: 'promote',
-        summary: SUMMARY_DESTRUCTIVE,
+        ...runRecord(expect.stringMatching(RUN_ID), SUMMARY_DESTRUCTIVE),
         result: 'refused',
         finishedAt: expect.any(String),
         error:
@@ -396,16 +390,7 @@ describe('a promotion that fails after it started: the step, the cause, the way 
       `${describeOutcome('production', 1, { status: 'failed', sawLock: true }).hint}\n${rollbackHint(s, rollbackPoint!)}`,
     );
     expect(failed).toStrictEqual({
-      id,
-      kind: 'promotion',
-      at: expect.any(String),
-      operator: 'ops-test',
-      from: 'demo',
-      to: 'production',
-      fromVersion: '2.15.2',
-      toVersion: '2.15.2',
-      transfer: 'promote',
-      summary: SUMMARY_ADDITIVE,
+      ...runRecord(id, SUMMARY_ADDITIVE),
       result: 'failed',
       finishedAt: expect.any(String),
       failedStep: 'apply',
