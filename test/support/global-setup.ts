@@ -41,11 +41,14 @@ async function ensureFreshBuild(root: string): Promise<void> {
   const built = join(root, 'dist', 'cli', 'main.js');
   const builtAt = existsSync(built) ? statSync(built).mtimeMs : 0;
   const sourcesAt = Math.max(...SOURCE_DIRS.map((dir) => newestSourceTime(join(root, dir))));
-  if (sourcesAt > builtAt)
+  if (sourcesAt > builtAt) {
+    // `npm run build`'s two steps: tsc, then the CLI bundle (scripts/bundle-cli.mjs, ADR 0016).
     await execa(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], {
       cwd: root,
       reject: false,
     });
+    await execa(process.execPath, [join(root, 'scripts', 'bundle-cli.mjs')], { cwd: root });
+  }
 }
 
 /**

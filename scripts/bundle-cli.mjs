@@ -1,0 +1,65 @@
+// Second step of `npm run build` (after tsc): bundles the CLI entry into dist/cli/main.js with esbuild, so a
+// command loads a few files instead of several hundred modules (ADR 0016). Code splitting keeps every
+// `import()` lazy: a command's code and the packages only it needs sit in chunks (dist/cli/chunks/) that load
+// when it runs. The packages in INLINE are bundled (they are plain JS that reads no files of its own); every
+// other package stays an ordinary import from node_modules, loaded when the code that needs it runs.
+// Run it on its own after tsc: `node scripts/bundle-cli.mjs`.
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const OUT_DIR = join(ROOT, 'dist', 'cli');
+const CHUNKS = 'chunks';
+
+/** Packages bundled into the CLI: what `config validate`, `--help` and the site commands load at start. */
+export const INLINE = new Set(['commander', 'yaml', 'zod']);
+
+/** The package a bare specifier names: `@scope/name/deep/path` → `@scope/name`. */
+function packageOf(specifier) {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+}
+
+await rm(join(OUT_DIR, CHUNKS), { recursive: true, force: true });
+await mkdir(OUT_DIR, { recursive: true });
+const result = await build({
+  absWorkingDir: ROOT,
+  entryPoints: { main: 'cli/main.ts' },
+  outdir: OUT_DIR,
+  chunkNames: `${CHUNKS}/[name]-[hash]`,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  tsconfig: 'tsconfig.json',
+  sourcemap: 'linked',
+  allowOverwrite: true, // tsc wrote dist/cli/main.js first; the bundle replaces it
+  metafile: true,
+  logLevel: 'warning',
+  // Bundled CommonJS (commander) calls require() for Node's built-ins: give the ES module chunks one.
+  banner: {
+    js: "import { createRequire as __tier4Require } from 'node:module'; const require = __tier4Require(import.meta.url);",
+  },
+  plugins: [
+    {
+      name: 'tier4-externals',
+      setup(b) {
+        b.onResolve({ filter: /^[^./]/ }, (args) =>
+          args.path.startsWith('node:') || !INLINE.has(packageOf(args.path)) ? { external: true } : undefined,
+        );
+      },
+    },
+  ],
+});
+
+// Which sources each output file holds, for test/cli.test.ts: it checks what `--help` loads through the
+// chunks it imports, as it did through the modules before there was a bundle.
+const contents = {};
+for (const [file, output] of Object.entries(result.metafile.outputs)) {
+  if (!file.endsWith('.js')) continue;
+  contents[file.slice('dist/cli/'.length)] = Object.keys(output.inputs).sort();
+}
+await writeFile(join(OUT_DIR, 'bundle-contents.json'), `${JSON.stringify(contents, null, 1)}\n`);
