@@ -1,4 +1,7 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { canonicalJson } from './canonical-json.js';
+
+export { canonicalJson };
 
 /**
  * Manifests carry an HMAC-SHA256 with a key derived (HKDF) from the repository's integrity key and the site,
@@ -8,18 +11,6 @@ export function deriveMacKey(integrityKey: string, site: string): Buffer {
   return Buffer.from(
     hkdfSync('sha256', Buffer.from(integrityKey, 'utf8'), 'tier4-repository', `manifest-mac/v1/${site}`, 32),
   );
-}
-
-/** JSON with object keys sorted at every level: the same value always gives the same bytes. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, item]) => item !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 export function macOf(key: Buffer, value: unknown): string {

@@ -164,14 +164,20 @@ export class FileStore implements ObjectStore {
   private async *walk(dir: string): AsyncIterable<StoredObject> {
     const entries = await this.entries(dir);
     entries.sort((a, b) => a.name.localeCompare(b.name));
-    for (const entry of entries) {
+    // A folder's files are stat'ed at once, not one after another: the blobs folder holds one file per
+    // attachment, and a no-change backup lists them all.
+    const sizes = await Promise.all(
+      entries.map((entry) =>
+        entry.isFile() && !entry.name.startsWith('.tmp-') ? stat(join(dir, entry.name)) : undefined,
+      ),
+    );
+    for (const [index, entry] of entries.entries()) {
       const full = join(dir, entry.name);
       if (entry.isDirectory()) yield* this.walk(full);
       else if (entry.isSymbolicLink()) {
         yield { key: relative(this.root, full).split(sep).join('/'), size: 0, symlink: true };
-      } else if (entry.isFile() && !entry.name.startsWith('.tmp-')) {
-        const size = (await stat(full)).size;
-        yield { key: relative(this.root, full).split(sep).join('/'), size };
+      } else if (sizes[index]) {
+        yield { key: relative(this.root, full).split(sep).join('/'), size: sizes[index].size };
       }
     }
   }
