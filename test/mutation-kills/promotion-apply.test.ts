@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, describe, expect, test } from 'vitest';
 import { loadConfig } from '../../core/config/load.js';
 import { PrimeroClient } from '../../primero-api/client.js';
@@ -477,6 +478,64 @@ describe('a promotion that fails after it started: the step, the cause, the way 
     expect(error.hint).toBe(
       `Run \`tier4 promote plan\` to see the differences.\n${rollbackHint(s, rollbackPoint!)}`,
     );
+  });
+
+  test('field types apply cannot change: the check names the first ten forms that still differ', async () => {
+    // Field.attr_readonly :name, :type, :multi_select (Primero app/models/field.rb): an apply never changes
+    // the type of an existing field, so a form whose field changed type still differs after the apply.
+    const forms = (type: string) =>
+      Array.from({ length: 11 }, (_, n) => ({
+        unique_id: `form_${String(n + 1).padStart(2, '0')}`,
+        name: { en: `Form ${n + 1}` },
+        parent_form: 'case',
+        module_ids: ['primeromodule-cp'],
+        fields: [{ name: 'x', type, order: 0 }],
+      }));
+    const demo = baselineConfiguration();
+    demo.FormSection = forms('date_field');
+    const production = baselineConfiguration();
+    production.FormSection = forms('text_field');
+    const s = await start({ demoConfiguration: demo, productionConfiguration: production });
+    const { ctx } = context(s);
+    const error = (await applyPromotion(ctx, { allowDeletions: true }).catch(
+      (caught: unknown) => caught,
+    )) as PromotionFailedError;
+    const [, failed] = await audit(s);
+    const names = Array.from({ length: 10 }, (_, n) => `change form form_${String(n + 1).padStart(2, '0')}`);
+    expect(error.message).toBe(
+      `Promotion ${failed!.id} failed at step verify: Verification failed: after the apply, production still differs from demo in 11 item(s): ${names.join(', ')}.`,
+    );
+  });
+
+  test('the promoted configuration vanishes from production before the apply: nothing is applied', async () => {
+    const s = await start({ demoConfiguration: additiveConfiguration() });
+    // Production answers the promoted configuration once (the wait for the transfer sees it), then loses it.
+    const sim = s.production as unknown as {
+      handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+    };
+    const handle = sim.handle.bind(s.production);
+    const seen = new Set<string>();
+    sim.handle = async (req, res) => {
+      const id = /^\/api\/v2\/configurations\/([0-9a-f-]{36})$/.exec(req.url ?? '')?.[1];
+      const stored = id ? s.production.configurations.get(id) : undefined;
+      if (id && stored?.name?.startsWith('tier4 promotion')) {
+        if (seen.has(id)) s.production.configurations.delete(id);
+        seen.add(id);
+      }
+      return handle(req, res);
+    };
+    const { ctx } = context(s);
+    const error = (await applyPromotion(ctx, {}).catch((caught: unknown) => caught)) as PromotionFailedError;
+    const [, failed] = await audit(s);
+    const { id, rollbackPoint, configurationId } = failed as Record<string, string>;
+    expect(error.step).toBe('check');
+    expect(error.message).toBe(
+      `Promotion ${id} failed at step check: production lost configuration ${configurationId} before it could be applied.`,
+    );
+    expect(error.hint).toBe(
+      `production's configuration was not changed (the apply was never queued). ${rollbackHint(s, rollbackPoint!)}`,
+    );
+    expect(writes(s.production).filter((line) => line.startsWith('PATCH'))).toEqual([]);
   });
 
   test('demo edited after the plan: stops before production receives anything, naming the first five edits', async () => {
