@@ -26,11 +26,8 @@ export const SCOPE = [
     module: 'backups/create.ts',
     tests: ['test/backups/set-integrity.test.ts', 'test/backups/progress.test.ts'],
   },
-  {
-    module: 'backups/attachments.ts',
-    tests: ['test/backups/set-integrity.test.ts', 'test/backups/attachment-sources.test.ts'],
-  },
-  { module: 'drills/run.ts', tests: ['test/drills/drill.test.ts'] },
+  { module: 'backups/attachments.ts', tests: ['test/mutation-kills/attachments.test.ts'] },
+  { module: 'drills/run.ts', tests: ['test/mutation-kills/drill.test.ts'] },
   { module: 'certs/status.ts', tests: ['test/certs/stored-pair.test.ts', 'test/certs/kubernetes.test.ts'] },
   { module: 'certs/validate.ts', tests: ['test/certs/validate.test.ts'] },
   { module: 'certs/rotate.ts', tests: [] },
