@@ -16,8 +16,8 @@ export const SCOPE = [
     module: 'backups/restore.ts',
     tests: ['test/backups/set-integrity.test.ts', 'test/backups/restore-dry-run.test.ts'],
   },
-  { module: 'backups/crypto/age.ts', tests: ['test/backups/age-format.test.ts'] },
-  { module: 'backups/crypto/age-format.ts', tests: ['test/backups/age-format.test.ts'] },
+  { module: 'backups/crypto/age.ts', tests: ['test/mutation-kills/age.test.ts'] },
+  { module: 'backups/crypto/age-format.ts', tests: ['test/mutation-kills/age.test.ts'] },
   { module: 'backups/crypto/digest.ts', tests: ['test/mutation-kills/secrets.test.ts'] },
   { module: 'backups/crypto/mac.ts', tests: ['test/mutation-kills/manifest.test.ts'] },
   { module: 'core/redact.ts', tests: ['test/redact.test.ts', 'test/mutation-kills/redact.test.ts'] },
@@ -28,9 +28,12 @@ export const SCOPE = [
   },
   { module: 'backups/attachments.ts', tests: ['test/mutation-kills/attachments.test.ts'] },
   { module: 'drills/run.ts', tests: ['test/mutation-kills/drill.test.ts'] },
-  { module: 'certs/status.ts', tests: ['test/certs/stored-pair.test.ts', 'test/certs/kubernetes.test.ts'] },
-  { module: 'certs/validate.ts', tests: ['test/certs/validate.test.ts'] },
-  { module: 'certs/rotate.ts', tests: [] },
+  { module: 'certs/status.ts', tests: ['test/mutation-kills/certs-status.test.ts'] },
+  {
+    module: 'certs/validate.ts',
+    tests: ['test/certs/validate.test.ts', 'test/mutation-kills/certs-validate.test.ts'],
+  },
+  { module: 'certs/rotate.ts', tests: ['test/mutation-kills/certs-rotate.test.ts'] },
   {
     module: 'promotion/diff.ts',
     tests: [

@@ -183,6 +183,19 @@ function parseHeader(header: Buffer): { stanzas: Stanza[]; macInput: Buffer; mac
 }
 
 /**
+ * The X25519 shared secret with a stanza's share. age.md rejects an all-zero secret (a low-order share);
+ * OpenSSL's X25519() refuses to derive one (crypto/ec/curve25519.c: the all-zero output of a small-order
+ * point is a failure), so Node throws "failed during derivation": said here in age's terms.
+ */
+function sharedSecret(secret: KeyObject, share: Buffer): Buffer {
+  try {
+    return diffieHellman({ privateKey: secret, publicKey: publicKey(share) });
+  } catch {
+    throw new AgeFormatError('an X25519 share is a low-order point');
+  }
+}
+
+/**
  * The file key of a header, unwrapped with one of the identities and checked against the header MAC.
  * 'no-match' when no identity is a recipient; throws AgeFormatError when the header is damaged.
  */
@@ -199,9 +212,7 @@ export function readHeader(
     if (share.length !== 32 || stanza.body.length !== 32)
       throw new AgeFormatError('an X25519 stanza has the wrong length');
     for (const identity of identities) {
-      const shared = diffieHellman({ privateKey: identity.secret, publicKey: publicKey(share) });
-      if (shared.every((byte) => byte === 0))
-        throw new AgeFormatError('an X25519 share is a low-order point');
+      const shared = sharedSecret(identity.secret, share);
       const wrapKey = hkdf(shared, Buffer.concat([share, identity.recipient]), X25519_INFO);
       fileKey = open(wrapKey, Buffer.alloc(12), stanza.body);
       if (fileKey) break;

@@ -37,8 +37,14 @@ function toWebStream(source: Readable): ReadableStream<Uint8Array> {
 }
 
 export async function encryptStream(source: Readable, recipients: readonly string[]): Promise<Readable> {
+  // The age-encryption package writes a file with no stanza at all for an empty list: one nobody can read.
+  if (recipients.length === 0)
+    throw new OperationError(
+      'Nothing was encrypted: there is no age recipient, so nobody could decrypt it.',
+      'List at least one public key (age1…) in backups.encryption.recipients.',
+    );
   const native = recipients.map(x25519Recipient);
-  if (native.length > 0 && native.every((key) => key !== undefined)) {
+  if (native.every((key) => key !== undefined)) {
     return Readable.from(sealPayload(source, native as Buffer[]), {
       objectMode: false,
       highWaterMark: 1 << 20,
