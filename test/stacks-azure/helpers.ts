@@ -6,6 +6,8 @@ import { REPO_ROOT } from '../support/cli.js';
 
 export const EXAMPLE = join(REPO_ROOT, 'examples', 'tier4.example.yaml');
 export const FIXTURE = join(REPO_ROOT, 'test', 'stacks-azure', 'fixtures', 'tier4.yaml');
+/** The resources FIXTURE's demo site synthesizes to (test/stacks-azure/synthesized-fixture.test.ts). */
+export const SYNTHESIZED = join(REPO_ROOT, 'test', 'stacks-azure', 'fixtures', 'synthesized-demo.json');
 
 export async function tempDir(label: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `tier4-azure-${label}-`));

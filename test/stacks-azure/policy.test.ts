@@ -1,15 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { POLICY_CHECK_IDS } from '../../core/config/azure.js';
-import { loadConfig } from '../../core/config/load.js';
 import {
   POLICY_CHECKS,
   runPolicyChecks,
   type TerraformJson,
   vmSizeVcpus,
 } from '../../stacks/azure-demo/policy.js';
-import { synthesizeAzureDemo } from '../../stacks/azure-demo/synth.js';
-import { FIXTURE, tempDir, terraformRef } from './helpers.js';
+import { SYNTHESIZED, terraformRef } from './helpers.js';
 
 // Terraform JSON is untyped; the tests poke at it freely.
 // biome-ignore lint/suspicious/noExplicitAny: untyped JSON under test
@@ -96,11 +94,12 @@ function failing(doc: TerraformJson): string[] {
     .sort();
 }
 
-// One synthesis for the whole file: under Stryker every mutant re-runs the file's hooks (docs/mutation.md).
+// The stack as `tier4 azure synth` writes it for the fixture's demo site: read from SYNTHESIZED, which
+// test/stacks-azure/synthesized-fixture.test.ts keeps equal to a fresh synthesis. Synthesizing here cost
+// seconds per mutant under Stryker (every mutant re-runs the file's hooks, docs/mutation.md).
 let synthesized: TerraformJson;
 beforeAll(async () => {
-  const result = await synthesizeAzureDemo(loadConfig(FIXTURE), 'demo', await tempDir('policy'));
-  synthesized = JSON.parse(await readFile(result.file, 'utf8'));
+  synthesized = JSON.parse(await readFile(SYNTHESIZED, 'utf8'));
 });
 
 describe('policy checks over the synthesized stack', () => {
