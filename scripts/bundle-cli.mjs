@@ -13,8 +13,11 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT_DIR = join(ROOT, 'dist', 'cli');
 const CHUNKS = 'chunks';
 
-/** Packages bundled into the CLI: what `config validate`, `--help` and the site commands load at start. */
-export const INLINE = new Set(['commander', 'yaml', 'zod']);
+/**
+ * Packages bundled into the CLI, with the packages they import: what `--help`, `config validate` and
+ * `site render` load at start (kubernetes-models: the schema check's validators, charts/primero/schema-check.ts).
+ */
+export const INLINE = new Set(['commander', 'kubernetes-models', 'yaml', 'zod']);
 
 /** The package a bare specifier names: `@scope/name/deep/path` → `@scope/name`. */
 function packageOf(specifier) {
@@ -47,9 +50,12 @@ const result = await build({
     {
       name: 'tier4-externals',
       setup(b) {
-        b.onResolve({ filter: /^[^./]/ }, (args) =>
-          args.path.startsWith('node:') || !INLINE.has(packageOf(args.path)) ? { external: true } : undefined,
-        );
+        b.onResolve({ filter: /^[^./]/ }, (args) => {
+          if (args.path.startsWith('node:')) return { external: true };
+          // An inlined package's own dependencies are inlined with it (an external one is never read here).
+          const fromPackage = args.importer.includes('/node_modules/');
+          return fromPackage || INLINE.has(packageOf(args.path)) ? undefined : { external: true };
+        });
       },
     },
   ],

@@ -1,5 +1,6 @@
 import { errorMessage } from '../../core/errors.js';
 import type { KubeObject } from './common.js';
+import { FIELD_TYPES, KIND_MODULES } from './kubernetes-fields.js';
 import type { Finding } from './policy.js';
 
 /**
@@ -8,7 +9,8 @@ import type { Finding } from './policy.js';
  *  - a strict unknown-field check, like `kubectl apply --validate=strict`, walking the object against the
  *    API type map of @kubernetes/client-node (the OpenAPI schemas do not forbid unknown fields).
  * Custom resources (cert-manager, CloudNativePG, Gateway API) are not checked here: their CRDs are not
- * available offline. Both libraries are loaded on demand: they are heavy.
+ * available offline. The field maps are a generated table (kubernetes-fields.ts); each kind's validator is
+ * loaded on demand: they are heavy.
  */
 
 export const SCHEMA_RULE = 'schema/kubernetes-openapi';
@@ -25,26 +27,38 @@ interface ModelClass {
 }
 
 /**
- * One API type's class from @kubernetes/client-node, loaded by its own file (dist/gen/models/<Type>.js: the
- * package has no exports map, and each generated model file imports nothing). Loading the package's index
- * instead pulls in about 1,900 modules (its whole API client), most of `tier4 config validate`'s start-up.
+ * One API type's fields (name → type), as its @kubernetes/client-node model lists them. The types the built-in
+ * kinds reach come from FIELD_TYPES (generated from that package, kubernetes-fields.ts); any other type from its
+ * model file (dist/gen/models/<Type>.js: the package has no exports map, and each generated model file imports
+ * nothing). Importing the ~65 model files a render reaches cost most of the check's time; the package's index
+ * would pull in about 1,900 modules (its whole API client).
  */
-const modelCache = new Map<string, Promise<ModelClass | undefined>>();
-function loadModel(type: string): Promise<ModelClass | undefined> {
+const fieldCache = new Map<string, Promise<Map<string, string> | undefined>>();
+function fieldsOf(type: string): Promise<Map<string, string> | undefined> {
   // Only generated type names reach here (V1Pod, CoreV1EndpointPort…): never a path from data.
   if (!/^[A-Z][A-Za-z0-9]*$/.test(type)) return Promise.resolve(undefined);
-  let model = modelCache.get(type);
-  if (!model) {
-    model = import(/* @vite-ignore */ `@kubernetes/client-node/dist/gen/models/${type}.js`).then(
-      (module: Record<string, unknown>) => {
-        const candidate = module[type] as Partial<ModelClass> | undefined;
-        return typeof candidate?.getAttributeTypeMap === 'function' ? (candidate as ModelClass) : undefined;
-      },
-      () => undefined, // a primitive, IntOrString, Quantity or free-form object: no model file
-    );
-    modelCache.set(type, model);
+  let fields = fieldCache.get(type);
+  if (!fields) {
+    fields = Object.hasOwn(FIELD_TYPES, type)
+      ? Promise.resolve(new Map(FIELD_TYPES[type]))
+      : loadModel(type).then((model) =>
+          model
+            ? new Map(model.getAttributeTypeMap().map((attribute) => [attribute.baseName, attribute.type]))
+            : undefined,
+        );
+    fieldCache.set(type, fields);
   }
-  return model;
+  return fields;
+}
+
+function loadModel(type: string): Promise<ModelClass | undefined> {
+  return import(/* @vite-ignore */ `@kubernetes/client-node/dist/gen/models/${type}.js`).then(
+    (module: Record<string, unknown>) => {
+      const candidate = module[type] as Partial<ModelClass> | undefined;
+      return typeof candidate?.getAttributeTypeMap === 'function' ? (candidate as ModelClass) : undefined;
+    },
+    () => undefined, // a primitive, IntOrString, Quantity or free-form object: no model file
+  );
 }
 
 async function unknownFields(value: unknown, type: string, path: string, out: string[]): Promise<void> {
@@ -65,15 +79,12 @@ async function unknownFields(value: unknown, type: string, path: string, out: st
         await unknownFields(item, map[1]!, `${path}.${key}`, out);
     return;
   }
-  const model = await loadModel(type);
-  if (!model) return;
+  const fields = await fieldsOf(type);
+  if (!fields) return;
   if (typeof value !== 'object' || Array.isArray(value)) {
     out.push(`${path}: expected an object`);
     return;
   }
-  const fields = new Map(
-    model.getAttributeTypeMap().map((attribute) => [attribute.baseName, attribute.type]),
-  );
   for (const [key, item] of Object.entries(value)) {
     const fieldType = fields.get(key);
     if (fieldType === undefined) out.push(`${path ? `${path}.` : ''}${key}: unknown field`);
@@ -81,12 +92,19 @@ async function unknownFields(value: unknown, type: string, path: string, out: st
   }
 }
 
+/** kubernetes-models' module of the object's kind: a literal import for the built-in kinds (KIND_MODULES). */
+function kindModule(object: KubeObject): Promise<Record<string, unknown>> {
+  const key = `${object.apiVersion}/${object.kind}`;
+  if (Object.hasOwn(KIND_MODULES, key)) return KIND_MODULES[key]!();
+  return import(/* @vite-ignore */ `kubernetes-models/${key}`);
+}
+
 export async function checkSchemas(objects: KubeObject[]): Promise<Finding[]> {
   const findings: Finding[] = [];
   for (const object of objects.filter(isBuiltIn)) {
     const ref = `${object.kind}/${object.metadata.name}`;
     const modelName = `V1${object.kind}`;
-    if (!(await loadModel(modelName))) {
+    if (!(await fieldsOf(modelName))) {
       findings.push({
         rule: SCHEMA_RULE,
         object: ref,
@@ -98,9 +116,7 @@ export async function checkSchemas(objects: KubeObject[]): Promise<Finding[]> {
     await unknownFields(object, modelName, '', unknown);
     for (const message of unknown) findings.push({ rule: UNKNOWN_FIELD_RULE, object: ref, message });
 
-    const module = (await import(
-      /* @vite-ignore */ `kubernetes-models/${object.apiVersion}/${object.kind}`
-    )) as Record<string, new (data: unknown) => { validate(): void }>;
+    const module = (await kindModule(object)) as Record<string, new (data: unknown) => { validate(): void }>;
     const Model = module[object.kind];
     if (!Model) {
       findings.push({ rule: SCHEMA_RULE, object: ref, message: `kubernetes-models has no ${object.kind}` });
