@@ -4,7 +4,7 @@
 // when it runs. The packages in INLINE are bundled (they are plain JS that reads no files of its own); every
 // other package stays an ordinary import from node_modules, loaded when the code that needs it runs.
 // Run it on its own after tsc: `node scripts/bundle-cli.mjs`.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -47,6 +47,24 @@ const result = await build({
     js: "import { createRequire as __tier4Require } from 'node:module'; const require = __tier4Require(import.meta.url);",
   },
   plugins: [
+    {
+      // zod's `z` and `z.core` namespaces re-export every locale (about 40, most of its size); the CLI reads
+      // none of them (zod's schemas load English, the default, themselves: v4/classic/schemas.js). Dropping
+      // those two re-exports lets the bundle leave them out.
+      name: 'zod-without-locales',
+      setup(b) {
+        b.onLoad(
+          { filter: /[\\/]node_modules[\\/]zod[\\/]v4[\\/](classic[\\/]external|core[\\/]index)\.js$/ },
+          async (args) => {
+            const text = await readFile(args.path, 'utf8');
+            const line = 'export * as locales from "../locales/index.js";';
+            if (!text.includes(line))
+              throw new Error(`${args.path}: no locales re-export to drop (zod changed?)`);
+            return { contents: text.replace(line, ''), loader: 'js', resolveDir: dirname(args.path) };
+          },
+        );
+      },
+    },
     {
       name: 'tier4-externals',
       setup(b) {

@@ -100,6 +100,16 @@ describe('the installed binary', () => {
     expect(bad.stderr).not.toMatch(/\n\s+at /);
   });
 
+  test("configuration errors read as the sources word them (the bundle keeps zod's English messages)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tier4-bad-config-'));
+    const file = join(dir, 'tier4.yaml');
+    await writeFile(file, 'version: 1\ndeployment: x\nsites:\n  a:\n    role: demo\n    bogus: 1\n');
+    const result = await spawnTier4(['config', 'validate', '-c', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('deployment: expected object, received string (line 2)');
+    expect(result.stderr).toContain('sites.a.bogus: unknown setting (line 6)');
+  });
+
   test('--version and --help load no cloud SDK, cdktf, Pulumi, nor the configuration schema (zod)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tier4-imports-'));
     for (const args of [['--version'], ['--help']]) {

@@ -90,7 +90,10 @@ export function parseConfig(text: string, file = 'tier4.yaml'): Tier4Config {
       `YAML: ${errorMessage(error)} (tier4.yaml needs no aliases; write the values out)`,
     ]);
   }
-  const result = configSchema.safeParse(value ?? {});
+  // A command parses tier4.yaml once: zod's JIT (code it generates for each object schema on its first parse,
+  // ParseContext.jitless in zod's core/schemas.d.ts) costs more than it saves then; interpreted parsing gives
+  // the same result. Loading the example configuration: 46-48 ms of CPU instead of 62-70 (#16).
+  const result = configSchema.safeParse(value ?? {}, { jitless: true });
   if (!result.success) throw new ConfigError(file, formatIssues(result.error.issues, issueLocator(text)));
   return result.data;
 }
