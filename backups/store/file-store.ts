@@ -148,7 +148,7 @@ export class FileStore implements ObjectStore {
   async *list(prefix: string): AsyncIterable<StoredObject> {
     const base = checkedPrefix(prefix).slice(0, -1);
     const start = base === '' ? this.root : this.path(base);
-    yield* this.walk(start);
+    yield* this.walk(start, base === '' ? '' : `${base}/`);
   }
 
   /** A folder's entries; none when it does not exist. */
@@ -161,7 +161,8 @@ export class FileStore implements ObjectStore {
     }
   }
 
-  private async *walk(dir: string): AsyncIterable<StoredObject> {
+  /** `keyPrefix` is the key of `dir` with a trailing slash: keys are built as the walk descends. */
+  private async *walk(dir: string, keyPrefix: string): AsyncIterable<StoredObject> {
     const entries = await this.entries(dir);
     entries.sort((a, b) => a.name.localeCompare(b.name));
     // A folder's files are stat'ed at once, not one after another: the blobs folder holds one file per
@@ -172,13 +173,10 @@ export class FileStore implements ObjectStore {
       ),
     );
     for (const [index, entry] of entries.entries()) {
-      const full = join(dir, entry.name);
-      if (entry.isDirectory()) yield* this.walk(full);
-      else if (entry.isSymbolicLink()) {
-        yield { key: relative(this.root, full).split(sep).join('/'), size: 0, symlink: true };
-      } else if (sizes[index]) {
-        yield { key: relative(this.root, full).split(sep).join('/'), size: sizes[index].size };
-      }
+      const key = `${keyPrefix}${entry.name}`;
+      if (entry.isDirectory()) yield* this.walk(join(dir, entry.name), `${key}/`);
+      else if (entry.isSymbolicLink()) yield { key, size: 0, symlink: true };
+      else if (sizes[index]) yield { key, size: sizes[index].size };
     }
   }
 
