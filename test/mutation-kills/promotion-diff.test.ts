@@ -57,6 +57,10 @@ describe('property changes', () => {
       { path: 'list', before: [1, 2], after: [2, 1] },
     ]);
     expect(diffProperties({ a: 'x', b: { c: 1 } }, { a: 'x', b: { c: 1 } })).toEqual([]);
+    // Called on its own with a null (normalized items have none): one change, not a walk into null.
+    expect(diffProperties({ a: null }, { a: { x: 1 } })).toStrictEqual([
+      { path: 'a', before: null, after: { x: 1 } },
+    ]);
   });
 });
 
