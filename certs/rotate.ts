@@ -30,7 +30,7 @@ export interface RotateOptions {
   /** Steps for people ("installing…"); the library prints nothing itself. */
   onProgress?: (text: string) => void;
   now?: Date;
-  /** How often the served certificate is checked while waiting for the new one. */
+  /** How often the served certificate (and a rollout, an issuance) is checked while waiting; tests shorten it. */
   pollMs?: number;
   /** Validate and check everything, then stop before the first write or reload. */
   dryRun?: boolean;
@@ -88,6 +88,12 @@ interface PairStore {
   restore(): Promise<void>;
   reload(): Promise<void>;
 }
+
+/** The signal and poll interval of a wait on the cluster (a rollout, an issuance). */
+const waiting = (options: RotateOptions) => ({
+  ...(options.signal ? { signal: options.signal } : {}),
+  ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+});
 
 function filesStore(
   source: Extract<CertificateSource, { type: 'files' }>,
@@ -166,11 +172,7 @@ function secretStore(
     async restore() {
       if (original) await restoreSecret(kube, original.raw);
     },
-    reload: () =>
-      restartDeployment(kube, deployment, {
-        timeoutSeconds,
-        ...(options.signal ? { signal: options.signal } : {}),
-      }),
+    reload: () => restartDeployment(kube, deployment, { timeoutSeconds, ...waiting(options) }),
   };
 }
 
@@ -474,7 +476,7 @@ export async function renewManagedCertificate(
   progress(`Asking cert-manager to issue ${target.namespace}/${name} again`);
   const state = await renewCertManagerCertificate(kube, name, {
     timeoutSeconds: timeout,
-    ...(options.signal ? { signal: options.signal } : {}),
+    ...waiting(options),
   });
   const secret = await readTlsSecret(kube, source.secret);
   if (!secret)
@@ -485,10 +487,7 @@ export async function renewManagedCertificate(
     failDays: target.tls.failDays,
   });
   progress(`Restarting Deployment ${target.namespace}/${source.deployment}`);
-  await restartDeployment(kube, source.deployment, {
-    timeoutSeconds: timeout,
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
+  await restartDeployment(kube, source.deployment, { timeoutSeconds: timeout, ...waiting(options) });
   const seen = await waitUntilServed(target, issued.info.sha256, timeout, options);
   if (!seen.ok) {
     throw new OperationError(

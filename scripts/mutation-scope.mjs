@@ -16,7 +16,10 @@ export const SCOPE = [
     module: 'backups/restore.ts',
     tests: ['test/backups/set-integrity.test.ts', 'test/backups/restore-dry-run.test.ts'],
   },
-  { module: 'backups/crypto/age.ts', tests: ['test/mutation-kills/age.test.ts'] },
+  {
+    module: 'backups/crypto/age.ts',
+    tests: ['test/mutation-kills/age.test.ts', 'test/mutation-kills/age-streams.test.ts'],
+  },
   { module: 'backups/crypto/age-format.ts', tests: ['test/mutation-kills/age.test.ts'] },
   { module: 'backups/crypto/digest.ts', tests: ['test/mutation-kills/secrets.test.ts'] },
   { module: 'backups/crypto/mac.ts', tests: ['test/mutation-kills/manifest.test.ts'] },

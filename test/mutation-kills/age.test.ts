@@ -12,6 +12,7 @@ import {
   AgeFormatError,
   CHUNK_SIZE,
   headerLength,
+  readHeader,
   x25519Identity,
   x25519Recipient,
 } from '../../backups/crypto/age-format.js';
@@ -321,6 +322,7 @@ describe('what tier4 writes', () => {
     // With several identities, the one that matches is found whichever comes first.
     const stranger = await generateIdentity();
     expect(Buffer.compare(await decrypt(sealed, [stranger.identity, recovery.identity]), plain)).toBe(0);
+    expect(Buffer.compare(await decrypt(sealed, [recovery.identity, stranger.identity]), plain)).toBe(0);
     const result = await outcome(sealed, [stranger.identity]);
     expect([result.at, result.error.message]).toEqual(['header', NOT_OURS]);
   });
@@ -517,6 +519,8 @@ describe('headerLength', () => {
     expect(headerLength(Buffer.from('age-encryption.org/v1\n--- abc\npayload'))).toBe(30);
     expect(headerLength(Buffer.from('---x\n--- \n'))).toBe(10);
     expect(headerLength(Buffer.from('a\n---\n--- x\nrest'))).toBe(12);
+    // An empty first line is a line like any other (and no age header: the parser refuses it).
+    expect(headerLength(Buffer.from('\n--- x\n'))).toBe(7);
   });
 
   test('a header of more than 1 MiB is refused; 1 MiB without its end still waits', () => {
@@ -525,6 +529,32 @@ describe('headerLength', () => {
       new AgeFormatError('the header is too large'),
     );
     expect(() => headerLength(Buffer.alloc((1 << 20) + 1, 'a'))).toThrow(AgeFormatError);
+  });
+});
+
+describe('readHeader on a header that headerLength did not cut', () => {
+  test('a stanza without a body, a line after the MAC, a last line that is no MAC', async () => {
+    const key = await generateIdentity();
+    const identity = x25519Identity(key.identity)!;
+    const refusal = (text: string) => {
+      try {
+        readHeader(Buffer.from(text), [identity]);
+      } catch (error) {
+        expect(error).toBeInstanceOf(AgeFormatError);
+        return (error as Error).message;
+      }
+      throw new Error('expected a refusal');
+    };
+    const sealed = await encrypt(Buffer.from('x'), [key.recipient]);
+    const [version, stanza, body, mac] = sealed
+      .subarray(0, headerEnd(sealed) - 1)
+      .toString('latin1')
+      .split('\n');
+    expect(refusal(`${version}\n${stanza}\n`)).toBe('a stanza body is cut short');
+    expect(refusal(`${version}\n${stanza}\n${body}\n${mac}\nmore\n`)).toBe('the header is malformed');
+    expect(refusal(`${version}\n${stanza}\n${body}\n${mac}\n${mac}\n`)).toBe('the header is malformed');
+    expect(refusal(`${version}\n${stanza}\n${body}\nxxxx${mac!.slice(4)}\n`)).toBe('the header is malformed');
+    expect(readHeader(Buffer.from(`${version}\n${stanza}\n${body}\n${mac}\n`), [identity])).toHaveLength(16);
   });
 });
 
