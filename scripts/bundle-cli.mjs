@@ -70,9 +70,30 @@ const result = await build({
       setup(b) {
         b.onResolve({ filter: /^[^./]/ }, (args) => {
           if (args.path.startsWith('node:')) return { external: true };
+          // The sources' own `import()` of a bundled package goes through a module naming its exports (below).
+          if (
+            args.kind === 'dynamic-import' &&
+            args.namespace !== 'tier4-esm' &&
+            INLINE.has(packageOf(args.path))
+          )
+            return { path: args.path, namespace: 'tier4-esm' };
           // An inlined package's own dependencies are inlined with it (an external one is never read here).
           const fromPackage = args.importer.includes('/node_modules/');
           return fromPackage || INLINE.has(packageOf(args.path)) ? undefined : { external: true };
+        });
+        // `await import('yaml')`: yaml is CommonJS, and a split ES module chunk of a CommonJS package exports only
+        // `default`, where Node gives its named exports too. This module names them, as Node finds them.
+        b.onLoad({ filter: /.*/, namespace: 'tier4-esm' }, async (args) => {
+          const names = Object.keys(await import(args.path));
+          const named = names.filter((name) => name !== 'default');
+          const from = JSON.stringify(args.path);
+          const lines = [`import * as all from ${from};`, `export const { ${named.join(', ')} } = all;`];
+          if (names.includes('default')) lines.push('export default all.default;');
+          return {
+            contents: `${lines.join('\n')}\n`,
+            resolveDir: ROOT,
+            loader: 'js',
+          };
         });
       },
     },

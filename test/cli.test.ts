@@ -100,6 +100,15 @@ describe('the installed binary', () => {
     expect(bad.stderr).not.toMatch(/\n\s+at /);
   });
 
+  test('-o yaml and config show print YAML (the bundle names the exports of an import() of CommonJS yaml)', async () => {
+    const shown = await spawnTier4(['config', 'show', '-c', ownExample()]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/^version: 1\ndeployment:\n {2}name: /);
+    const validated = await spawnTier4(['-o', 'yaml', 'config', 'validate', '-c', ownExample()]);
+    expect(validated.code, validated.stderr).toBe(0);
+    expect(validated.stdout).toMatch(/^ok: true\nfile: /);
+  });
+
   test("configuration errors read as the sources word them (the bundle keeps zod's English messages)", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tier4-bad-config-'));
     const file = join(dir, 'tier4.yaml');
