@@ -26,7 +26,7 @@ import { type BlobRecord, type Manifest, type ManifestBody, sealManifest } from 
 import { type ExportedSnapshot, exportSnapshot, type SourceBlob } from './postgres/snapshot.js';
 import type { ProgressListener } from './progress.js';
 import { assertMayBackUp, ensureInitialised, type InitOutcome } from './repository-marker.js';
-import { type DamagedObject, planReuse } from './reuse.js';
+import { type DamagedObject, planReuse, type ReusePlan } from './reuse.js';
 import type { SiteRepository } from './site-repository.js';
 import { isNotFound } from './store/retry.js';
 
@@ -99,6 +99,12 @@ export async function createBackup(
     const id = newSetId(snapshot.takenAt);
     setId = id;
     assertToolCanHandle(pgDump, snapshot.serverMajor, 'pg_dump');
+    // Which stored attachments may be reused (a listing of every stored blob) is worked out while pg_dump runs.
+    const reuse = planReuse(repo.store, repo.site, catalog, {
+      ...(options.fresh ? { fresh: true } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    reuse.catch(() => undefined); // awaited after the dump; a failure meanwhile is not an unhandled rejection
     // The dump and the reading of facts run at once, in the same snapshot; wait for both before going on.
     const [dumped, read] = await Promise.allSettled([
       dumpDatabase(
@@ -119,7 +125,7 @@ export async function createBackup(
     const { facts, blobs: sourceBlobs } = read.value;
     const databaseDone = new Date();
 
-    const { attachments, damaged } = await backUpBlobs(repo, catalog, blobs, sourceBlobs, options, progress);
+    const { attachments, damaged } = await backUpBlobs(repo, reuse, blobs, sourceBlobs, options, progress);
     const finishedAt = new Date();
     const body: ManifestBody = {
       format: 'tier4-backup-set/1',
@@ -298,7 +304,7 @@ function assertSomeSetTrusted(repo: SiteRepository, catalog: Catalog): void {
 
 async function backUpBlobs(
   repo: SiteRepository,
-  catalog: Catalog,
+  reuse: Promise<ReusePlan>,
   source: BlobEndpoint,
   blobs: SourceBlob[],
   options: CreateOptions,
@@ -306,14 +312,7 @@ async function backUpBlobs(
 ): Promise<{ attachments: Manifest['attachments']; damaged: DamagedObject[] }> {
   // Blobs are immutable and keyed by a random id: one already stored by an earlier complete set is reused,
   // once its stored copy has been checked.
-  const {
-    reusable: known,
-    present,
-    damaged,
-  } = await planReuse(repo.store, repo.site, catalog, {
-    ...(options.fresh ? { fresh: true } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
+  const { reusable: known, present, damaged } = await reuse;
   const problems: Manifest['attachments']['problems'] = [];
   let done = 0;
   let uploadedBytes = 0;

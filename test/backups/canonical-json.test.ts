@@ -17,6 +17,7 @@ describe('canonicalJson', () => {
     ['top-level scalars', 'plain'],
     ['undefined at the top', undefined],
     ['an empty object and array', { a: {}, b: [] }],
+    ['a __proto__ member, as JSON.parse makes it', JSON.parse('{"b":1,"__proto__":{"x":1},"a":2}')],
   ];
   test.each(cases)('%s: the same bytes as the recursive definition', (_name, value) => {
     expect(canonicalJson(value)).toBe(recursiveCanonicalJson(value));
