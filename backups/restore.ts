@@ -265,7 +265,10 @@ export async function runRestore(
             return;
           }
           try {
-            attachmentBytes += await restoreBlob(repo, blob, options, restored.get(blob.key), workDir);
+            // Awaited first: `total += await …` would add to the total read before the await, and blobs
+            // restored at the same time would overwrite each other's bytes.
+            const bytes = await restoreBlob(repo, blob, options, restored.get(blob.key), workDir);
+            attachmentBytes += bytes;
           } catch (error) {
             if (!(error instanceof UnsafeBlobError)) throw error;
             problems.push({ key: blob.key, problem: 'unsafe-path', detail: error.message });

@@ -12,10 +12,7 @@ export const SCOPE = [
     tests: ['test/backups/retention.test.ts', 'test/mutation-kills/retention.test.ts'],
   },
   { module: 'backups/reuse.ts', tests: ['test/mutation-kills/reuse.test.ts'] },
-  {
-    module: 'backups/restore.ts',
-    tests: ['test/backups/set-integrity.test.ts', 'test/backups/restore-dry-run.test.ts'],
-  },
+  { module: 'backups/restore.ts', tests: ['test/mutation-kills/restore.test.ts'] },
   {
     module: 'backups/crypto/age.ts',
     tests: ['test/mutation-kills/age.test.ts', 'test/mutation-kills/age-streams.test.ts'],
@@ -25,10 +22,7 @@ export const SCOPE = [
   { module: 'backups/crypto/mac.ts', tests: ['test/mutation-kills/manifest.test.ts'] },
   { module: 'core/redact.ts', tests: ['test/redact.test.ts', 'test/mutation-kills/redact.test.ts'] },
   { module: 'core/secrets.ts', tests: ['test/mutation-kills/secrets.test.ts'] },
-  {
-    module: 'backups/create.ts',
-    tests: ['test/backups/set-integrity.test.ts', 'test/backups/progress.test.ts'],
-  },
+  { module: 'backups/create.ts', tests: ['test/mutation-kills/create.test.ts'] },
   { module: 'backups/attachments.ts', tests: ['test/mutation-kills/attachments.test.ts'] },
   { module: 'drills/run.ts', tests: ['test/mutation-kills/drill.test.ts'] },
   { module: 'certs/status.ts', tests: ['test/mutation-kills/certs-status.test.ts'] },
