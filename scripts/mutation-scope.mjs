@@ -22,7 +22,10 @@ export const SCOPE = [
   { module: 'backups/crypto/mac.ts', tests: ['test/mutation-kills/manifest.test.ts'] },
   { module: 'core/redact.ts', tests: ['test/redact.test.ts', 'test/mutation-kills/redact.test.ts'] },
   { module: 'core/secrets.ts', tests: ['test/mutation-kills/secrets.test.ts'] },
-  { module: 'backups/create.ts', tests: ['test/mutation-kills/create.test.ts'] },
+  {
+    module: 'backups/create.ts',
+    tests: ['test/mutation-kills/create.test.ts', 'test/mutation-kills/create-refusals.test.ts'],
+  },
   { module: 'backups/attachments.ts', tests: ['test/mutation-kills/attachments.test.ts'] },
   { module: 'drills/run.ts', tests: ['test/mutation-kills/drill.test.ts'] },
   { module: 'certs/status.ts', tests: ['test/mutation-kills/certs-status.test.ts'] },
