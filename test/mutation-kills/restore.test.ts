@@ -313,6 +313,74 @@ describe('the plan and the checks before anything changes', () => {
     });
   });
 
+  test('an extension only a superuser may create: a warning for another role unless the database restored into has it', async () => {
+    const { repo } = await copyOfRepository(good);
+    // bloom is not trusted (bloom.control): only a superuser may CREATE EXTENSION it.
+    const withBloom = (p: RestorePlan): RestorePlan => ({
+      ...p,
+      manifest: {
+        ...p.manifest,
+        database: {
+          ...p.manifest.database,
+          extensions: [
+            { name: 'pg_trgm', version: '1.6' },
+            { name: 'bloom', version: '1.0' },
+          ],
+        },
+      },
+    });
+    const extensions = (p: RestorePlan) =>
+      restorePrerequisites(repo, p, restoreMethod(p, {}))[2]!
+        .check()
+        .catch((e: unknown) => e);
+    expect(await extensions(withBloom(await plan(repo, good.manifest.id)))).toEqual({
+      status: 'ok',
+      detail: 'pg_trgm, bloom available',
+    });
+    const role = uniqueDatabaseName('tier4_ext');
+    const password = `pw-${uniqueDatabaseName('x')}`;
+    await queryDatabase('postgres', `CREATE ROLE ${role} LOGIN CREATEDB PASSWORD '${password}'`);
+    const as = (name: string) => ({
+      url: `postgres://${role}@${info().host}:${info().port}/${name}`,
+      password,
+    });
+    try {
+      // A new database is a copy of template1, which does not have bloom.
+      expect(
+        await extensions(withBloom(await plan(repo, good.manifest.id, as(uniqueDatabaseName('n'))))),
+      ).toEqual({
+        status: 'warn',
+        detail:
+          'only a superuser may create bloom, and template1 does not have it: the restore fails unless a superuser installs it there first',
+      });
+      // Restored in place: the empty database's own extensions count.
+      const empty = uniqueDatabaseName('ext_empty');
+      await queryDatabase('postgres', `CREATE DATABASE ${empty} OWNER ${role}`);
+      expect(await extensions(withBloom(await plan(repo, good.manifest.id, as(empty))))).toEqual({
+        status: 'warn',
+        detail: `only a superuser may create bloom, and ${empty} does not have it: the restore fails unless a superuser installs it there first`,
+      });
+      await queryDatabase(empty, 'CREATE EXTENSION bloom');
+      expect(await extensions(withBloom(await plan(repo, good.manifest.id, as(empty))))).toEqual({
+        status: 'ok',
+        detail: 'pg_trgm, bloom available',
+      });
+      // A dump from a newer server than this pg_restore can read is refused, naming the tool.
+      const newer = await plan(repo, good.manifest.id, as(empty));
+      newer.manifest = { ...newer.manifest, database: { ...newer.manifest.database, serverMajor: 99 } };
+      const tool = (await restorePrerequisites(repo, newer, restoreMethod(newer, {}))[0]!
+        .check()
+        .catch((e: unknown) => e)) as OperationError;
+      expect(tool).toBeInstanceOf(OperationError);
+      expect(tool.message).toMatch(
+        /^pg_restore 15\.\d+ is older than the database server \(PostgreSQL 99\); it cannot restore into it\.$/,
+      );
+      await queryDatabase('postgres', `DROP DATABASE ${empty}`);
+    } finally {
+      await queryDatabase('postgres', `DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+    }
+  });
+
   test('a set that fails verification, or an identity that cannot decrypt it, is refused with what is wrong', async () => {
     const { repo, objectPath } = await copyOfRepository(good);
     const [blob, other] = good.manifest.attachments.blobs;
