@@ -13,8 +13,6 @@ import type { PrimeroValues } from './values.js';
 
 type EgressRule = { to: INetworkPolicyPeer[]; ports?: INetworkPolicyPort[] };
 
-const ANYWHERE = ['0.0.0.0/0', '::/0'];
-
 /**
  * CloudNativePG's instance manager serves the operator's status requests on this port in every instance
  * (cloudnative-pg pkg/management/url/url.go, StatusPort); its networking docs (docs/src/networking.md) ask
@@ -30,8 +28,9 @@ function pods(values: PrimeroValues, ...components: string[]): INetworkPolicyPee
   return components.map((component) => ({ podSelector: { matchLabels: selectorLabels(values, component) } }));
 }
 
+/** The configured CIDRs, or every IPv4 and IPv6 address when none are configured. */
 function cidrs(list: string[]): INetworkPolicyPeer[] {
-  return (list.length > 0 ? list : ANYWHERE).map((cidr) => ({ ipBlock: { cidr } }));
+  return (list.length > 0 ? list : ['0.0.0.0/0', '::/0']).map((cidr) => ({ ipBlock: { cidr } }));
 }
 
 function policy(

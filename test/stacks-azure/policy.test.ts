@@ -890,3 +890,127 @@ describe('the tag check covers every resource the stack tags', () => {
     );
   });
 });
+
+describe('what each check asks for', () => {
+  // `tier4 site azure synth` prints `FAIL <id>: <title>` for each failing check (cli/commands/site-azure.ts).
+  const TITLES: Array<[string, string]> = [
+    ['CKV_AZURE_3', 'Storage accepts HTTPS only'],
+    ['CKV_AZURE_44', 'Storage requires TLS 1.2 or newer'],
+    ['CKV_AZURE_59', 'Storage has no public network access'],
+    ['CKV_AZURE_190', 'Storage allows no public blobs or containers'],
+    ['CKV2_AZURE_38', 'Storage soft-deletes blobs and containers'],
+    ['CKV_AZURE_35', 'Storage firewall denies by default'],
+    ['CKV_AZURE_34', 'Blob containers are private'],
+    ['CKV_AZURE_42', 'Key Vault is recoverable (soft delete and purge protection)'],
+    ['CKV_AZURE_110', 'Key Vault has purge protection'],
+    ['CKV_AZURE_109', 'Key Vault firewall denies by default'],
+    ['TIER4_PG_NO_OPEN_FIREWALL', 'PostgreSQL has no firewall rule open to all of Azure or the internet'],
+    ['TIER4_PG_PRIVATE_ACCESS', 'PostgreSQL is reachable only inside the VNet'],
+    ['TIER4_PG_SECURE_TRANSPORT', 'PostgreSQL requires TLS'],
+    ['TIER4_PG_TLS_MIN', 'PostgreSQL requires TLS 1.2 or newer'],
+    ['CKV_AZURE_4', 'AKS sends container logs to Log Analytics'],
+    ['CKV_AZURE_5', 'AKS has Kubernetes RBAC'],
+    ['CKV_AZURE_6', 'AKS API server admits only authorized ranges'],
+    ['CKV_AZURE_7', 'AKS enforces network policy'],
+    ['CKV_AZURE_141', 'AKS local admin account is disabled'],
+    ['CKV_AZURE_143', 'AKS nodes have no public IP'],
+    ['TIER4_AKS_SYSTEM_POOL', 'AKS system pools have at least 2 nodes of 4+ vCPUs, not B-series'],
+    ['TIER4_AKS_ADMIN_ACCESS', 'AKS admin groups may fetch credentials and administer the cluster'],
+    ['CKV_AZURE_171', 'AKS upgrades automatically'],
+    ['TIER4_DIAGNOSTICS', 'AKS, PostgreSQL, Key Vault and storage send logs to Log Analytics'],
+    ['TIER4_TAGS', 'Every resource is tagged site, role, managed-by'],
+  ];
+
+  test('a failing check is reported with what it asks for, and as a failure', () => {
+    const doc = structuredClone(synthesized);
+    for (const id of Object.keys(FLIPS)) FLIPS[id]!.flip(doc.resource as Resources);
+    const report = runPolicyChecks(doc);
+    expect(report.outcomes.map((o) => [o.rule, o.title, o.status])).toEqual(
+      TITLES.map(([id, title]) => [id, title, 'fail']),
+    );
+    expect([report.passed, report.failed, report.waived]).toEqual([0, TITLES.length, 0]);
+  });
+});
+
+describe('the readers under the checks, on values the synthesis does not produce', () => {
+  const findingsOf = (doc: TerraformJson, id: string) =>
+    runPolicyChecks(doc)
+      .outcomes.find((f) => f.rule === id)!
+      .findings.map((f) => [f.object, f.message]);
+
+  test('a document without resources passes every check (nothing to check)', () => {
+    const report = runPolicyChecks({});
+    expect([report.passed, report.failed, report.waived]).toEqual([POLICY_CHECKS.length, 0, 0]);
+  });
+
+  test('an empty list, or null, is not a setting; a non-empty list is', () => {
+    const doc = structuredClone(synthesized);
+    server(doc.resource as Resources).delegated_subnet_id = [];
+    expect(findingsOf(doc, 'TIER4_PG_PRIVATE_ACCESS')).toEqual([
+      ['azurerm_postgresql_flexible_server.postgres', 'delegated_subnet_id is not set'],
+    ]);
+    server(doc.resource as Resources).delegated_subnet_id = null;
+    expect(findingsOf(doc, 'TIER4_PG_PRIVATE_ACCESS')).toEqual([
+      ['azurerm_postgresql_flexible_server.postgres', 'delegated_subnet_id is not set'],
+    ]);
+    server(doc.resource as Resources).delegated_subnet_id = [
+      terraformRef('azurerm_subnet.subnet-postgres.id'),
+    ];
+    expect(failing(doc)).toEqual([]);
+  });
+
+  test('a block set to null is a block not set', () => {
+    const doc = structuredClone(synthesized);
+    storage(doc.resource as Resources).network_rules = null;
+    expect(findingsOf(doc, 'CKV_AZURE_35')).toEqual([
+      ['azurerm_storage_account.storage', 'network_rules.default_action is not set, must be "Deny"'],
+    ]);
+  });
+
+  test('an assignment with no scope grants nothing on the cluster', () => {
+    const doc = structuredClone(synthesized);
+    const assignments = (doc.resource as Resources).azurerm_role_assignment!;
+    delete assignments['aks-admin-group-0-rbac-cluster-admin']!.scope;
+    expect(findingsOf(doc, 'TIER4_AKS_ADMIN_ACCESS')).toEqual([
+      [
+        'azurerm_kubernetes_cluster.aks',
+        'admin group 11111111-2222-3333-4444-555555555555 has no "Azure Kubernetes Service RBAC Cluster Admin" assignment on the cluster',
+      ],
+    ]);
+  });
+
+  test('a reference to another resource whose name starts the same is not a reference to this one', () => {
+    const doc = structuredClone(synthesized);
+    pgSetting(doc.resource as Resources, 'postgres-require-secure-transport').server_id = terraformRef(
+      'azurerm_postgresql_flexible_server.postgres-old.id',
+    );
+    expect(findingsOf(doc, 'TIER4_PG_SECURE_TRANSPORT')).toEqual([
+      ['azurerm_postgresql_flexible_server.postgres', 'require_secure_transport is not set, must be on'],
+    ]);
+  });
+
+  test('an extra pool without public IPs passes', () => {
+    const doc = structuredClone(synthesized);
+    nodePool({ mode: 'User', vm_size: 'Standard_D4as_v5', node_count: 1 })(doc.resource as Resources);
+    expect(failing(doc)).toEqual([]);
+  });
+
+  test('B-series is told by the name prefix; a name that only contains it is a name tier4 cannot read', () => {
+    const doc = structuredClone(synthesized);
+    aks(doc.resource as Resources).default_node_pool.vm_size = 'Promo_Standard_B4ms_v5';
+    expect(findingsOf(doc, 'TIER4_AKS_SYSTEM_POOL')).toEqual([
+      [
+        'azurerm_kubernetes_cluster.aks',
+        'default_node_pool: vm_size Promo_Standard_B4ms_v5: cannot tell its vCPUs from the name; choose a v3-or-later size with at least 4 vCPUs (such as Standard_D4as_v5)',
+      ],
+    ]);
+  });
+
+  test('vCPUs: multi-letter families, two-digit constrained counts and versions, and only whole names', () => {
+    expect(vmSizeVcpus('Standard_DC4s_v3')).toBe(4);
+    expect(vmSizeVcpus('Standard_E64-16s_v5')).toBe(16);
+    expect(vmSizeVcpus('Standard_D4s_v10')).toBe(4);
+    expect(vmSizeVcpus('Promo_Standard_D4s_v5')).toBeUndefined();
+    expect(vmSizeVcpus('Standard_D4s_v5_Promo')).toBeUndefined();
+  });
+});
