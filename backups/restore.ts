@@ -23,6 +23,7 @@ import { type BlobEndpoint, UnsafeBlobError } from './attachments.js';
 import { decryptStream } from './crypto/age.js';
 import { DigestStream } from './crypto/digest.js';
 import { decompressor, feedArchive } from './dump-compression.js';
+import { inOrder } from './in-order.js';
 import type { BlobRecord, Manifest } from './manifest.js';
 import { pinDump, pinnedRead } from './pinned-dump.js';
 import {
@@ -209,7 +210,10 @@ export async function runRestore(
   }
   const method = restoreMethod(plan, options);
   const { jobs, inPlace, viaFile, tempParent } = method;
-  await Promise.all([sweepStaleWorkFolders(tempParent), checkAll(restorePrerequisites(repo, plan, method))]);
+  await Promise.all([
+    sweepStaleWorkFolders(tempParent),
+    inOrder(restorePrerequisites(repo, plan, method).map((prerequisite) => prerequisite.check())),
+  ]);
   const pgRestore = await restoreTool(repo, plan);
 
   const name = databaseName(target.url);
@@ -429,16 +433,6 @@ export function restorePrerequisites(
     { name: 'extensions', check: () => checkExtensions(plan, method) },
     { name: 'temp space', check: () => checkTempSpace(plan, method) },
   ];
-}
-
-/**
- * Every prerequisite at once (each waits on the server or a tool); the first that fails in the listed order
- * is the one reported, as when they ran one after the other.
- */
-async function checkAll(prerequisites: Prerequisite[]): Promise<void> {
-  const outcomes = await Promise.allSettled(prerequisites.map((prerequisite) => prerequisite.check()));
-  const failed = outcomes.find((outcome) => outcome.status === 'rejected');
-  if (failed) throw failed.reason;
 }
 
 /** pg_restore, looked up once per plan (the prerequisite and the restore both need it). */
