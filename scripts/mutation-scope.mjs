@@ -20,6 +20,10 @@ export const SCOPE = [
   { module: 'backups/crypto/age-format.ts', tests: ['test/mutation-kills/age.test.ts'] },
   { module: 'backups/crypto/digest.ts', tests: ['test/mutation-kills/secrets.test.ts'] },
   { module: 'backups/crypto/mac.ts', tests: ['test/mutation-kills/manifest.test.ts'] },
+  {
+    module: 'backups/crypto/canonical-json.ts',
+    tests: ['test/backups/canonical-json.test.ts', 'test/mutation-kills/manifest.test.ts'],
+  },
   { module: 'core/redact.ts', tests: ['test/redact.test.ts', 'test/mutation-kills/redact.test.ts'] },
   { module: 'core/secrets.ts', tests: ['test/mutation-kills/secrets.test.ts'] },
   {
