@@ -46,7 +46,11 @@ describe('createBackup refuses before it changes anything', () => {
     expect(await readdir(root)).toEqual([]);
     const created = await createBackup(empty, database(), { init: true });
     expect(created.initialised).toBe('created');
-    expect(created.manifest.attachments).toMatchObject({ count: 3, uploaded: 3, reused: 0 });
+    expect(created.manifest.attachments).toMatchObject({ count: 3, uploaded: 3, reused: 0, problems: [] });
+    // Nothing was stored under these names before: each attachment gets its plain object name.
+    expect(created.manifest.attachments.blobs.map((blob) => blob.object).sort()).toEqual(
+      cached.site.db.blobs.map((blob) => layout.blob('create-mk', blob.key)).sort(),
+    );
     expect(await keys(empty, layout.markersPrefix('create-mk'))).toHaveLength(1);
   });
 

@@ -198,11 +198,15 @@ describe('a backup of a site whose attachments an earlier set holds', () => {
     const recovery = await generateIdentity();
     const repo = { ...copy.repo, recipients: [...copy.repo.recipients, recovery.recipient] };
     const events: ProgressEvent[] = [];
-    const { manifest } = await createBackup(repo, target(copy), {
+    const created = await createBackup(repo, target(copy), {
       fresh: true,
       concurrency: 1,
       onProgress: (event) => events.push(event),
     });
+    // Every attachment matches its row's checksum: no problem is reported.
+    expect(created.problems).toEqual([]);
+    const { manifest } = created;
+    expect(manifest.attachments.problems).toEqual([]);
     const earlier = new Map(cached.manifest.attachments.blobs.map((blob) => [blob.key, blob]));
     expect(manifest.attachments.uploaded).toBe(3);
     expect(manifest.attachments.reused).toBe(0);
