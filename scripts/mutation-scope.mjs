@@ -28,7 +28,11 @@ export const SCOPE = [
   { module: 'core/secrets.ts', tests: ['test/mutation-kills/secrets.test.ts'] },
   {
     module: 'backups/create.ts',
-    tests: ['test/mutation-kills/create.test.ts', 'test/mutation-kills/create-refusals.test.ts'],
+    tests: [
+      'test/mutation-kills/create.test.ts',
+      'test/mutation-kills/create-refusals.test.ts',
+      'test/backups/progress.test.ts',
+    ],
   },
   { module: 'backups/attachments.ts', tests: ['test/mutation-kills/attachments.test.ts'] },
   { module: 'drills/run.ts', tests: ['test/mutation-kills/drill.test.ts'] },
