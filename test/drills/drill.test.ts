@@ -4,9 +4,8 @@ import { describe, expect, test } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { generateIdentity } from '../../backups/crypto/age.js';
 import { type ManifestBody, sealManifest } from '../../backups/manifest.js';
-import { openSiteRepository, siteIdentities } from '../../backups/site-repository.js';
+import { openSiteRepository } from '../../backups/site-repository.js';
 import { loadConfig } from '../../core/config/load.js';
-import { runDrill } from '../../drills/run.js';
 import { type BackupSite, backupSite, repositoryFiles } from '../support/backup-site.js';
 import { tier4 } from '../support/cli.js';
 import { pgInfo, queryDatabase, uniqueDatabaseName } from '../support/pg.js';
@@ -217,33 +216,6 @@ describe('tier4 drill', () => {
     expect(report.checks.find((c: { name: string }) => c.name === 'extensions').evidence).toBe(
       'missing: pg_trgm',
     );
-  });
-
-  test('a drill interrupted after the restore still drops its scratch database', async () => {
-    const site = await backedUpSite(2);
-    const repo = await openSiteRepository(loadConfig(site.configPath), site.site, site.env);
-    const info = pgInfo();
-    const controller = new AbortController();
-    let restored = false;
-    const outcome = await runDrill(repo, {
-      identities: siteIdentities(repo),
-      server: { url: `postgres://${info.user}@${info.host}:${info.port}/postgres`, password: info.password },
-      signal: controller.signal,
-      onProgress: (event) => {
-        // The scratch database exists and is restored once the comparison starts: interrupt there.
-        if ('message' in event && event.message === 'drill: compare with the manifest') {
-          restored = true;
-          controller.abort(new Error('interrupted'));
-        }
-      },
-    }).then(
-      () => 'finished',
-      (error: Error) => error.message,
-    );
-    await repo.store.close();
-    expect(restored).toBe(true);
-    expect(outcome).toBe('interrupted');
-    expect(await scratchDatabases()).toEqual([]);
   });
 
   describe('a drill whose restore fails still leaves its evidence (#19)', () => {
