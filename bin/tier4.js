@@ -54,6 +54,20 @@ function gitIndex() {
   }
 }
 
+/**
+ * The built CLI (ADR 0016, 0017): `--help` and `--version` need only commander and the command list, which the
+ * ES module bundle (dist/cli/main.js) loads fastest; every command runs from the CommonJS script with its V8
+ * code cache (bin/script-cli.js), which compiles next to nothing at start. Both are built from cli/main.ts.
+ */
+async function compiledCli(args) {
+  const light = args.length === 0 || (args.length === 1 && LIGHT_ARGS.has(args[0]));
+  const script = new URL('dist/cli/script/', root);
+  if (light || !existsSync(new URL('tier4.cjs', script))) return import(compiled.href);
+  const { loadScriptCli } = await import('./script-cli.js');
+  return loadScriptCli(script).cli;
+}
+const LIGHT_ARGS = new Set(['--help', '-h', '--version', '-V']);
+
 // The AWS SDK warns on every s3:// command that its releases after January 2027 need Node 22; our supported
 // range is package.json's engines. Its documented opt-out (@aws-sdk/core emitWarningIfUnsupportedVersion reads
 // AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED), set for this process only, keeps the output clean.
@@ -67,9 +81,10 @@ if (useCompiled && isStale()) {
       'hint: run `npm run build` to start fast again.\n',
   );
 }
+const args = process.argv.slice(2);
 let cli;
 if (useCompiled) {
-  cli = await import(compiled.href);
+  cli = await compiledCli(args);
 } else {
   const { register } = await import('tsx/esm/api');
   register();
@@ -86,7 +101,7 @@ const onSignal = (signal) => {
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
-const code = await cli.runCli(process.argv.slice(2), cli.processIo(), controller.signal);
+const code = await cli.runCli(args, cli.processIo(), controller.signal);
 process.exitCode = controller.signal.aborted && code !== 2 ? 130 : code;
 process.removeListener('SIGINT', onSignal);
 process.removeListener('SIGTERM', onSignal);
