@@ -3,7 +3,7 @@
  * taken from tier4.yaml, and the checks every rendered manifest must pass.
  */
 export { vaultSecretsToAdd } from './primero/azure-values.js';
-export { labels } from './primero/common.js';
+export { byName, labels } from './primero/common.js';
 export { requiredSecrets } from './primero/config.js';
 export {
   kubernetesSettings,

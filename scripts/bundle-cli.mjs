@@ -138,6 +138,10 @@ const script = await build({
   platform: 'node',
   target: 'node20',
   supported: { 'dynamic-import': false },
+  // Without comments (licence notices go to tier4.cjs.LEGAL.txt) the text is ASCII, esbuild's default charset
+  // for code: V8 holds and scans it as one byte a character, and the loader reads it without UTF-8 decoding.
+  minifyWhitespace: true,
+  legalComments: 'linked',
   tsconfig: 'tsconfig.json',
   sourcemap: 'linked',
   write: false,
@@ -153,6 +157,8 @@ const script = await build({
 for (const file of script.outputFiles) {
   let text = file.text;
   if (file.path.endsWith('.cjs')) {
+    if (/[^\x00-\x7f]/.test(text))
+      throw new Error(`${file.path}: not ASCII (bin/script-cli.js reads it as latin1)`);
     // The last line names the build, and so the code cache that belongs to exactly this text.
     text += `// tier4-build ${createHash('sha256').update(text).digest('hex').slice(0, 16)}\n`;
   }

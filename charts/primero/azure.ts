@@ -1,6 +1,7 @@
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import {
+  byName,
   containerSecurityContext,
   type KubeObject,
   labels,
@@ -77,7 +78,7 @@ export function secretProviderClass(values: PrimeroValues): KubeObject | undefin
         objects,
       },
       secretObjects: [...bySecret.entries()]
-        .sort(([a], [b]) => a.localeCompare(b))
+        .sort(([a], [b]) => byName(a, b))
         .map(([secretName, data]) => ({ secretName, type: 'Opaque', data })),
     },
   };

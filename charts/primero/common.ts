@@ -34,6 +34,15 @@ export const NAMES = {
 export const APP_ROOT = '/srv/primero/application';
 
 /** The migration Job is named per release, so an upgrade runs a new Job rather than mutating a finished one. */
+/**
+ * Orders Kubernetes object names by code point. They are DNS names (a-z, 0-9, '-', '.'), which this orders as
+ * String.localeCompare did, without loading ICU's collator: about 5 ms on its first use, in every
+ * `config validate` and `site render` (#16).
+ */
+export function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export function migrateJobName(values: PrimeroValues): string {
   return `primero-migrate-${values.version.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`.replace(/-$/, '');
 }

@@ -1,7 +1,7 @@
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
-import { APP_ROOT, metadata, NAMES } from './common.js';
+import { APP_ROOT, byName, metadata, NAMES } from './common.js';
 import { SOLR_IMAGE } from './upstream.js';
 import type { PrimeroValues } from './values.js';
 
@@ -200,7 +200,7 @@ export function requiredSecrets(values: PrimeroValues): Array<{ secret: string; 
   if (values.database.ca?.kind === 'Secret') add(values.database.ca.name, values.database.ca.key);
   return [...bySecret.entries()]
     .map(([secret, keys]) => ({ secret, keys: [...keys].sort() }))
-    .sort((a, b) => a.secret.localeCompare(b.secret));
+    .sort((a, b) => byName(a.secret, b.secret));
 }
 
 /** Settings for Primero's nginx image (the variables its update-nginx-conf.sh requires). */

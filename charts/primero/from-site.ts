@@ -15,7 +15,13 @@ import { DEFAULT_DATABASE } from '../../core/primero/tables.js';
 import { AZURE_POSTGRES_CA_CONFIGMAP, isAzureFlexibleServer } from './azure-postgres-ca.js';
 import { azureValues } from './azure-values.js';
 import { inPodIssues } from './in-pod.js';
-import { type Component, type PrimeroValues, primeroValuesSchema, type ValuesResources } from './values.js';
+import {
+  type Component,
+  INTERPRETED,
+  type PrimeroValues,
+  primeroValuesSchema,
+  type ValuesResources,
+} from './values.js';
 
 /** Requests and limits per component; sized for a small country office, raise them in tier4.yaml. */
 export const DEFAULT_RESOURCES: Record<Component, ValuesResources> = {
@@ -100,7 +106,7 @@ export function valuesFromSite(config: Tier4Config, siteName: string, options: V
     migration: { bootstrap: options.firstInstall === true },
     ops: opsValues(config, siteName, site, k, options.configText),
   };
-  const parsed = primeroValuesSchema.safeParse(values);
+  const parsed = primeroValuesSchema.safeParse(values, INTERPRETED);
   if (!parsed.success) {
     throw new UsageError(
       `The site "${siteName}" cannot be rendered for Kubernetes:\n  ${formatIssues(parsed.error.issues).join('\n  ')}`,
@@ -109,7 +115,7 @@ export function valuesFromSite(config: Tier4Config, siteName: string, options: V
   }
   // A site on Azure also gets its Key Vault and ingress-address wiring, which reads the other values.
   const azure = azureValues(config, siteName, site, parsed.data, secretRefsIn(site));
-  return azure ? primeroValuesSchema.parse({ ...parsed.data, azure }) : parsed.data;
+  return azure ? primeroValuesSchema.parse({ ...parsed.data, azure }, INTERPRETED) : parsed.data;
 }
 
 function mailValues(siteName: string, k: KubernetesSettings, host: string): PrimeroValues['mail'] {

@@ -11,7 +11,7 @@ import { monitoringManifests } from './monitoring.js';
 import { networkPolicies } from './network.js';
 import { doctorRbac, drillReportsClaim, opsConfigMap, opsCronJobs } from './ops.js';
 import { backendTlsPolicy, tlsResources } from './tls.js';
-import { type PrimeroValues, primeroValuesSchema } from './values.js';
+import { INTERPRETED, type PrimeroValues, primeroValuesSchema } from './values.js';
 import {
   applicationDeployment,
   applicationService,
@@ -45,7 +45,7 @@ function present<T>(value: T | undefined): value is T {
  * The migration Job comes before the Deployments; the Deployments also wait for it (init container).
  */
 export function renderPrimero(input: PrimeroValues): StagedManifest[] {
-  const values = primeroValuesSchema.parse(input);
+  const values = primeroValuesSchema.parse(input, INTERPRETED);
   const as = (stage: StagedManifest['stage']) => (object: object) => ({
     stage,
     object: object as KubeObject,

@@ -82,6 +82,13 @@ const certManagerSchema = z
 
 const cronJobSchema = z.object({ schedule: z.string().regex(/^(\S+\s+){4}\S+$/) }).strict();
 
+/**
+ * How the values are parsed: interpreted, not by the code zod generates per object schema on first parse
+ * (ParseContext.jitless, zod's core/schemas.d.ts). A render parses them a few times in a short process, where
+ * generating that code costs more than it saves (as for tier4.yaml itself: core/config/load.ts; #16).
+ */
+export const INTERPRETED = { jitless: true } as const;
+
 export const primeroValuesSchema = z
   .object({
     deployment: name,

@@ -3,6 +3,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import {
+  byName,
   checkPolicies,
   checkSchemas,
   checkUpstreamFidelity,
@@ -168,5 +169,5 @@ function secretsToCreate(plan: SitePlan, k: ReturnType<typeof kubernetesSettings
       keys,
     });
   }
-  return out.sort((a, b) => a.secret.localeCompare(b.secret));
+  return out.sort((a, b) => byName(a.secret, b.secret));
 }
