@@ -1,5 +1,6 @@
 # The tier4 CLI image, for the ops CronJobs (backup, restore drill, doctor) and for operators' laptops.
 # Node.js 22 on Debian bookworm, whose PostgreSQL client is version 15, the same major as Primero's server.
+# zstd compresses the database dump as pg_dump writes it and decompresses it on restore (decision 0018).
 # Not built in this repository's CI (no Docker engine there); see docs/kubernetes.md.
 #
 #   docker build -t ghcr.io/primero-tier4/tier4:0.1.0 .
@@ -15,7 +16,7 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:22-bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends postgresql-client-15 ca-certificates \
+ && apt-get install -y --no-install-recommends postgresql-client-15 zstd ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 tier4 \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin tier4

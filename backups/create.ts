@@ -18,7 +18,12 @@ import { type BlobEndpoint, openSiteBlobs, UnsafeBlobError } from './attachments
 import { type Catalog, readCatalog } from './catalog.js';
 import { encryptStream } from './crypto/age.js';
 import { DigestStream } from './crypto/digest.js';
-import { compressArchive, type DumpCompression, pgDumpLevel, streamCompression } from './dump-compression.js';
+import {
+  brotliCompressed,
+  type DumpCompression,
+  pgDumpLevel,
+  streamCompression,
+} from './dump-compression.js';
 import { inOrder } from './in-order.js';
 import { layout, newSetId } from './layout.js';
 import { acquireLock } from './lock.js';
@@ -29,6 +34,7 @@ import { assertMayBackUp, ensureInitialised, type InitOutcome } from './reposito
 import { type DamagedObject, planReuse, type ReusePlan } from './reuse.js';
 import type { SiteRepository } from './site-repository.js';
 import { isNotFound } from './store/retry.js';
+import { type ArchiveCompressor, findZstd, startCompressor, type ZstdTool } from './zstd.js';
 
 export interface CreateOptions {
   signal?: AbortSignal;
@@ -68,10 +74,14 @@ export async function createBackup(
   const startedAt = new Date();
   const progress = options.onProgress ?? (() => {});
   // Started together, they cost the time of the slowest rather than of all four (decision 0013).
-  const [, pgDump, blobs, client] = await inOrder<[unknown, PgTool, BlobEndpoint, pg.Client]>(
+  const compression = streamCompression(repo.siteConfig.backups?.compression ?? DEFAULT_COMPRESSION);
+  const [, pgDump, zstd, blobs, client] = await inOrder<
+    [unknown, PgTool, ZstdTool | undefined, BlobEndpoint, pg.Client]
+  >(
     [
       assertMayBackUp(repo, { init: options.init === true }),
       findPgTool('pg_dump', repo.env),
+      compression?.method === 'zstd' ? findZstd(repo.env) : Promise.resolve(undefined),
       openSiteBlobs(repo.siteConfig.attachments, repo.env),
       connectDatabase(database),
     ],
@@ -110,7 +120,7 @@ export async function createBackup(
       dumpDatabase(
         repo,
         database,
-        pgDump.path,
+        { pgDump: pgDump.path, zstd },
         snapshot,
         layout.dump(repo.site, id),
         progress,
@@ -199,7 +209,7 @@ async function removeIncompleteSet(repo: SiteRepository, id: string): Promise<vo
 async function dumpDatabase(
   repo: SiteRepository,
   database: DatabaseTarget,
-  pgDumpPath: string,
+  tools: { pgDump: string; zstd: ZstdTool | undefined },
   snapshot: Pick<ExportedSnapshot, 'id' | 'tableSizes'>,
   objectKey: string,
   progress: ProgressListener,
@@ -208,8 +218,14 @@ async function dumpDatabase(
   const config = repo.siteConfig.backups?.compression ?? DEFAULT_COMPRESSION;
   const compression = streamCompression(config);
   const tool = toolConnection(database);
+  // zstd reads pg_dump's pipe itself: tier4 reads only the compressed stream (decision 0018).
+  let compressor: ArchiveCompressor | undefined;
+  if (compression?.method === 'zstd') {
+    if (!tools.zstd) throw new Error('zstd compression without the zstd program'); // found at the start
+    compressor = startCompressor(tools.zstd, compression.level);
+  }
   const child = execa(
-    pgDumpPath,
+    tools.pgDump,
     // --verbose names each table as it starts on it: with the tables' sizes, that gives a fraction done.
     [
       '--format=custom',
@@ -222,20 +238,33 @@ async function dumpDatabase(
     {
       env: tool.env,
       stdin: 'ignore',
-      stdout: 'pipe',
+      stdout: compressor ? compressor.input : 'pipe',
       stderr: 'pipe',
       buffer: { stdout: false, stderr: true },
       reject: false,
       ...(signal ? { cancelSignal: signal } : {}),
     },
   );
-  let plainSize = 0;
+  const dumped = (async () => {
+    try {
+      return await child;
+    } finally {
+      compressor?.producerExited();
+    }
+  })();
+  let readBytes = 0;
   let lastReport = 0;
   const total = [...snapshot.tableSizes.values()].reduce((sum, bytes) => sum + bytes, 0);
   let doneBytes = 0;
   let current = 0;
   let fraction: number | undefined;
   let pending = '';
+  const report = () => {
+    const now = Date.now();
+    if (now - lastReport <= 250) return;
+    lastReport = now;
+    progress({ phase: 'database', bytes: readBytes, ...(fraction !== undefined ? { fraction } : {}) });
+  };
   child.stderr!.on('data', (chunk: Buffer) => {
     const lines = (pending + chunk.toString('utf8')).split('\n');
     pending = lines.pop() ?? '';
@@ -245,28 +274,26 @@ async function dumpDatabase(
       doneBytes += current;
       current = snapshot.tableSizes.get(table) ?? 0;
       fraction = Math.min(0.99, doneBytes / total);
+      report(); // zstd hands on its output in blocks: the tables pg_dump starts are the steadier sign
     }
   });
+  // Counts what tier4 reads and stores: pg_dump's archive, or zstd's compressed stream of it.
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      plainSize += chunk.length;
-      const now = Date.now();
-      if (now - lastReport > 250) {
-        lastReport = now;
-        progress({ phase: 'database', bytes: plainSize, ...(fraction !== undefined ? { fraction } : {}) });
-      }
+      readBytes += chunk.length;
+      report();
       callback(null, chunk);
     },
   });
   const digest = new DigestStream('sha256');
+  let plainSize: number;
   try {
-    // plainSize counts the archive pg_dump wrote (what a restore puts on disk), before any compression.
-    const archive = child.stdout!.pipe(counter);
-    const source = compression ? compressArchive(archive, compression) : archive;
+    const read = (compressor ? compressor.output : child.stdout!).pipe(counter);
+    const source = compression?.method === 'brotli' ? brotliCompressed(read, compression.level) : read;
     source.once('error', (error) => digest.destroy(error)); // .pipe() would not pass it on to the upload
     const encrypted = await encryptStream(source, repo.recipients);
     const upload = repo.store.put(objectKey, encrypted.pipe(digest));
-    const [, result] = await Promise.all([upload, child]);
+    const [, result, sizes] = await Promise.all([upload, dumped, compressor?.finished]);
     if (result.exitCode !== 0 || result.failed) {
       throw new OperationError(
         result.isCanceled
@@ -277,11 +304,20 @@ async function dumpDatabase(
           : 'Check the database connection and that the backup user may read every table.',
       );
     }
+    // plainSize is the archive pg_dump wrote (what a restore puts on disk), before any compression; zstd
+    // counted it. What zstd says it wrote must be what tier4 read and encrypted.
+    if (sizes && sizes.compressedSize !== readBytes) {
+      throw new OperationError(
+        `zstd reported ${sizes.compressedSize} compressed bytes but tier4 read ${readBytes}; the backup was not completed.`,
+      );
+    }
+    plainSize = sizes ? sizes.plainSize : readBytes;
   } catch (error) {
     child.kill('SIGTERM');
+    compressor?.kill();
     throw error;
   }
-  progress({ phase: 'database', bytes: plainSize, fraction: 1 });
+  progress({ phase: 'database', bytes: readBytes, fraction: 1 });
   return {
     size: digest.bytes,
     sha256: digest.digest('hex'),

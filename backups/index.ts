@@ -56,3 +56,4 @@ export {
   type TargetVerdict,
 } from './target-guard.js';
 export { findSet, type VerifyReport, verifySet } from './verify.js';
+export { findZstd, ZSTD_HINT } from './zstd.js';

@@ -39,7 +39,7 @@ export const manifestBodySchema = z.object({
     plainSize: z.number().int().nonnegative(),
     format: z.literal('pg_dump-custom'),
     /** Compression tier4 applied to the archive before encrypting it; absent when pg_dump compressed it. */
-    compression: z.object({ method: z.literal('brotli'), level: z.number().int() }).optional(),
+    compression: z.object({ method: z.enum(['brotli', 'zstd']), level: z.number().int() }).optional(),
     name: z.string(),
     serverVersion: z.string(),
     serverMajor: z.number().int(),

@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { statfs, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
 import type pg from 'pg';
 import type { CheckStatus } from '../core/checks.js';
@@ -22,7 +20,7 @@ import { printableKey, unsafeBlobKey } from '../core/primero/tables.js';
 import { type BlobEndpoint, UnsafeBlobError } from './attachments.js';
 import { decryptStream } from './crypto/age.js';
 import { DigestStream } from './crypto/digest.js';
-import { decompressor, feedArchive } from './dump-compression.js';
+import { feedArchive, writeArchive } from './dump-compression.js';
 import { inOrder } from './in-order.js';
 import type { BlobRecord, Manifest } from './manifest.js';
 import { pinDump, pinnedRead } from './pinned-dump.js';
@@ -39,6 +37,7 @@ import type { ProgressListener } from './progress.js';
 import type { SiteRepository } from './site-repository.js';
 import { type FoundSet, findSet, type VerifyReport, verifySet } from './verify.js';
 import { makeWorkFolder, processRuns, removeWorkFolder, sweepStaleWorkFolders } from './work-folder.js';
+import { findZstd } from './zstd.js';
 
 export type TargetState = 'absent' | 'empty' | 'not-empty';
 
@@ -432,6 +431,7 @@ export function restorePrerequisites(
     { name: 'permissions', check: () => checkRole(plan) },
     { name: 'extensions', check: () => checkExtensions(plan, method) },
     { name: 'temp space', check: () => checkTempSpace(plan, method) },
+    { name: 'zstd', check: () => checkDecompressor(repo, plan) },
   ];
 }
 
@@ -455,6 +455,18 @@ async function findRestoreTool(repo: SiteRepository, plan: RestorePlan) {
     'pg_restore',
   );
   return tool;
+}
+
+/** A dump compressed with zstd needs the program to be restored (decision 0018). */
+async function checkDecompressor(repo: SiteRepository, plan: RestorePlan): Promise<CheckOutcome> {
+  const compression = plan.manifest.database.compression;
+  if (compression?.method !== 'zstd')
+    return {
+      status: 'skip',
+      detail: `the dump is ${compression ? `${compression.method}-compressed` : 'compressed by pg_dump'}`,
+    };
+  const tool = await findZstd(repo.env);
+  return { status: 'ok', detail: `zstd ${tool.version} (${tool.path})` };
 }
 
 /** A role that may not create the work database (or rename the target it replaces) is refused up front. */
@@ -596,18 +608,22 @@ async function fetchVerifiedDump(
     manifest.database.object,
   );
   const file = join(workDir, 'database.dump');
+  let written: number;
   try {
-    await pipeline(
-      decrypted,
-      decompressor(manifest.database.compression),
-      createWriteStream(file, { mode: 0o600, flags: 'wx' }),
-    );
+    written = await writeArchive(decrypted, manifest.database.compression, file, repo.env);
   } catch (error) {
     // A damaged object fails authentication part-way, before its hash can be compared: say which it is.
     if (error instanceof OperationError || error instanceof UsageError) throw error;
     throw damagedDump(manifest, error);
   }
   assertSameDump(manifest, cipher);
+  // The archive is the size pg_dump wrote: the manifest (under its MAC) says so.
+  if (written !== manifest.database.plainSize) {
+    throw new OperationError(
+      `The database dump ${manifest.database.object} decompressed to ${written} bytes, but its manifest records ${manifest.database.plainSize}: the set was written wrongly. Nothing was restored into the target.`,
+      DAMAGED_DUMP_HINT,
+    );
+  }
   return file;
 }
 
@@ -665,11 +681,17 @@ async function restoreDump(
     const { stream, cipher } = pinnedRead(await repo.store.get(manifest.database.object), how.pinned!);
     const decrypted = await decryptStream(stream, options.identities, manifest.database.object);
     const child = execa(pgRestorePath, args, { ...run, stdin: 'pipe' });
-    feedArchive(decrypted, manifest.database.compression, child.stdin!);
     child.stdin!.on('error', () => {});
+    const fed = feedArchive(decrypted, manifest.database.compression, child.stdin!, repo.env);
+    fed.catch(() => undefined); // awaited below, after pg_restore
     result = await child;
-    // pg_restore read to the end of the archive, so the whole object went through the hash.
-    if (result.exitCode === 0) assertSameDump(manifest, cipher);
+    if (result.exitCode === 0) {
+      await fed.catch((error) => {
+        throw damagedDump(manifest, error);
+      });
+      // pg_restore read to the end of the archive, so the whole object went through the hash.
+      assertSameDump(manifest, cipher);
+    }
   }
   if (result.exitCode !== 0) {
     throw new OperationError(

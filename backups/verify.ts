@@ -210,14 +210,16 @@ async function readDumpToc(
     buffer: true,
     maxBuffer: 64 * 1024 * 1024,
   });
-  feedArchive(plain, manifest.database.compression, child.stdin!);
-  child.stdin!.on('error', () => {}); // pg_restore may stop reading once it has the TOC
+  child.stdin!.on('error', () => {});
+  // pg_restore stops reading once it has the TOC: the feed then ends early, which is no failure of the dump.
+  let feedFailure: unknown;
+  feedArchive(plain, manifest.database.compression, child.stdin!, repo.env).catch((error) => {
+    feedFailure = error;
+  });
   const result = await child;
   if (result.exitCode !== 0) {
-    failures.push({
-      object: manifest.database.object,
-      problem: `pg_restore cannot read the dump: ${String(result.stderr).trim().split('\n').at(-1)}`,
-    });
+    const cause = feedFailure ? errorMessage(feedFailure) : String(result.stderr).trim().split('\n').at(-1);
+    failures.push({ object: manifest.database.object, problem: `pg_restore cannot read the dump: ${cause}` });
     return { entries: 0, tableData: 0 };
   }
   const lines = String(result.stdout)

@@ -106,6 +106,7 @@ export async function runDoctor(loaded: LoadedConfig, options: DoctorOptions = {
       await guarded(name, 'backups', () => backupChecks(loaded, name, site, env, now, add, metric, found));
     }
     await guarded(name, 'pg_dump', () => pgDumpCheck(site, env, add));
+    if (site.backups?.compression.method === 'zstd') await guarded(name, 'zstd', () => zstdCheck(env, add));
     if (site.primero.messageSecret) {
       const { status, message } = checkMessageSecret(site, env);
       add('message-secret', status, message);
@@ -438,6 +439,17 @@ function describeProblems(set: ListedSet): string {
 
 function toUnix(iso: string): number {
   return Math.floor(new Date(iso).getTime() / 1000);
+}
+
+/** The dump is compressed by the zstd program (decision 0018): a backup without it cannot start. */
+async function zstdCheck(env: NodeJS.ProcessEnv, add: Add): Promise<void> {
+  const { findZstd, ZSTD_HINT } = await import('../backups/index.js');
+  try {
+    const tool = await findZstd(env);
+    add('zstd', 'ok', `zstd ${tool.version} compresses the dump`);
+  } catch (error) {
+    add('zstd', 'fail', `${errorMessage(error)} ${ZSTD_HINT}`);
+  }
 }
 
 async function pgDumpCheck(site: SiteConfig, env: NodeJS.ProcessEnv, add: Add): Promise<void> {

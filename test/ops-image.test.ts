@@ -17,6 +17,8 @@ describe('the ops image (Dockerfile)', () => {
     expect(Number(client?.[1])).toBeGreaterThanOrEqual(15);
     expect(final).toMatch(/^node:\d+/);
     expect(final).toContain('ca-certificates');
+    // The backup and restore jobs run zstd on the dump (backups/zstd.ts, decision 0018).
+    expect(final).toMatch(/apt-get install[^\n]* zstd /);
     expect(final).toMatch(/COPY --from=build \/src\/dist \.\/dist/);
     expect(final).toMatch(/ln -s \/app\/bin\/tier4\.js \/usr\/local\/bin\/tier4/);
     expect(final).toMatch(/ENTRYPOINT \["tier4"\]/);

@@ -256,11 +256,10 @@ describe('restore --replace never leaves the live target broken', () => {
     );
     // The archive itself is cut (decompressed first when tier4 compressed it, and compressed again), so the
     // object decrypts and decompresses to the end and only pg_restore finds it short.
-    const { brotliCompressSync, brotliDecompressSync } = await import('node:zlib');
-    const compressed = manifest.database.compression !== undefined;
-    const archive = compressed ? brotliDecompressSync(plain) : plain;
+    const { archiveOf, compressedAs } = await import('../support/archive.js');
+    const archive = await archiveOf(plain, manifest.database.compression);
     const cut = archive.subarray(0, Math.floor(archive.length * 0.7));
-    const stored = compressed ? brotliCompressSync(cut) : cut;
+    const stored = await compressedAs(cut, manifest.database.compression);
     const encrypted = Buffer.concat(
       await (await encryptStream(Readable.from([stored]), repo.recipients)).toArray(),
     );

@@ -37,44 +37,74 @@ describe('a backup set restored with age and pg_restore alone', () => {
     expect(stdout).toMatch(/^; +Compression: 0$/m);
   });
 
-  test('the age CLI decrypts every object; pg_restore reads the dump; attachments match their checksums', async () => {
-    const site = await backupSite({ blobs: 3 });
-    const created = await tier4(['--json', '-c', site.configPath, 'backup', 'create', '--site', site.site], {
-      env: site.env,
-    });
-    expect(created.code).toBe(0);
-    const files = await repositoryFiles(site);
-    const manifest = JSON.parse(await readFile(files.find((f) => f.endsWith('manifest.json'))!, 'utf8'));
-    const root = site.repository.replace('file://', '');
+  // The default (zstd, decision 0018) and the default of sets written before it (brotli, decision 0013), each
+  // with the command runbooks/disaster-recovery.md gives.
+  test.each([
+    [
+      'zstd',
+      undefined,
+      (compressed: string, dumpFile: string) => execa('zstd', ['-d', '-q', '-o', dumpFile, compressed]),
+    ],
+    [
+      'brotli',
+      'brotli',
+      (compressed: string, dumpFile: string) => execa('brotli', ['-d', '-o', dumpFile, compressed]),
+    ],
+  ] as const)(
+    '%s: the age CLI decrypts every object; pg_restore reads the dump; attachments match their checksums',
+    async (method, configured, decompress) => {
+      const site = await backupSite({ blobs: 3 });
+      if (configured) {
+        const text = await readFile(site.configPath, 'utf8');
+        await writeFile(
+          site.configPath,
+          text.replace(/^(\s+)integrityKey:/m, `$1compression:\n$1  method: ${configured}\n$1integrityKey:`),
+        );
+      }
+      const created = await tier4(
+        ['--json', '-c', site.configPath, 'backup', 'create', '--site', site.site],
+        {
+          env: site.env,
+        },
+      );
+      expect(created.code).toBe(0);
+      const files = await repositoryFiles(site);
+      const manifest = JSON.parse(await readFile(files.find((f) => f.endsWith('manifest.json'))!, 'utf8'));
+      const root = site.repository.replace('file://', '');
 
-    // sha256sum of each object equals the manifest's
-    for (const object of [manifest.database, ...manifest.attachments.blobs]) {
-      const bytes = await readFile(join(root, object.object));
-      expect(createHash('sha256').update(bytes).digest('hex')).toBe(object.sha256);
-    }
-    // By default the archive is brotli-compressed (level 1) before encryption, and pg_dump's own compression
-    // is off: `age -d | brotli -d` gives the archive pg_restore reads (runbooks/disaster-recovery.md).
-    expect(manifest.database.compression).toEqual({ method: 'brotli', level: 1 });
-    const compressed = join(site.dir, 'database.dump.br');
-    const dumpFile = join(site.dir, 'database.dump');
-    await execa('age', [
-      '-d',
-      '-i',
-      site.identityFile,
-      '-o',
-      compressed,
-      join(root, manifest.database.object),
-    ]);
-    await execa('brotli', ['-d', '-o', dumpFile, compressed]);
-    expect((await stat(dumpFile)).size).toBe(manifest.database.plainSize);
-    const { stdout } = await execa(join(pgInfo().binDir, 'pg_restore'), ['--list', dumpFile]);
-    expect(stdout).toMatch(/TABLE DATA public cases /);
-    expect(stdout).toMatch(/^; +Compression: 0$/m);
-    for (const blob of manifest.attachments.blobs) {
-      const { stdout: plain } = await execa('age', ['-d', '-i', site.identityFile, join(root, blob.object)], {
-        encoding: 'buffer',
-      });
-      expect(createHash('md5').update(plain).digest('base64')).toBe(blob.checksum);
-    }
-  });
+      // sha256sum of each object equals the manifest's
+      for (const object of [manifest.database, ...manifest.attachments.blobs]) {
+        const bytes = await readFile(join(root, object.object));
+        expect(createHash('sha256').update(bytes).digest('hex')).toBe(object.sha256);
+      }
+      // The archive is compressed (level 1) before encryption, and pg_dump's own compression is off:
+      // `age -d | zstd -d` (or `brotli -d`) gives the archive pg_restore reads.
+      expect(manifest.database.compression).toEqual({ method, level: 1 });
+      const compressed = join(site.dir, 'database.dump.compressed');
+      const dumpFile = join(site.dir, 'database.dump');
+      await execa('age', [
+        '-d',
+        '-i',
+        site.identityFile,
+        '-o',
+        compressed,
+        join(root, manifest.database.object),
+      ]);
+      await decompress(compressed, dumpFile);
+      expect((await stat(dumpFile)).size).toBe(manifest.database.plainSize);
+      const { stdout } = await execa(join(pgInfo().binDir, 'pg_restore'), ['--list', dumpFile]);
+      expect(stdout).toMatch(/TABLE DATA public cases /);
+      expect(stdout).toMatch(/^; +Compression: 0$/m);
+      for (const blob of manifest.attachments.blobs) {
+        const { stdout: plain } = await execa(
+          'age',
+          ['-d', '-i', site.identityFile, join(root, blob.object)],
+          {
+            encoding: 'buffer',
+          },
+        );
+        expect(createHash('md5').update(plain).digest('base64')).toBe(blob.checksum);
+      }
+    },
+  );
 });

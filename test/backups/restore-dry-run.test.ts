@@ -121,6 +121,7 @@ describe('restore --dry-run', () => {
       'permissions',
       'extensions',
       'temp space',
+      'zstd',
       'audit log',
     ]);
     expect(checks.filter((c) => c.status !== 'ok')).toEqual([]);

@@ -73,38 +73,45 @@ async function roundTrip(site: BackupSite) {
 describe('backup and restore round trip', () => {
   test('file:// repository', async () => {
     const set = await roundTrip(await backupSite());
-    expect(set.database.bytes).toBeLessThan(set.database.plainBytes); // brotli, by default
+    expect(set.database.bytes).toBeLessThan(set.database.plainBytes); // zstd, by default
   });
 
   // Sets made before decision 0013 (and sets with `method: pg_dump`) carry no `compression` in their manifest:
-  // pg_dump compressed the archive. They verify deeply and restore, by file (--jobs 2) and streamed (--jobs 1).
-  test('a set compressed by pg_dump itself (the format of older sets) verifies and restores, both ways', async () => {
-    const site = await backupSite();
-    const text = await readFile(site.configPath, 'utf8');
-    await writeFile(
-      site.configPath,
-      text.replace(
-        /^(\s+)integrityKey:/m,
-        '$1compression:\n$1  method: pg_dump\n$1  level: 6\n$1integrityKey:',
-      ),
-    );
-    const set = await roundTrip(site);
-    const manifest = JSON.parse(
-      await readFile(
-        join(site.repository.replace('file://', ''), site.site, 'sets', set.id, 'manifest.json'),
-        'utf8',
-      ),
-    );
-    expect(manifest.database).not.toHaveProperty('compression');
-    const target = scratchDatabaseUrl();
-    const streamed = await tier4(['--json', ...restoreArgs(site, set.id, target, '--jobs', '1')], {
-      env: site.env,
-    });
-    expect(streamed.code, streamed.stderr).toBe(0);
-    expect(await tableDigests(databaseOf(target))).toEqual(await tableDigests(site.db.database));
-  });
+  // pg_dump compressed the archive. Sets made between 0013 and 0018 are brotli-compressed by tier4. Both verify
+  // deeply and restore, by file (--jobs 2) and streamed (--jobs 1).
+  test.each([
+    ['pg_dump', 6, undefined],
+    ['brotli', 1, { method: 'brotli', level: 1 }],
+  ])(
+    'a set compressed the older way (%s) verifies and restores, both ways',
+    async (method, level, recorded) => {
+      const site = await backupSite();
+      const text = await readFile(site.configPath, 'utf8');
+      await writeFile(
+        site.configPath,
+        text.replace(
+          /^(\s+)integrityKey:/m,
+          `$1compression:\n$1  method: ${method}\n$1  level: ${level}\n$1integrityKey:`,
+        ),
+      );
+      const set = await roundTrip(site);
+      const manifest = JSON.parse(
+        await readFile(
+          join(site.repository.replace('file://', ''), site.site, 'sets', set.id, 'manifest.json'),
+          'utf8',
+        ),
+      );
+      expect(manifest.database.compression).toEqual(recorded);
+      const target = scratchDatabaseUrl();
+      const streamed = await tier4(['--json', ...restoreArgs(site, set.id, target, '--jobs', '1')], {
+        env: site.env,
+      });
+      expect(streamed.code, streamed.stderr).toBe(0);
+      expect(await tableDigests(databaseOf(target))).toEqual(await tableDigests(site.db.database));
+    },
+  );
 
-  test('a brotli-compressed set restores streamed into a new database (--jobs 1)', async () => {
+  test('a zstd-compressed set (the default) restores streamed into a new database (--jobs 1)', async () => {
     const site = await backupSite({ blobs: 0 });
     const created = await tier4(['--json', '-c', site.configPath, 'backup', 'create', '--site', site.site], {
       env: site.env,

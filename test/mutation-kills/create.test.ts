@@ -5,7 +5,6 @@ import type { Readable } from 'node:stream';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { createBackup } from '../../backups/create.js';
 import { decryptStream, generateIdentity } from '../../backups/crypto/age.js';
-import { decompressor } from '../../backups/dump-compression.js';
 import { layout } from '../../backups/layout.js';
 import type { Manifest } from '../../backups/manifest.js';
 import type { ProgressEvent } from '../../backups/progress.js';
@@ -15,6 +14,7 @@ import { verifySet } from '../../backups/verify.js';
 import { OperationError } from '../../core/errors.js';
 import { toolVersion } from '../../core/package-info.js';
 import { diskBlobPath } from '../../core/primero/tables.js';
+import { archiveOf } from '../support/archive.js';
 import { pgInfo, queryDatabase, uniqueDatabaseName } from '../support/pg.js';
 import { type CachedSet, cachedSet, copyOfRepository } from './cached-set.js';
 
@@ -82,10 +82,9 @@ async function decrypted(
   identities = siteIdentities(repo),
 ): Promise<Buffer> {
   const plain = await decryptStream(await repo.store.get(key), identities, key);
-  const stream = manifest ? plain.pipe(decompressor(manifest.database.compression)) : plain;
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+  for await (const chunk of plain) chunks.push(chunk as Buffer);
+  return manifest ? archiveOf(Buffer.concat(chunks), manifest.database.compression) : Buffer.concat(chunks);
 }
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -133,6 +132,9 @@ describe('a backup of a site whose attachments an earlier set holds', () => {
     // The dump: its object's size and SHA-256, and the size of the archive it decrypts to.
     const dumpObject = await readFile(copy.objectPath(layout.dump(repo.site, manifest.id)));
     const archive = await decrypted(repo, manifest.database.object, manifest);
+    const stored = await decrypted(repo, manifest.database.object); // zstd's output, as encrypted
+    expect(manifest.database.compression).toEqual({ method: 'zstd', level: 1 }); // the default
+    expect(stored.length).toBeLessThan(archive.length / 2);
     const extensions = await queryDatabase<{ name: string; version: string }>(
       copy.database,
       'SELECT extname AS name, extversion AS version FROM pg_extension ORDER BY extname',
@@ -180,9 +182,10 @@ describe('a backup of a site whose attachments an earlier set holds', () => {
     expect((await verifySet(repo, manifest.id, { record: false })).ok).toBe(true);
     await noLock(repo);
 
-    // Progress: the database phase ends at its full size, fraction 1; then one event per attachment.
+    // Progress: the database phase ends at the size stored (compressed, before encryption), fraction 1; then
+    // one event per attachment.
     const database = events.filter((event) => event.phase === 'database');
-    expect(database.at(-1)).toEqual({ phase: 'database', bytes: archive.length, fraction: 1 });
+    expect(database.at(-1)).toEqual({ phase: 'database', bytes: stored.length, fraction: 1 });
     expect(database.length).toBeGreaterThanOrEqual(2);
     expect(database[0]).toMatchObject({ phase: 'database' });
     expect(events.filter((event) => event.phase === 'attachments')).toEqual([

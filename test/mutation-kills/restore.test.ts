@@ -163,7 +163,17 @@ describe('the plan and the checks before anything changes', () => {
     for (const prerequisite of restorePrerequisites(repo, absent, method))
       outcomes.push([prerequisite.name, await prerequisite.check()]);
     const needed = (good.manifest.database.plainSize + 16 * 1024 * 1024) / 1024 / 1024;
-    expect(outcomes.map(([name]) => name)).toEqual(['pg_restore', 'permissions', 'extensions', 'temp space']);
+    expect(outcomes.map(([name]) => name)).toEqual([
+      'pg_restore',
+      'permissions',
+      'extensions',
+      'temp space',
+      'zstd',
+    ]);
+    expect(outcomes[4]![1]).toEqual({
+      status: 'ok',
+      detail: expect.stringMatching(/^zstd 1\.\d+\.\d+ \(zstd\)$/),
+    });
     expect(outcomes[0]![1]).toMatchObject({
       status: 'ok',
       detail: expect.stringMatching(/^pg_restore 15\.\d+ \(\/.+\/pg_restore\)$/),

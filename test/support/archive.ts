@@ -1,0 +1,30 @@
+import { brotliCompressSync, brotliDecompressSync } from 'node:zlib';
+import { execa } from 'execa';
+import type { DumpCompression } from '../../backups/dump-compression.js';
+
+/** The pg_dump archive inside a decrypted dump, decompressed with the standard tools' algorithms. */
+export async function archiveOf(
+  decrypted: Buffer,
+  compression: DumpCompression | undefined,
+): Promise<Buffer> {
+  if (compression?.method === 'zstd') {
+    const { stdout } = await execa('zstd', ['-d', '-c'], { input: decrypted, encoding: 'buffer' });
+    return Buffer.from(stdout);
+  }
+  return compression?.method === 'brotli' ? brotliDecompressSync(decrypted) : decrypted;
+}
+
+/** An archive compressed as a set with `compression` stores it (the reverse of archiveOf). */
+export async function compressedAs(
+  archive: Buffer,
+  compression: DumpCompression | undefined,
+): Promise<Buffer> {
+  if (compression?.method === 'zstd') {
+    const { stdout } = await execa('zstd', [`-${compression.level}`, '-c'], {
+      input: archive,
+      encoding: 'buffer',
+    });
+    return Buffer.from(stdout);
+  }
+  return compression?.method === 'brotli' ? brotliCompressSync(archive) : archive;
+}
