@@ -62,9 +62,18 @@ function gitIndex() {
 async function compiledCli(args) {
   const light = args.length === 0 || (args.length === 1 && LIGHT_ARGS.has(args[0]));
   const script = new URL('dist/cli/script/', root);
-  if (light || !existsSync(new URL('tier4.cjs', script))) return import(compiled.href);
+  if (light || !isCurrentScript(new URL('tier4.cjs', script))) return import(compiled.href);
   const { loadScriptCli } = await import('./script-cli.js');
   return loadScriptCli(script).cli;
+}
+
+/** The build writes the script after dist/cli/main.js; a bare `tsc` rewrites main.js and leaves it older. */
+function isCurrentScript(file) {
+  try {
+    return statSync(file).mtimeMs >= statSync(compiled).mtimeMs;
+  } catch {
+    return false;
+  }
 }
 const LIGHT_ARGS = new Set(['--help', '-h', '--version', '-V']);
 

@@ -157,7 +157,8 @@ describe('bin/tier4.js', () => {
     await mkdir(join(dir, 'bin'));
     await mkdir(join(dir, 'cli'));
     await mkdir(join(dir, 'dist', 'cli'), { recursive: true });
-    await copyFile(join(REPO_ROOT, 'bin', 'tier4.js'), join(dir, 'bin', 'tier4.js'));
+    for (const file of ['tier4.js', 'script-cli.js'])
+      await copyFile(join(REPO_ROOT, 'bin', file), join(dir, 'bin', file));
     await symlink(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
     await writeFile(join(dir, 'tsconfig.json'), JSON.stringify({ include: ['cli'] }));
     await writeFile(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
@@ -166,6 +167,17 @@ describe('bin/tier4.js', () => {
     await writeFile(join(dir, 'cli', 'main.ts'), fake('sources'));
     await writeFile(join(dir, 'dist', 'cli', 'main.js'), fake('dist'));
     return dir;
+  }
+
+  /** The build's CommonJS script (ADR 0017), as a fake that says it ran; no code cache. */
+  async function addScript(dir: string, modified: Date): Promise<void> {
+    const script = join(dir, 'dist', 'cli', 'script', 'tier4.cjs');
+    await mkdir(join(dir, 'dist', 'cli', 'script'));
+    await writeFile(
+      script,
+      "exports.processIo = () => ({});\nexports.runCli = async () => { process.stdout.write('script\\n'); return 0; };\n",
+    );
+    await utimes(script, modified, modified);
   }
 
   test('runs dist/ when it is current, and the sources with a warning when a source is newer', async () => {
@@ -182,6 +194,34 @@ describe('bin/tier4.js', () => {
     expect(stale.stdout).toBe('sources');
     expect(stale.stderr).toContain('dist/ is older than the sources');
     expect(stale.stderr).toContain('npm run build');
+  });
+
+  test('runs a command from the script, --help and --version from dist/cli/main.js', async () => {
+    const dir = await launcherTree();
+    const past = new Date(Date.now() - 3_600_000);
+    await utimes(join(dir, 'cli', 'main.ts'), past, past);
+    await utimes(join(dir, 'dist', 'cli', 'main.js'), past, past);
+    await addScript(dir, new Date());
+    const command = await execa('node', [join(dir, 'bin', 'tier4.js'), 'config', 'validate'], {
+      reject: false,
+    });
+    expect(command.stdout).toBe('script');
+    for (const light of ['--help', '-h', '--version', '-V']) {
+      const run = await execa('node', [join(dir, 'bin', 'tier4.js'), light], { reject: false });
+      expect(run.stdout, light).toBe('dist');
+    }
+  });
+
+  test('a script older than dist/cli/main.js (a bare tsc after a change) is not run', async () => {
+    const dir = await launcherTree();
+    const past = new Date(Date.now() - 3_600_000);
+    await utimes(join(dir, 'cli', 'main.ts'), past, past);
+    await addScript(dir, new Date(Date.now() - 60_000));
+    const command = await execa('node', [join(dir, 'bin', 'tier4.js'), 'config', 'validate'], {
+      reject: false,
+    });
+    expect(command.stdout).toBe('dist');
+    expect(command.stderr).toBe('');
   });
 });
 
