@@ -99,9 +99,7 @@ describe('a backup set restored with age and pg_restore alone', () => {
         const { stdout: plain } = await execa(
           'age',
           ['-d', '-i', site.identityFile, join(root, blob.object)],
-          {
-            encoding: 'buffer',
-          },
+          { encoding: 'buffer', stripFinalNewline: false },
         );
         expect(createHash('md5').update(plain).digest('base64')).toBe(blob.checksum);
       }

@@ -127,7 +127,7 @@ describe('verifySet reports', () => {
     const dump = await execa(
       (await findPgTool('pg_dump', site.env)).path,
       ['-Fc', '-h', info.host, '-p', String(info.port), '-U', info.user, site.db.database],
-      { env: { PGPASSWORD: info.password }, encoding: 'buffer' },
+      { env: { PGPASSWORD: info.password }, encoding: 'buffer', stripFinalNewline: false },
     );
     const listed = await execa((await findPgTool('pg_restore', site.env)).path, ['--list'], {
       input: dump.stdout,

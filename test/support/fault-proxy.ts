@@ -52,6 +52,10 @@ export async function startFaultProxy(
     stop: async () => {},
   };
   const creating = new Map<string, Promise<void>>();
+  // A passing fault passes: the retry of a write that was just disturbed goes through. Counting writes over all
+  // concurrent uploads could otherwise hit the same request on each of its retries and exhaust the SDK's
+  // attempts, a failure no real network gives at these rates (it made a storage-faults test flaky under load).
+  const justFaulted = new Set<string>();
   const server: Server = createServer((req, res) => {
     state.requests += 1;
     const isWrite = req.method === 'PUT' || req.method === 'POST';
@@ -59,13 +63,21 @@ export async function startFaultProxy(
     const forward = (done: () => void = () => {}) => {
       const p = state.plan;
       if (isWrite && p.failAllAfter !== undefined && n > p.failAllAfter) return fail503(done);
-      if (isWrite && p.failEvery && n % p.failEvery === 0) return fail503(done);
-      if (isWrite && p.resetEvery && n % p.resetEvery === 0) {
+      const key = `${req.method} ${req.url}`;
+      const mayFault = isWrite && !justFaulted.delete(key);
+      const every = (period: number | undefined) => period !== undefined && n % period === 0;
+      const faulted = (hit: boolean) => {
+        if (!mayFault || !hit) return false;
+        justFaulted.add(key);
+        return true;
+      };
+      if (faulted(every(p.failEvery))) return fail503(done);
+      if (faulted(every(p.resetEvery))) {
         state.injected += 1;
         req.socket.destroy();
         return done();
       }
-      const loseAnswer = isWrite && p.loseAnswerEvery !== undefined && n % p.loseAnswerEvery === 0;
+      const loseAnswer = faulted(every(p.loseAnswerEvery));
       const proxied = request(
         {
           host: upstream.hostname,
