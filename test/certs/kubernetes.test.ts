@@ -14,7 +14,7 @@ import {
   type TestPair,
 } from '../support/certs-factory.js';
 import { deployment, type FakeKubeApi, startFakeKubeApi, tlsSecret } from '../support/certs-kube-api.js';
-import { type RunningNginx, SNI_HOST, servedFingerprint, startNginx } from '../support/certs-nginx.js';
+import { type RunningNginx, SNI_HOST, settledFingerprint, startNginx } from '../support/certs-nginx.js';
 import { tier4 } from '../support/cli.js';
 import { testSecret } from '../support/secrets.js';
 
@@ -102,7 +102,7 @@ describe('tier4 certs rotate (kubernetes-secret)', () => {
     });
     expect(secretPem(api, 'primero-tls', 'tls.crt')).toBe(next.cert);
     expect(secretPem(api, 'primero-tls-previous', 'tls.crt')).toBe(current.cert);
-    expect(await servedFingerprint(nginx.port)).toBe(sha256(next.leaf));
+    expect(await settledFingerprint(nginx.port, sha256(next.leaf))).toBe(sha256(next.leaf));
 
     const patch = api.requests.find(
       (r) => r.method === 'PATCH' && r.path.endsWith('/deployments/primero-nginx'),
@@ -138,7 +138,7 @@ describe('tier4 certs rotate (kubernetes-secret)', () => {
     expect(result.stderr).toMatch(/Deployment primero\/primero-nginx did not finish its rollout within 2 s/);
     expect(result.stderr).toMatch(/the previous certificate was restored and is served again/);
     expect(api.secrets.get(`${NS}/primero-tls`)!.data).toEqual(before);
-    expect(await servedFingerprint(nginx.port)).toBe(sha256(current.leaf));
+    expect(await settledFingerprint(nginx.port, sha256(current.leaf))).toBe(sha256(current.leaf));
   });
 
   test('a rollout past its progress deadline fails at once and is rolled back', async () => {
@@ -165,7 +165,7 @@ describe('tier4 certs rotate (kubernetes-secret)', () => {
     );
     expect(result.stderr).toMatch(/the previous certificate was restored and is served again/);
     expect(api.secrets.get(`${NS}/primero-tls`)!.data).toEqual(before);
-    expect(await servedFingerprint(nginx.port)).toBe(sha256(current.leaf));
+    expect(await settledFingerprint(nginx.port, sha256(current.leaf))).toBe(sha256(current.leaf));
   });
 
   test('a bad pair never reaches the API', async () => {
@@ -244,7 +244,7 @@ describe('cert-manager', () => {
     );
     expect(patch?.contentType).toBe('application/merge-patch+json');
     expect(patch?.body?.status.conditions.map((c: { type: string }) => c.type)).toEqual(['Ready', 'Issuing']);
-    expect(await servedFingerprint(nginx.port)).toBe(sha256(next.leaf));
+    expect(await settledFingerprint(nginx.port, sha256(next.leaf))).toBe(sha256(next.leaf));
   });
 
   test('a new certificate nginx never serves names the setting that picks the Deployment to restart', async () => {

@@ -11,7 +11,7 @@ import {
   issueLeaf,
   type TestPair,
 } from '../support/certs-factory.js';
-import { type RunningNginx, SNI_HOST, servedFingerprint, startNginx } from '../support/certs-nginx.js';
+import { type RunningNginx, SNI_HOST, settledFingerprint, startNginx } from '../support/certs-nginx.js';
 import { tier4 } from '../support/cli.js';
 
 /** Rotation against a real nginx (Debian's nginx-light) on 127.0.0.1, serving certificates from files. */
@@ -133,7 +133,7 @@ const untouched = async (paths: string[]) =>
 describe('tier4 certs rotate (files, real nginx)', () => {
   test('rotates to the new pair while clients connecting throughout see no failed request', async () => {
     const { nginx, config } = await site(current);
-    expect(await servedFingerprint(nginx.port)).toBe(sha256(current));
+    expect(await settledFingerprint(nginx.port, sha256(current))).toBe(sha256(current));
     const files = await writePair(config.dir, 'new', next);
 
     const loop = clientLoop(nginx.port);
@@ -157,7 +157,7 @@ describe('tier4 certs rotate (files, real nginx)', () => {
     expect(result.code, result.stderr).toBe(0);
     const doc = JSON.parse(result.stdout);
     expect(doc.servedSha256).toBe(sha256(next));
-    expect(await servedFingerprint(nginx.port)).toBe(sha256(next));
+    expect(await settledFingerprint(nginx.port, sha256(next))).toBe(sha256(next));
     expect(loop.failures).toEqual([]);
     expect(loop.seen.length).toBeGreaterThan(10);
     expect(loop.seen).toContain(sha256(current));
@@ -215,7 +215,7 @@ describe('tier4 certs rotate (files, real nginx)', () => {
     }
     expect(await untouched([nginx.certFile, nginx.keyFile])).toEqual(before);
     await expect(stat(join(nginx.dir, 'ssl', '.tier4-previous'))).rejects.toThrow(/ENOENT/);
-    expect(await servedFingerprint(nginx.port)).toBe(sha256(current));
+    expect(await settledFingerprint(nginx.port, sha256(current))).toBe(sha256(current));
   });
 
   test('--dry-run validates the pair, runs the configuration test, and changes nothing: the old certificate is still served', async () => {
@@ -259,7 +259,7 @@ describe('tier4 certs rotate (files, real nginx)', () => {
     expect(await untouched([nginx.certFile, nginx.keyFile])).toEqual(before);
     await expect(stat(join(nginx.dir, 'ssl', '.tier4-previous'))).rejects.toThrow(/ENOENT/);
     expect(await nginx.errorLog()).not.toContain('SIGHUP');
-    expect(await servedFingerprint(nginx.port)).toBe(sha256(current));
+    expect(await settledFingerprint(nginx.port, sha256(current))).toBe(sha256(current));
 
     // A configuration test that fails stops the dry run (exit 1), as it would stop the rotation before a reload.
     await rewrite({ testCommand: '/bin/sh -c "echo emerg: bad directive >&2; exit 1"' });
@@ -268,7 +268,7 @@ describe('tier4 certs rotate (files, real nginx)', () => {
     expect(failing.stderr).toContain('The configuration test command');
     expect(failing.stderr).toContain('bad directive');
     expect(await untouched([nginx.certFile, nginx.keyFile])).toEqual(before);
-    expect(await servedFingerprint(nginx.port)).toBe(sha256(current));
+    expect(await settledFingerprint(nginx.port, sha256(current))).toBe(sha256(current));
   });
 
   test('a configuration test that fails with the new pair in place rolls back before any reload', async () => {
@@ -285,7 +285,7 @@ describe('tier4 certs rotate (files, real nginx)', () => {
     expect(result.stderr).toContain('The configuration test command');
     expect(result.stderr).toContain('the previous certificate was restored and is served again');
     expect(await readFile(nginx.certFile, 'utf8')).toBe(current.cert);
-    expect(await servedFingerprint(nginx.port)).toBe(sha256(current));
+    expect(await settledFingerprint(nginx.port, sha256(current))).toBe(sha256(current));
   });
 
   test('a reload command that fails rolls back to the saved pair', async () => {
@@ -312,7 +312,7 @@ describe('tier4 certs rotate (files, real nginx)', () => {
     );
     expect(await readFile(nginx.certFile, 'utf8')).toBe(current.cert);
     expect(await readFile(nginx.keyFile, 'utf8')).toBe(current.key);
-    expect(await servedFingerprint(nginx.port)).toBe(sha256(current));
+    expect(await settledFingerprint(nginx.port, sha256(current))).toBe(sha256(current));
   });
 
   test('a reload that does not make nginx serve the new certificate rolls back', async () => {
@@ -339,7 +339,7 @@ describe('tier4 certs rotate (files, real nginx)', () => {
       /the previous certificate was restored and is served again/,
     );
     expect(await readFile(nginx.certFile, 'utf8')).toBe(current.cert);
-    expect(await servedFingerprint(nginx.port)).toBe(sha256(current));
+    expect(await settledFingerprint(nginx.port, sha256(current))).toBe(sha256(current));
   });
 
   test('a reload after which nginx serves some other certificate rolls back, and the old one is served again', async () => {
@@ -366,7 +366,7 @@ describe('tier4 certs rotate (files, real nginx)', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`still serves ${sha256(stray)}`);
     expect(result.stderr).toMatch(/the previous certificate was restored and is served again/);
-    expect(await servedFingerprint(nginx.port)).toBe(sha256(current));
+    expect(await settledFingerprint(nginx.port, sha256(current))).toBe(sha256(current));
   });
 });
 

@@ -16,7 +16,7 @@ import {
   type TestPair,
 } from '../support/certs-factory.js';
 import { deployment, type FakeKubeApi, startFakeKubeApi, tlsSecret } from '../support/certs-kube-api.js';
-import { type RunningNginx, SNI_HOST, servedFingerprint, startNginx } from '../support/certs-nginx.js';
+import { type RunningNginx, SNI_HOST, settledFingerprint, startNginx } from '../support/certs-nginx.js';
 import { testSecret } from '../support/secrets.js';
 
 // certs rotate (certs/rotate.ts), in-process: a real nginx serving from files, the fake Kubernetes API for
@@ -205,7 +205,7 @@ describe('files', () => {
       `Checking the server side of ${nginx.certFile} and ${nginx.keyFile} (a dry run: nothing is written)`,
     ]);
     expect(await readFile(nginx.certFile, 'utf8')).toBe(current.cert);
-    expect(await servedFingerprint(nginx.port)).toBe(sha(current));
+    expect(await settledFingerprint(nginx.port, sha(current))).toBe(sha(current));
   });
 
   test('--dry-run: no test command, a backupDir of its own, and folders that cannot take the pair', async () => {
@@ -458,7 +458,7 @@ describe('a Kubernetes Secret', () => {
     expect(secretPem('primero-tls-previous')).toBe(current.cert);
     expect(Buffer.from(copy.data['tls.key'], 'base64').toString()).toBe(current.key);
     expect(secretPem('primero-tls')).toBe(next.cert);
-    expect(await servedFingerprint(nginx.port)).toBe(sha(next));
+    expect(await settledFingerprint(nginx.port, sha(next))).toBe(sha(next));
   });
 
   test('a rollout that fails: the Secret is put back', async () => {
@@ -562,7 +562,7 @@ describe('cert-manager', () => {
       `Asking cert-manager to issue ${NS}/primero again`,
       `Restarting Deployment ${NS}/primero-nginx`,
     ]);
-    expect(await servedFingerprint(nginx.port)).toBe(sha(next));
+    expect(await settledFingerprint(nginx.port, sha(next))).toBe(sha(next));
   });
 
   test('a new certificate nginx never serves; a Secret gone after issuance', async () => {

@@ -25,6 +25,20 @@ export interface RunningNginx {
   stop(): Promise<void>;
 }
 
+/**
+ * The fingerprint the server settles on: asked until it is `expected` or `timeoutMs` has passed. Right after a
+ * reload an old nginx worker may still take a connection and present the old certificate (nginx's graceful
+ * shutdown of old workers), so a single ask races the reload; tier4 itself polls the same way.
+ */
+export async function settledFingerprint(port: number, expected: string, timeoutMs = 5000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const served = await servedFingerprint(port);
+    if (served === expected || Date.now() > deadline) return served;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** The leaf the server presents for SNI_HOST, as an uppercase colon SHA-256. */
 export function servedFingerprint(port: number): Promise<string> {
   return new Promise((resolvePromise, reject) => {
