@@ -88,19 +88,24 @@ export async function writeArchive(
   path: string,
   env: NodeJS.ProcessEnv,
 ): Promise<number> {
-  if (compression?.method === 'zstd') {
-    const tool = await findZstd(env);
-    const file = await open(path, 'wx', 0o600);
-    try {
-      await decompressInto(tool, plain, file.fd).done;
-      return (await file.stat()).size;
-    } finally {
-      await file.close();
+  try {
+    if (compression?.method === 'zstd') {
+      const tool = await findZstd(env);
+      const file = await open(path, 'wx', 0o600);
+      try {
+        await decompressInto(tool, plain, file.fd).done;
+        return (await file.stat()).size;
+      } finally {
+        await file.close();
+      }
     }
+    const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+    await (compression ? pipeline(plain, brotliDecompressor(), out) : pipeline(plain, out));
+    return out.bytesWritten;
+  } catch (error) {
+    plain.destroy(); // stop reading the object: nothing more is written
+    throw error;
   }
-  const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
-  await (compression ? pipeline(plain, brotliDecompressor(), out) : pipeline(plain, out));
-  return out.bytesWritten;
 }
 
 /**

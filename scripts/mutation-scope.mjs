@@ -32,6 +32,8 @@ export const SCOPE = [
       'test/mutation-kills/create.test.ts',
       'test/mutation-kills/create-refusals.test.ts',
       'test/backups/progress.test.ts',
+      // The zstd process (decision 0018): missing, silent, cut short, failing; in-process through runCli.
+      'test/backups/zstd.test.ts',
     ],
   },
   { module: 'backups/attachments.ts', tests: ['test/mutation-kills/attachments.test.ts'] },
