@@ -37,6 +37,15 @@ export const SCOPE = [
     ],
   },
   { module: 'backups/attachments.ts', tests: ['test/mutation-kills/attachments.test.ts'] },
+  // The zstd process a dump goes through (decision 0018): sizes parsed, failures reported, nothing recorded.
+  {
+    module: 'backups/zstd.ts',
+    tests: [
+      'test/backups/zstd-process.test.ts',
+      'test/backups/zstd.test.ts',
+      'test/mutation-kills/create.test.ts',
+    ],
+  },
   { module: 'drills/run.ts', tests: ['test/mutation-kills/drill.test.ts'] },
   { module: 'certs/status.ts', tests: ['test/mutation-kills/certs-status.test.ts'] },
   {
