@@ -125,9 +125,15 @@ export function decompressInto(
   });
   child.stdin!.on('error', () => {}); // zstd stopping early is reported by its exit status
   compressed.pipe(child.stdin!);
-  const done = exited(child, collect(child), 'decompressing the dump').catch((error: Error) => {
-    throw inputError ?? error;
-  });
+  // An input that failed fails the decompression even when zstd exited 0 (the failure fell between two frames).
+  const done = exited(child, collect(child), 'decompressing the dump').then(
+    () => {
+      if (inputError) throw inputError;
+    },
+    (error: Error) => {
+      throw inputError ?? error;
+    },
+  );
   done.catch(() => undefined);
   return { done, kill: () => child.kill('SIGTERM') };
 }
