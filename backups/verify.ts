@@ -212,13 +212,19 @@ async function readDumpToc(
   });
   child.stdin!.on('error', () => {});
   // pg_restore stops reading once it has the TOC: the feed then ends early, which is no failure of the dump.
-  let feedFailure: unknown;
-  feedArchive(plain, manifest.database.compression, child.stdin!, repo.env).catch((error) => {
-    feedFailure = error;
-  });
+  const fed = feedArchive(plain, manifest.database.compression, child.stdin!, repo.env).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
   const result = await child;
   if (result.exitCode !== 0) {
-    const cause = feedFailure ? errorMessage(feedFailure) : String(result.stderr).trim().split('\n').at(-1);
+    // Waited for, so the message does not depend on which process ended first. A decompressor that cannot
+    // run (zstd missing or too old) is the cause; otherwise pg_restore's own last line says what it could not read.
+    const feedFailure = await fed;
+    const cause =
+      feedFailure instanceof UsageError
+        ? errorMessage(feedFailure)
+        : String(result.stderr).trim().split('\n').at(-1);
     failures.push({ object: manifest.database.object, problem: `pg_restore cannot read the dump: ${cause}` });
     return { entries: 0, tableData: 0 };
   }
