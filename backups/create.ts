@@ -164,6 +164,7 @@ export async function createBackup(
         pgDumpVersion: pgDump.version,
         extensions: facts.extensions,
         rowCounts: facts.rowCounts,
+        bulkTables: snapshot.bulkTables,
         latestMigration: facts.latestMigration,
         primeroVersion: facts.primeroVersion,
       },

@@ -46,6 +46,11 @@ export const manifestBodySchema = z.object({
     pgDumpVersion: z.string(),
     extensions: z.array(z.object({ name: z.string(), version: z.string() })),
     rowCounts: z.record(z.string(), z.number().int().nonnegative()),
+    /**
+     * The tables whose rows a restore splits between its connections (decision 0019): the largest at backup.
+     * Absent in sets written before it; a restore then splits every table.
+     */
+    bulkTables: z.array(z.object({ schema: z.string(), table: z.string() })).optional(),
     latestMigration: z.string().nullable(),
     primeroVersion: z.string().nullable(),
   }),

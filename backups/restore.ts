@@ -15,7 +15,13 @@ import {
   toolConnection,
   withDatabase,
 } from '../core/postgres/connection.js';
-import { assertToolCanHandle, findPgTool, toolErrorDetail } from '../core/postgres/pg-tools.js';
+import {
+  assertToolCanHandle,
+  findPgTool,
+  findToolBeside,
+  type PgTool,
+  toolErrorDetail,
+} from '../core/postgres/pg-tools.js';
 import { printableKey, unsafeBlobKey } from '../core/primero/tables.js';
 import { type BlobEndpoint, UnsafeBlobError } from './attachments.js';
 import { decryptStream } from './crypto/age.js';
@@ -24,6 +30,8 @@ import { feedArchive, writeArchive } from './dump-compression.js';
 import { inOrder } from './in-order.js';
 import type { BlobRecord, Manifest } from './manifest.js';
 import { pinDump, pinnedRead } from './pinned-dump.js';
+import { DataLoadError, loadTableData } from './postgres/parallel-data-load.js';
+import { splitRestoreList } from './postgres/restore-list.js';
 import {
   type IncompleteRestore,
   incompleteMarker,
@@ -259,6 +267,7 @@ export async function runRestore(
       dumpFile,
       pinned,
       skipExtensionComments: inPlace,
+      psql: usesPsql(method) ? (await psqlTool(repo, plan)).path : undefined,
     });
     const databaseDone = Date.now();
 
@@ -428,6 +437,17 @@ export function restorePrerequisites(
         return { status: 'ok', detail: `pg_restore ${tool.version} (${tool.path})` };
       },
     },
+    {
+      name: 'psql',
+      check: async () => {
+        if (!usesPsql(method)) return { status: 'skip', detail: 'pg_restore loads the data (--jobs 1)' };
+        const tool = await psqlTool(repo, plan);
+        return {
+          status: 'ok',
+          detail: `psql ${tool.version} (${tool.path}), loads the table data over ${method.jobs} connections`,
+        };
+      },
+    },
     { name: 'permissions', check: () => checkRole(plan) },
     { name: 'extensions', check: () => checkExtensions(plan, method) },
     { name: 'temp space', check: () => checkTempSpace(plan, method) },
@@ -443,6 +463,22 @@ function restoreTool(repo: SiteRepository, plan: RestorePlan) {
   if (!tool) {
     tool = findRestoreTool(repo, plan);
     restoreTools.set(plan, tool);
+  }
+  return tool;
+}
+
+/** More than one job loads the table data through psql sessions (restoreInPhases), from the decrypted file. */
+function usesPsql(method: RestoreMethod): boolean {
+  return method.jobs > 1 && method.viaFile;
+}
+
+const psqlTools = new WeakMap<RestorePlan, Promise<PgTool>>();
+
+function psqlTool(repo: SiteRepository, plan: RestorePlan): Promise<PgTool> {
+  let tool = psqlTools.get(plan);
+  if (!tool) {
+    tool = restoreTool(repo, plan).then((pgRestore) => findToolBeside(pgRestore, 'psql'));
+    psqlTools.set(plan, tool);
   }
   return tool;
 }
@@ -662,21 +698,31 @@ async function restoreDump(
     /** Streamed: the header and nonce of the object that matched its SHA-256 (pinned-dump.ts). */
     pinned: Buffer | undefined;
     skipExtensionComments: boolean;
+    /** With a file and more than one job: psql, which loads the table data over `jobs` connections. */
+    psql: string | undefined;
   },
 ): Promise<void> {
   const tool = toolConnection(into);
   const args = ['--no-owner', '--no-acl', '--exit-on-error', '--no-password', `--dbname=${tool.url}`];
   const run = {
     env: tool.env,
-    reject: false,
+    reject: false as const,
     ...(options.signal ? { cancelSignal: options.signal } : {}),
   };
-  let result: Awaited<ReturnType<typeof execa>>;
-  if (how.dumpFile) {
+  // What went wrong, in the words of the tool that failed; undefined when all went well.
+  let failure: string | undefined;
+  if (how.dumpFile && how.psql) {
+    failure = await restoreInPhases(pgRestorePath, how.psql, how.dumpFile, tool, args, run, {
+      ...how,
+      bulkTables: manifest.database.bulkTables,
+    });
+  } else if (how.dumpFile) {
     const useList = how.skipExtensionComments
-      ? [`--use-list=${await tocWithoutExtensionComments(pgRestorePath, how.dumpFile)}`]
+      ? [`--use-list=${(await writeRestoreLists(pgRestorePath, how.dumpFile, true)).rest}`]
       : [];
-    result = await execa(pgRestorePath, [...args, ...useList, `--jobs=${how.jobs}`, how.dumpFile], run);
+    failure = failed(
+      await execa(pgRestorePath, [...args, ...useList, `--jobs=${how.jobs}`, how.dumpFile], run),
+    );
   } else {
     const { stream, cipher } = pinnedRead(await repo.store.get(manifest.database.object), how.pinned!);
     const decrypted = await decryptStream(stream, options.identities, manifest.database.object);
@@ -684,8 +730,8 @@ async function restoreDump(
     child.stdin!.on('error', () => {});
     const fed = feedArchive(decrypted, manifest.database.compression, child.stdin!, repo.env);
     fed.catch(() => undefined); // awaited below, after pg_restore
-    result = await child;
-    if (result.exitCode === 0) {
+    failure = failed(await child);
+    if (!failure) {
       await fed.catch((error) => {
         throw damagedDump(manifest, error);
       });
@@ -693,9 +739,9 @@ async function restoreDump(
       assertSameDump(manifest, cipher);
     }
   }
-  if (result.exitCode !== 0) {
+  if (failure) {
     throw new OperationError(
-      `pg_restore into ${describeDatabase(into.url)} failed: ${toolErrorDetail(result)}`,
+      `Restoring into ${describeDatabase(into.url)} failed: ${failure}`,
       how.skipExtensionComments
         ? 'The target database is partly restored and marked incomplete: restore again with --replace once the cause is fixed.'
         : 'The target database was not changed. Fix the cause and restore again.',
@@ -828,13 +874,82 @@ async function restoredChecksums(target: DatabaseTarget): Promise<Map<string, st
   }
 }
 
-/** Writes the dump's table of contents without COMMENT ON EXTENSION entries, beside the dump; returns its path. */
-async function tocWithoutExtensionComments(pgRestorePath: string, dump: string): Promise<string> {
+/** Writes the dump's table of contents beside it as the two pg_restore lists of splitRestoreList. */
+async function writeRestoreLists(
+  pgRestorePath: string,
+  dump: string,
+  skipExtensionComments: boolean,
+  bulkTables?: Array<{ schema: string; table: string }>,
+): Promise<{ data: string | undefined; rest: string }> {
   const { stdout } = await execa(pgRestorePath, ['--list', dump]);
-  const kept = stdout.split('\n').filter((line) => !/^\d+; \d+ \d+ COMMENT - EXTENSION /.test(line));
-  const list = `${dump}.list`;
-  await writeFile(list, `${kept.join('\n')}\n`, { mode: 0o600 });
-  return list;
+  const { data, rest } = splitRestoreList(stdout, { skipExtensionComments, bulkTables });
+  const write = async (name: string, lines: string[]) => {
+    await writeFile(name, `${lines.join('\n')}\n`, { mode: 0o600 });
+    return name;
+  };
+  return {
+    data: data.length > 0 ? await write(`${dump}.data.list`, data) : undefined,
+    rest: await write(`${dump}.list`, rest),
+  };
+}
+
+/**
+ * The restore with more than one job (decision 0019): the schema first; then the rows of the largest tables (the
+ * manifest's bulkTables; every table for older sets), each table's rows split between `jobs` psql sessions, as
+ * pg_restore -j gives a table one connection and the largest set the pace; then everything else (the other
+ * tables, sequence values, large objects, indexes, constraints) with pg_restore -j, whose smaller loads run beside
+ * the largest tables' index builds.
+ */
+async function restoreInPhases(
+  pgRestorePath: string,
+  psql: string,
+  dumpFile: string,
+  tool: { url: string; env: Record<string, string> },
+  args: string[],
+  run: { env: Record<string, string>; reject: false; cancelSignal?: AbortSignal },
+  how: { jobs: number; skipExtensionComments: boolean; bulkTables: Manifest['database']['bulkTables'] },
+): Promise<string | undefined> {
+  const lists = await writeRestoreLists(pgRestorePath, dumpFile, how.skipExtensionComments, how.bulkTables);
+  const schema = failed(
+    await execa(pgRestorePath, [...args, '--section=pre-data', `--use-list=${lists.rest}`, dumpFile], run),
+  );
+  if (schema) return schema;
+  if (lists.data) {
+    try {
+      await loadTableData({
+        pgRestore: pgRestorePath,
+        psql,
+        dumpFile,
+        listFile: lists.data,
+        url: tool.url,
+        env: tool.env,
+        sessions: how.jobs,
+        ...(run.cancelSignal ? { signal: run.cancelSignal } : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof DataLoadError)) throw error;
+      return `loading the table data, ${error.tool}: ${error.detail}`;
+    }
+  }
+  return failed(
+    await execa(
+      pgRestorePath,
+      [
+        ...args,
+        '--section=data',
+        '--section=post-data',
+        `--use-list=${lists.rest}`,
+        `--jobs=${how.jobs}`,
+        dumpFile,
+      ],
+      run,
+    ),
+  );
+}
+
+/** A PostgreSQL tool's failure as the restore reports it (pg_restore: …), or undefined when it succeeded. */
+function failed(result: { exitCode?: number | undefined; stderr?: unknown; signal?: string | undefined }) {
+  return result.exitCode === 0 ? undefined : `pg_restore: ${toolErrorDetail(result)}`;
 }
 
 async function countTables(target: DatabaseTarget): Promise<number> {

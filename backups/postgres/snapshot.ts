@@ -31,6 +31,8 @@ export interface ExportedSnapshot {
   serverMajor: number;
   /** On-disk size of each table ("schema.table"), to turn pg_dump's progress into a fraction done. */
   tableSizes: Map<string, number>;
+  /** The tables a restore should split between its connections (decision 0019), largest first. */
+  bulkTables: Array<{ schema: string; table: string }>;
   /**
    * The facts and the blob list, read in the same snapshot on this connection. Started at once, so the
    * counting runs while pg_dump dumps (in its own connection) rather than before it.
@@ -50,8 +52,9 @@ export async function exportSnapshot(client: pg.Client): Promise<ExportedSnapsho
       "SELECT pg_export_snapshot() AS id, now() AS now, current_setting('server_version_num') AS num",
     );
     const snapshot = rows[0]!;
-    const sizes = await client.query<{ name: string; bytes: string }>(
-      `SELECT n.nspname || '.' || c.relname AS name, pg_table_size(c.oid) AS bytes
+    const sizes = await client.query<{ name: string; schema: string; table: string; bytes: string }>(
+      `SELECT n.nspname || '.' || c.relname AS name, n.nspname AS schema, c.relname AS table,
+              pg_table_size(c.oid) AS bytes
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
     );
@@ -62,6 +65,7 @@ export async function exportSnapshot(client: pg.Client): Promise<ExportedSnapsho
       takenAt: snapshot.now,
       serverMajor: Math.floor(Number(snapshot.num) / 10_000),
       tableSizes: new Map(sizes.rows.map((row) => [row.name, Number(row.bytes)])),
+      bulkTables: bulkTables(sizes.rows.map((row) => ({ ...row, bytes: Number(row.bytes) }))),
       contents,
       close: async () => {
         await contents.catch(() => undefined);
@@ -72,6 +76,21 @@ export async function exportSnapshot(client: pg.Client): Promise<ExportedSnapsho
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * The largest table and those at least half its size (at most three): loaded over every connection of a
+ * restore, while pg_restore loads the smaller ones beside the index builds (decision 0019).
+ */
+export function bulkTables(
+  tables: Array<{ schema: string; table: string; bytes: number }>,
+): Array<{ schema: string; table: string }> {
+  const sorted = [...tables].filter((t) => t.bytes > 0).sort((a, b) => b.bytes - a.bytes);
+  const largest = sorted[0]?.bytes ?? 0;
+  return sorted
+    .filter((t) => t.bytes * 2 >= largest)
+    .slice(0, 3)
+    .map(({ schema, table }) => ({ schema, table }));
 }
 
 async function readContents(client: pg.Client): Promise<SnapshotContents> {

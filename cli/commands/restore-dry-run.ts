@@ -170,7 +170,7 @@ export async function restoreDryRun(
       for (const prerequisite of restorePrerequisites(repo, plan, method))
         await check(prerequisite.name, async () => [undefined, await prerequisite.check()]);
     } else {
-      for (const name of ['pg_restore', 'permissions', 'extensions', 'temp space'])
+      for (const name of ['pg_restore', 'psql', 'permissions', 'extensions', 'temp space', 'zstd'])
         skipped(name, 'needs the backup set and the target database');
     }
 

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { OperationError, UsageError } from '../errors.js';
 import { redact } from '../redact.js';
@@ -41,6 +41,30 @@ export async function findPgTool(
   throw new UsageError(
     `${name} was not found.`,
     'Install the PostgreSQL client of the server major version or newer (Debian: postgresql-client-15), or set TIER4_PG_BIN.',
+  );
+}
+
+/**
+ * psql from the same installation as `beside` (its directory, or the PATH when it came from there), of the same
+ * version: pg_restore writes scripts for its own psql (from 15.14 they begin with `\restrict`, which older psql
+ * refuses).
+ */
+export async function findToolBeside(beside: PgTool, name: 'psql'): Promise<PgTool> {
+  const path = beside.path.includes('/') ? join(dirname(beside.path), name) : name;
+  let version: string | undefined;
+  try {
+    const { stdout } = await execa(path, ['--version']);
+    const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(stdout);
+    if (match) version = `${match[1]}.${match[2] ?? '0'}`;
+  } catch {
+    // reported below
+  }
+  if (version === beside.version) return { path, version, major: Number(version.split('.')[0]) };
+  throw new UsageError(
+    version
+      ? `${name} ${version} (${path}) is not the version of pg_restore beside it (${beside.version}).`
+      : `${name} was not found beside pg_restore (${path}).`,
+    `A restore with --jobs 2 or more loads the table data through ${name}: install the PostgreSQL client package that has both (Debian: postgresql-client-${beside.major}), or restore with --jobs 1.`,
   );
 }
 

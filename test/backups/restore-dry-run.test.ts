@@ -118,6 +118,7 @@ describe('restore --dry-run', () => {
       'repository lock',
       'target database',
       'pg_restore',
+      'psql',
       'permissions',
       'extensions',
       'temp space',

@@ -165,12 +165,18 @@ describe('the plan and the checks before anything changes', () => {
     const needed = (good.manifest.database.plainSize + 16 * 1024 * 1024) / 1024 / 1024;
     expect(outcomes.map(([name]) => name)).toEqual([
       'pg_restore',
+      'psql',
       'permissions',
       'extensions',
       'temp space',
       'zstd',
     ]);
-    expect(outcomes[4]![1]).toEqual({
+    // Two jobs by default: the table data loads through psql, from the same installation as pg_restore.
+    expect(outcomes[1]![1]).toEqual({
+      status: 'ok',
+      detail: expect.stringMatching(/^psql 15\.\d+ \(\/.+\/psql\), loads the table data over 2 connections$/),
+    });
+    expect(outcomes[5]![1]).toEqual({
       status: 'ok',
       detail: expect.stringMatching(/^zstd 1\.\d+\.\d+ \(zstd\)$/),
     });
@@ -178,19 +184,23 @@ describe('the plan and the checks before anything changes', () => {
       status: 'ok',
       detail: expect.stringMatching(/^pg_restore 15\.\d+ \(\/.+\/pg_restore\)$/),
     });
-    expect(outcomes[1]![1]).toEqual({ status: 'ok', detail: `role ${info().user}: a superuser` });
+    expect(outcomes[2]![1]).toEqual({ status: 'ok', detail: `role ${info().user}: a superuser` });
     const wanted = good.manifest.database.extensions.map((e) => e.name).filter((n) => n !== 'plpgsql');
-    expect(outcomes[2]![1]).toEqual({ status: 'ok', detail: `${wanted.join(', ')} available` });
-    expect(outcomes[3]![1]).toEqual({
+    expect(outcomes[3]![1]).toEqual({ status: 'ok', detail: `${wanted.join(', ')} available` });
+    expect(outcomes[4]![1]).toEqual({
       status: 'ok',
       detail: expect.stringMatching(
         new RegExp(`^\\d+ MiB free in ${tempDir}; the dump needs ${needed.toFixed(0)} MiB$`),
       ),
     });
     const streamed = restoreMethod(absent, { jobs: 1 });
-    expect(await restorePrerequisites(repo, absent, streamed)[3]!.check()).toEqual({
+    expect(await restorePrerequisites(repo, absent, streamed)[4]!.check()).toEqual({
       status: 'skip',
       detail: 'the dump is streamed into pg_restore (--jobs 1, new database)',
+    });
+    expect(await restorePrerequisites(repo, absent, streamed)[1]!.check()).toEqual({
+      status: 'skip',
+      detail: 'pg_restore loads the data (--jobs 1)',
     });
 
     // An empty database that exists, and one that holds something; an unfinished restore is reported.
@@ -234,7 +244,7 @@ describe('the plan and the checks before anything changes', () => {
       password,
     });
     const check = async (p: RestorePlan) => {
-      const prerequisite = restorePrerequisites(repo, p, restoreMethod(p, {}))[1]!;
+      const prerequisite = restorePrerequisites(repo, p, restoreMethod(p, {}))[2]!;
       return prerequisite.check().catch((error: unknown) => error);
     };
     try {
@@ -286,7 +296,7 @@ describe('the plan and the checks before anything changes', () => {
     });
     const p = await plan(repo, good.manifest.id);
     const tempDir = await folder('full');
-    const [, , extensions, space] = restorePrerequisites(repo, p, restoreMethod(p, { tempDir }));
+    const [, , , extensions, space] = restorePrerequisites(repo, p, restoreMethod(p, { tempDir }));
     const missing = (await extensions!.check().catch((e: unknown) => e)) as OperationError;
     expect(missing).toBeInstanceOf(OperationError);
     expect(missing.message).toBe(
@@ -317,7 +327,7 @@ describe('the plan and the checks before anything changes', () => {
       body.database.extensions = [{ name: 'plpgsql', version: '1.0' }];
     });
     const none = await plan(repo, good.manifest.id);
-    expect(await restorePrerequisites(repo, none, restoreMethod(none, {}))[2]!.check()).toEqual({
+    expect(await restorePrerequisites(repo, none, restoreMethod(none, {}))[3]!.check()).toEqual({
       status: 'ok',
       detail: 'the set uses no extension',
     });
@@ -340,7 +350,7 @@ describe('the plan and the checks before anything changes', () => {
       },
     });
     const extensions = (p: RestorePlan) =>
-      restorePrerequisites(repo, p, restoreMethod(p, {}))[2]!
+      restorePrerequisites(repo, p, restoreMethod(p, {}))[3]!
         .check()
         .catch((e: unknown) => e);
     expect(await extensions(withBloom(await plan(repo, good.manifest.id)))).toEqual({

@@ -84,7 +84,7 @@ export async function tableDigests(database: string): Promise<Record<string, str
     const out: Record<string, string> = {};
     for (const { tablename } of tables) {
       const { rows } = await client.query(
-        `SELECT count(*) AS n, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS digest FROM public."${tablename}" t`,
+        `SELECT count(*) AS n, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS digest FROM public."${tablename.replaceAll('"', '""')}" t`,
       );
       out[tablename] = `${rows[0].n}:${rows[0].digest}`;
     }
