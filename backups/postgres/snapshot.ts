@@ -85,7 +85,10 @@ export async function exportSnapshot(client: pg.Client): Promise<ExportedSnapsho
 export function bulkTables(
   tables: Array<{ schema: string; table: string; bytes: number }>,
 ): Array<{ schema: string; table: string }> {
-  const sorted = [...tables].filter((t) => t.bytes > 0).sort((a, b) => b.bytes - a.bytes);
+  // Largest first; equal sizes by name, so the same database always gives the same list.
+  const byName = (a: { schema: string; table: string }, b: typeof a) =>
+    a.schema === b.schema ? (a.table < b.table ? -1 : 1) : a.schema < b.schema ? -1 : 1;
+  const sorted = [...tables].filter((t) => t.bytes > 0).sort((a, b) => b.bytes - a.bytes || byName(a, b));
   const largest = sorted[0]?.bytes ?? 0;
   return sorted
     .filter((t) => t.bytes * 2 >= largest)

@@ -139,8 +139,19 @@ describe('a backup of a site whose attachments an earlier set holds', () => {
       copy.database,
       'SELECT extname AS name, extversion AS version FROM pg_extension ORDER BY extname',
     );
+    // The tables a restore loads over every job (decision 0019): the largest, and those at least half its size.
+    const sizes = await queryDatabase<{ schema: string; table: string; bytes: string }>(
+      copy.database,
+      `SELECT n.nspname AS schema, c.relname AS table, pg_table_size(c.oid) AS bytes FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = 'public'
+        ORDER BY pg_table_size(c.oid) DESC, n.nspname COLLATE "C", c.relname COLLATE "C"`,
+    );
+    const largest = Number(sizes[0]!.bytes);
+    const bulk = sizes.filter((t) => Number(t.bytes) * 2 >= largest).slice(0, 3);
+    expect(bulk.length).toBeGreaterThan(0);
     expect(manifest.database).toEqual({
       object: layout.dump(repo.site, manifest.id),
+      bulkTables: bulk.map(({ schema, table }) => ({ schema, table })),
       size: dumpObject.length,
       sha256: sha256(dumpObject),
       plainSize: archive.length,
