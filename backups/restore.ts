@@ -31,7 +31,7 @@ import { inOrder } from './in-order.js';
 import type { BlobRecord, Manifest } from './manifest.js';
 import { pinDump, pinnedRead } from './pinned-dump.js';
 import { DataLoadError, loadTableData } from './postgres/parallel-data-load.js';
-import { splitRestoreList } from './postgres/restore-list.js';
+import { listedIds, type RestoreLists, splitRestoreList } from './postgres/restore-list.js';
 import {
   type IncompleteRestore,
   incompleteMarker,
@@ -717,9 +717,10 @@ async function restoreDump(
       bulkTables: manifest.database.bulkTables,
     });
   } else if (how.dumpFile) {
-    const useList = how.skipExtensionComments
-      ? [`--use-list=${(await writeRestoreLists(pgRestorePath, how.dumpFile, true)).rest}`]
-      : [];
+    const rest = how.skipExtensionComments
+      ? (await writeRestoreLists(pgRestorePath, how.dumpFile, true, [])).rest
+      : undefined;
+    const useList = rest ? [`--use-list=${rest}`] : [];
     failure = failed(
       await execa(pgRestorePath, [...args, ...useList, `--jobs=${how.jobs}`, how.dumpFile], run),
     );
@@ -874,22 +875,33 @@ async function restoredChecksums(target: DatabaseTarget): Promise<Map<string, st
   }
 }
 
-/** Writes the dump's table of contents beside it as the two pg_restore lists of splitRestoreList. */
+/** Writes the dump's table of contents beside it as the pg_restore lists of splitRestoreList; none when empty. */
 async function writeRestoreLists(
   pgRestorePath: string,
   dump: string,
   skipExtensionComments: boolean,
   bulkTables?: Array<{ schema: string; table: string }>,
-): Promise<{ data: string | undefined; rest: string }> {
-  const { stdout } = await execa(pgRestorePath, ['--list', dump]);
-  const { data, rest } = splitRestoreList(stdout, { skipExtensionComments, bulkTables });
-  const write = async (name: string, lines: string[]) => {
+): Promise<{ [K in keyof RestoreLists]: string | undefined }> {
+  const [verbose, preData] = await Promise.all([
+    execa(pgRestorePath, ['--list', '--verbose', dump]),
+    execa(pgRestorePath, ['--list', '--section=pre-data', dump]),
+  ]);
+  const lists = splitRestoreList(verbose.stdout, {
+    skipExtensionComments,
+    bulkTables,
+    preData: listedIds(preData.stdout),
+  });
+  const write = async (suffix: string, lines: string[]) => {
+    if (lines.length === 0) return undefined;
+    const name = `${dump}.${suffix}.list`;
     await writeFile(name, `${lines.join('\n')}\n`, { mode: 0o600 });
     return name;
   };
   return {
-    data: data.length > 0 ? await write(`${dump}.data.list`, data) : undefined,
-    rest: await write(`${dump}.list`, rest),
+    data: await write('data', lists.data),
+    early: await write('early', lists.early),
+    late: await write('late', lists.late),
+    rest: await write('rest', lists.rest),
   };
 }
 
@@ -910,8 +922,10 @@ async function restoreInPhases(
   how: { jobs: number; skipExtensionComments: boolean; bulkTables: Manifest['database']['bulkTables'] },
 ): Promise<string | undefined> {
   const lists = await writeRestoreLists(pgRestorePath, dumpFile, how.skipExtensionComments, how.bulkTables);
+  // Pre-data items are never data, early or late: the rest list holds them all.
+  const restList = lists.rest ? [`--use-list=${lists.rest}`] : [];
   const schema = failed(
-    await execa(pgRestorePath, [...args, '--section=pre-data', `--use-list=${lists.rest}`, dumpFile], run),
+    await execa(pgRestorePath, [...args, '--section=pre-data', ...restList, dumpFile], run),
   );
   if (schema) return schema;
   if (lists.data) {
@@ -931,20 +945,19 @@ async function restoreInPhases(
       return `loading the table data, ${error.tool}: ${error.detail}`;
     }
   }
-  return failed(
-    await execa(
-      pgRestorePath,
-      [
-        ...args,
-        '--section=data',
-        '--section=post-data',
-        `--use-list=${lists.rest}`,
-        `--jobs=${how.jobs}`,
-        dumpFile,
-      ],
-      run,
-    ),
-  );
+  // The bulk tables' own indexes and constraints start at once (their rows are in) on all but one job, while
+  // pg_restore restores the rest on the other; what depends on both comes last.
+  const post = (list: string, jobs: number, sections: string[]) =>
+    execa(pgRestorePath, [...args, ...sections, `--use-list=${list}`, `--jobs=${jobs}`, dumpFile], run);
+  const [early, rest] = await Promise.all([
+    lists.early ? post(lists.early, Math.max(1, how.jobs - 1), ['--section=post-data']) : undefined,
+    lists.rest
+      ? post(lists.rest, lists.early ? 1 : how.jobs, ['--section=data', '--section=post-data'])
+      : undefined,
+  ]);
+  const failure = (early && failed(early)) ?? (rest && failed(rest));
+  if (failure || !lists.late) return failure;
+  return failed(await post(lists.late, how.jobs, ['--section=post-data']));
 }
 
 /** A PostgreSQL tool's failure as the restore reports it (pg_restore: …), or undefined when it succeeded. */
