@@ -50,7 +50,9 @@ export const manifestBodySchema = z.object({
      * The tables whose rows a restore splits between its connections (decision 0019): the largest at backup.
      * Absent in sets written before it; a restore then splits every table.
      */
-    bulkTables: z.array(z.object({ schema: z.string(), table: z.string() })).optional(),
+    bulkTables: z
+      .array(z.object({ schema: z.string(), table: z.string(), largestIndex: z.string().optional() }))
+      .optional(),
     latestMigration: z.string().nullable(),
     primeroVersion: z.string().nullable(),
   }),

@@ -1,8 +1,8 @@
 /**
  * Splits a dump's table of contents into the steps of a restore with more than one job (decision 0019):
  * - `data`: the TABLE DATA items the parallel loader takes (the bulk tables, or every table for older sets);
- * - `early`: the indexes and constraints of the bulk tables alone, built as soon as their rows are in, beside
- * - `rest`: everything else pg_restore restores (other tables' rows, their indexes, sequence values…);
+ * - `early`: the constraints and largest index of each bulk table, built as soon as their rows are in, beside
+ * - `rest`: everything else pg_restore restores (other tables' rows, all indexes but those, sequence values…);
  * - `late`: what depends on `early` (a foreign key to a bulk table's key), after both.
  *
  * Read from `pg_restore --list --verbose`: each item is "<dumpId>; <tableoid> <oid> <desc> <schema> <name>
@@ -29,7 +29,7 @@ export function splitRestoreList(
     /** An in-place restore leaves out COMMENT ON EXTENSION (the extension may belong to another role). */
     skipExtensionComments: boolean;
     /** The tables to load in parallel; undefined (a set written before 0019): every table. */
-    bulkTables: ReadonlyArray<{ schema: string; table: string }> | undefined;
+    bulkTables: ReadonlyArray<{ schema: string; table: string; largestIndex?: string }> | undefined;
     /** The dumpIds of the pre-data section. */
     preData: ReadonlySet<number>;
   },
@@ -46,12 +46,24 @@ export function splitRestoreList(
   const otherTableIds = new Set(tables.filter((t) => !bulkTableIds.has(t.id)).map((t) => t.id));
 
   const data = new Set(items.filter((item) => hasDesc(item.line, 'TABLE DATA') && isBulk(item)));
+  // A bulk table's constraints (primary key, unique: ALTER TABLE, which locks out every index build on it) and its
+  // largest index, one after the other; its other indexes build beside them (CREATE INDEX locks only writers out).
+  const largestIndexOf = new Map(
+    tables
+      .filter((t) => bulkTableIds.has(t.id))
+      .map((t) => [t.id, options.bulkTables?.find((b) => t.line.includes(` ${b.schema} ${b.table} `))]),
+  );
   const early = new Set<Item>();
   if (bulk) {
     for (const item of items) {
-      if (!(hasDesc(item.line, 'INDEX') || hasDesc(item.line, 'CONSTRAINT'))) continue;
-      if (!item.deps.some((d) => bulkTableIds.has(d))) continue;
-      if (item.deps.every((d) => options.preData.has(d) && !otherTableIds.has(d))) early.add(item);
+      const index = hasDesc(item.line, 'INDEX');
+      if (!(index || hasDesc(item.line, 'CONSTRAINT'))) continue;
+      const table = item.deps.find((d) => bulkTableIds.has(d));
+      if (table === undefined) continue;
+      if (!item.deps.every((d) => options.preData.has(d) && !otherTableIds.has(d))) continue;
+      const b = largestIndexOf.get(table);
+      if (index && b?.largestIndex && !item.line.includes(` INDEX ${b.schema} ${b.largestIndex} `)) continue;
+      early.add(item);
     }
   }
   // Whatever depends on an early item, directly or not, waits for it.

@@ -32,7 +32,7 @@ export interface ExportedSnapshot {
   /** On-disk size of each table ("schema.table"), to turn pg_dump's progress into a fraction done. */
   tableSizes: Map<string, number>;
   /** The tables a restore should split between its connections (decision 0019), largest first. */
-  bulkTables: Array<{ schema: string; table: string }>;
+  bulkTables: BulkTable[];
   /**
    * The facts and the blob list, read in the same snapshot on this connection. Started at once, so the
    * counting runs while pg_dump dumps (in its own connection) rather than before it.
@@ -52,9 +52,17 @@ export async function exportSnapshot(client: pg.Client): Promise<ExportedSnapsho
       "SELECT pg_export_snapshot() AS id, now() AS now, current_setting('server_version_num') AS num",
     );
     const snapshot = rows[0]!;
-    const sizes = await client.query<{ name: string; schema: string; table: string; bytes: string }>(
+    const sizes = await client.query<{
+      name: string;
+      schema: string;
+      table: string;
+      bytes: string;
+      largest_index: string | null;
+    }>(
       `SELECT n.nspname || '.' || c.relname AS name, n.nspname AS schema, c.relname AS table,
-              pg_table_size(c.oid) AS bytes
+              pg_table_size(c.oid) AS bytes,
+              (SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                WHERE x.indrelid = c.oid ORDER BY pg_relation_size(i.oid) DESC, i.relname LIMIT 1) AS largest_index
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
     );
@@ -65,7 +73,14 @@ export async function exportSnapshot(client: pg.Client): Promise<ExportedSnapsho
       takenAt: snapshot.now,
       serverMajor: Math.floor(Number(snapshot.num) / 10_000),
       tableSizes: new Map(sizes.rows.map((row) => [row.name, Number(row.bytes)])),
-      bulkTables: bulkTables(sizes.rows.map((row) => ({ ...row, bytes: Number(row.bytes) }))),
+      bulkTables: bulkTables(
+        sizes.rows.map((row) => ({
+          schema: row.schema,
+          table: row.table,
+          bytes: Number(row.bytes),
+          largestIndex: row.largest_index,
+        })),
+      ),
       contents,
       close: async () => {
         await contents.catch(() => undefined);
@@ -78,13 +93,20 @@ export async function exportSnapshot(client: pg.Client): Promise<ExportedSnapsho
   }
 }
 
+export interface BulkTable {
+  schema: string;
+  table: string;
+  /** Its largest index: built first after the rows, while its others build beside the rest (decision 0019). */
+  largestIndex?: string;
+}
+
 /**
  * The largest table and those at least half its size (at most three): loaded over every connection of a
  * restore, while pg_restore loads the smaller ones beside the index builds (decision 0019).
  */
 export function bulkTables(
-  tables: Array<{ schema: string; table: string; bytes: number }>,
-): Array<{ schema: string; table: string }> {
+  tables: Array<{ schema: string; table: string; bytes: number; largestIndex?: string | null }>,
+): BulkTable[] {
   // Largest first; equal sizes by name, so the same database always gives the same list.
   const byName = (a: { schema: string; table: string }, b: typeof a) =>
     a.schema === b.schema ? (a.table < b.table ? -1 : 1) : a.schema < b.schema ? -1 : 1;
@@ -93,7 +115,7 @@ export function bulkTables(
   return sorted
     .filter((t) => t.bytes * 2 >= largest)
     .slice(0, 3)
-    .map(({ schema, table }) => ({ schema, table }));
+    .map(({ schema, table, largestIndex }) => ({ schema, table, ...(largestIndex ? { largestIndex } : {}) }));
 }
 
 async function readContents(client: pg.Client): Promise<SnapshotContents> {

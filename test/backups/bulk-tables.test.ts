@@ -28,6 +28,18 @@ describe('the tables a restore loads over every job (decision 0019)', () => {
     ]);
   });
 
+  test('each keeps its largest index, when it has one', () => {
+    expect(
+      bulkTables([
+        { schema: 'public', table: 'cases', bytes: 9, largestIndex: 'index_cases_on_data' },
+        { schema: 'public', table: 'log', bytes: 8, largestIndex: null },
+      ]),
+    ).toEqual([
+      { schema: 'public', table: 'cases', largestIndex: 'index_cases_on_data' },
+      { schema: 'public', table: 'log' },
+    ]);
+  });
+
   test('empty tables are never chosen; a database of empty tables has none', () => {
     expect(bulkTables([t('a', 0), t('b', 0)])).toEqual([]);
     expect(bulkTables([])).toEqual([]);

@@ -87,7 +87,9 @@ describe('restore with more than one job: table data over several connections (d
       { url: target, password: pgInfo().password },
       siteIdentities(repo),
     );
-    expect(plan.manifest.database.bulkTables).toEqual([{ schema: 'public', table: 'bulk' }]);
+    expect(plan.manifest.database.bulkTables).toEqual([
+      { schema: 'public', table: 'bulk', largestIndex: 'bulk_pkey' },
+    ]);
     delete plan.manifest.database.bulkTables;
     await runRestore(repo, plan, { identities: siteIdentities(repo), jobs: 2 });
     // Every table's rows came through the router (restore-list.test.ts shows which go where), exactly.

@@ -65,6 +65,25 @@ describe('the restore lists (decision 0019)', () => {
     expect(all).toContain('3940; 0 16905 TABLE DATA public cases tier4');
   });
 
+  test('with the largest index known: the constraints and that index early, the other indexes beside them', () => {
+    const lists = splitRestoreList(VERBOSE, {
+      skipExtensionComments: false,
+      bulkTables: [{ schema: 'public', table: 'cases', largestIndex: 'index_cases_on_data' }],
+      preData: PRE_DATA,
+    });
+    expect(ids(lists.early)).toEqual([3717, 3718]);
+    expect(lists.rest).toContain('3719; 1259 16917 INDEX public index_cases_on_srch_name_trgm tier4');
+    expect(ids(lists.late)).toEqual([3765, 3790]);
+    // The largest index backing a constraint (the primary key): constraints are early anyway, no index is.
+    const byKey = splitRestoreList(VERBOSE, {
+      skipExtensionComments: false,
+      bulkTables: [{ schema: 'public', table: 'cases', largestIndex: 'cases_pkey' }],
+      preData: PRE_DATA,
+    });
+    expect(ids(byKey.early)).toEqual([3717]);
+    expect(ids(byKey.rest)).toEqual(expect.arrayContaining([3718, 3719]));
+  });
+
   test('an index of a table whose rows pg_restore still loads is never early', () => {
     const lists = splitRestoreList(VERBOSE, {
       skipExtensionComments: false,

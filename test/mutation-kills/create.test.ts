@@ -140,9 +140,11 @@ describe('a backup of a site whose attachments an earlier set holds', () => {
       'SELECT extname AS name, extversion AS version FROM pg_extension ORDER BY extname',
     );
     // The tables a restore loads over every job (decision 0019): the largest, and those at least half its size.
-    const sizes = await queryDatabase<{ schema: string; table: string; bytes: string }>(
+    const sizes = await queryDatabase<{ schema: string; table: string; bytes: string; index: string | null }>(
       copy.database,
-      `SELECT n.nspname AS schema, c.relname AS table, pg_table_size(c.oid) AS bytes FROM pg_class c
+      `SELECT n.nspname AS schema, c.relname AS table, pg_table_size(c.oid) AS bytes,
+              (SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid
+                ORDER BY pg_relation_size(i.oid) DESC, i.relname LIMIT 1) AS index FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = 'public'
         ORDER BY pg_table_size(c.oid) DESC, n.nspname COLLATE "C", c.relname COLLATE "C"`,
     );
@@ -151,7 +153,11 @@ describe('a backup of a site whose attachments an earlier set holds', () => {
     expect(bulk.length).toBeGreaterThan(0);
     expect(manifest.database).toEqual({
       object: layout.dump(repo.site, manifest.id),
-      bulkTables: bulk.map(({ schema, table }) => ({ schema, table })),
+      bulkTables: bulk.map(({ schema, table, index }) => ({
+        schema,
+        table,
+        ...(index ? { largestIndex: index } : {}),
+      })),
       size: dumpObject.length,
       sha256: sha256(dumpObject),
       plainSize: archive.length,
