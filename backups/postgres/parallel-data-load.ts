@@ -61,13 +61,14 @@ export async function loadTableData(load: DataLoad): Promise<{ rows: number }> {
     );
   }
   const router = new DataScriptRouter();
+  const turn = { next: 0 };
   let routeError: DataScriptError | undefined;
   try {
     for await (const chunk of script.stdout) {
       if (stop.signal.aborted) break;
-      await deliver(router.push(chunk as Buffer), sessions, stop.signal);
+      await deliver(router.push(chunk as Buffer), sessions, stop.signal, turn);
     }
-    if (!stop.signal.aborted) await deliver(router.end(), sessions, stop.signal);
+    if (!stop.signal.aborted) await deliver(router.end(), sessions, stop.signal, turn);
   } catch (error) {
     if (!(error instanceof DataScriptError)) throw error;
     routeError = error;
@@ -108,18 +109,29 @@ function failed(result: { exitCode?: number | undefined }): boolean {
 
 type Session = { stdin: Writable };
 
-/** Writes routed pieces in order: rows to the session with the least waiting, the rest to every session. */
-async function deliver(pieces: Routed[], sessions: Session[], stop: AbortSignal): Promise<void> {
+/**
+ * Writes routed pieces in order: rows to the session with the least waiting (equal ones in turn, since a pipe
+ * that takes a write at once shows nothing waiting), the rest to every session.
+ */
+async function deliver(
+  pieces: Routed[],
+  sessions: Session[],
+  stop: AbortSignal,
+  turn: { next: number },
+): Promise<void> {
   for (const piece of pieces) {
     if (stop.aborted) return;
     if (piece.to === 'every') {
       for (const session of sessions) session.stdin.write(piece.bytes);
       continue;
     }
-    let chosen = sessions[0]!;
-    for (const session of sessions) {
-      if (session.stdin.writableLength < chosen.stdin.writableLength) chosen = session;
+    let chosenIndex = turn.next;
+    for (let k = 1; k < sessions.length; k += 1) {
+      const i = (turn.next + k) % sessions.length;
+      if (sessions[i]!.stdin.writableLength < sessions[chosenIndex]!.stdin.writableLength) chosenIndex = i;
     }
+    turn.next = (chosenIndex + 1) % sessions.length;
+    const chosen = sessions[chosenIndex]!;
     chosen.stdin.write(piece.bytes);
     // Wait only when every session is full; then for the one just written to.
     if (sessions.every((session) => session.stdin.writableNeedDrain)) {
