@@ -46,6 +46,12 @@ export const SCOPE = [
       'test/mutation-kills/create.test.ts',
     ],
   },
+  // The parallel restore (decision 0019): the script router and the restore lists, pure; their unit tests.
+  {
+    module: 'backups/postgres/data-script-router.ts',
+    tests: ['test/backups/data-script-router.test.ts'],
+  },
+  { module: 'backups/postgres/restore-list.ts', tests: ['test/backups/restore-list.test.ts'] },
   { module: 'drills/run.ts', tests: ['test/mutation-kills/drill.test.ts'] },
   { module: 'certs/status.ts', tests: ['test/mutation-kills/certs-status.test.ts'] },
   {
