@@ -32,9 +32,12 @@ const QUOTE = 0x22;
 const SEMICOLON = 0x3b;
 const END_OF_DATA = Buffer.from('\n\\.');
 
-/** Statements outside COPY data that every session runs: the fixed preamble, comments and psql's \restrict. */
+/**
+ * Lines outside COPY data that every session runs: the fixed preamble, comments and psql's \restrict. One statement
+ * per line, as _doSetFixedOutputState prints them; a value holds no semicolon, so nothing can follow it.
+ */
 const BROADCAST_LINE =
-  /^(?:$|--|SET [a-z_]+ = [^\n]*;\r?$|SELECT pg_catalog\.set_config\([^\n]*\);\r?$|\\(?:un)?restrict [0-9A-Za-z]+\r?$)/;
+  /^(?:|--.*|SET [a-z_]+ = [^;\n]*;|SELECT pg_catalog\.set_config\('[a-z_]+', '[^';\n]*', false\);|\\(?:un)?restrict [0-9A-Za-z]+)\r?$/;
 
 export class DataScriptRouter {
   #carry: Buffer[] = [];

@@ -157,6 +157,61 @@ describe('the data script router (decision 0019)', () => {
     expect(() => router.end()).toThrow(message);
   });
 
+  test('a quoted name whose first line ends with a semicolon, a short statement, CR-LF lines', () => {
+    const script =
+      PREAMBLE +
+      copyBlock('COPY public."semi;\nname" (id) FROM stdin;', ['1']) +
+      copyBlock('COPY t FROM stdin;', ['2']) +
+      'COPY u FROM stdin;\r\n3\n\\.\r\n';
+    const pieces = route(Buffer.from(script), () => []);
+    expect(pieces.filter((p) => p.to === 'one').map((p) => p.bytes.toString())).toEqual([
+      '1\n',
+      '2\n',
+      '3\n',
+    ]);
+    const every = pieces.filter((p) => p.to === 'every').map((p) => p.bytes.toString());
+    expect(every).toContain('COPY public."semi;\nname" (id) FROM stdin;\n');
+    expect(every).toContain('COPY t FROM stdin;\n');
+    expect(every.slice(-2)).toEqual(['COPY u FROM stdin;\r\n', '\\.\r\n']);
+  });
+
+  test('one-column rows that come closest to the end marker stay rows: empty, NULL, a dot, a backslash pair', () => {
+    const rows = ['', '\\N', '7.', '.', '\\\\', '\\.x', ''];
+    for (let cut = 0; cut <= 20; cut += 1) {
+      const script = `${PREAMBLE}COPY public.one (v) FROM stdin;\n${rows.join('\n')}\n\\.\nSET lock_timeout = 0;\n`;
+      const at = PREAMBLE.length + 'COPY public.one (v) FROM stdin;\n'.length + cut;
+      const router = new DataScriptRouter();
+      const pieces = route(Buffer.from(script), () => [at]);
+      expect(
+        pieces
+          .filter((p) => p.to === 'one')
+          .map((p) => p.bytes.toString())
+          .join(''),
+        `cut ${cut}`,
+      ).toBe(`${rows.join('\n')}\n`);
+      expect(pieces.at(-1)!.bytes.toString()).toBe('SET lock_timeout = 0;\n');
+      router.push(Buffer.from(script));
+      expect(router.rows).toBe(rows.length);
+    }
+  });
+
+  test("the line an error names is the script's line, counted through the rows", () => {
+    const script = `${PREAMBLE}COPY public.t (id) FROM stdin;\n1\n2\n3\n\\.\nVACUUM;\n`;
+    const line = script.split('\n').indexOf('VACUUM;') + 1;
+    expect(() => route(Buffer.from(script), () => [])).toThrow(`line ${line} of pg_restore's data script`);
+  });
+
+  test.each([
+    'SET lock_timeout = 0; DROP TABLE cases;',
+    "SELECT pg_catalog.set_config('search_path', '', false); DROP TABLE cases;",
+    "SELECT pg_catalog.set_config('search_path', (SELECT 'x'), false);",
+    'SET lock_timeout = 0;\tVACUUM',
+    '\\restrict abc; \\! id',
+    '-',
+  ])('a preamble-like line with more in it is refused, not run once per session: %s', (line) => {
+    expect(() => route(Buffer.from(`${PREAMBLE}${line}\n`), () => [])).toThrow(DataScriptError);
+  });
+
   test('counts the rows it routed, and keeps none of them', () => {
     const router = new DataScriptRouter();
     router.push(Buffer.from(SCRIPT));

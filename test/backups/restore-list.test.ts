@@ -84,6 +84,32 @@ describe('the restore lists (decision 0019)', () => {
     expect(ids(byKey.rest)).toEqual(expect.arrayContaining([3718, 3719]));
   });
 
+  test('only plain indexes and constraints of the bulk tables alone are early; look-alike kinds never', () => {
+    const more = `${VERBOSE}3800; 0 0 INDEX ATTACH public cases_part_idx tier4
+;\tdepends on: 3718 245
+3801; 2620 17300 CONSTRAINT TRIGGER public cases cases_check tier4
+;\tdepends on: 245
+3802; 1259 17301 INDEX public cases_with_incidents tier4
+;\tdepends on: 245 246
+3803; 1259 17302 INDEX public cases_after_audit tier4
+;\tdepends on: 245 3733
+3804; 1259 17303 INDEX public trgm_only tier4
+;\tdepends on: 3
+3805; 2606 17304 CONSTRAINT public cases cases_check_ok tier4
+;\tdepends on: 245 3
+`;
+    const lists = splitRestoreList(more, {
+      skipExtensionComments: false,
+      bulkTables: CASES,
+      preData: PRE_DATA,
+    });
+    expect(ids(lists.early)).toEqual([3717, 3718, 3719, 3805]);
+    // Whatever depends on an early item waits for it; the rest go to pg_restore.
+    expect(ids(lists.late)).toEqual([3765, 3790, 3800]);
+    expect(ids(lists.rest)).toEqual(expect.arrayContaining([3801, 3802, 3803, 3804]));
+    expect(ids(lists.early)).not.toContain(3802);
+  });
+
   test('an index of a table whose rows pg_restore still loads is never early', () => {
     const lists = splitRestoreList(VERBOSE, {
       skipExtensionComments: false,
