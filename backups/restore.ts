@@ -882,14 +882,15 @@ async function writeRestoreLists(
   skipExtensionComments: boolean,
   bulkTables?: Array<{ schema: string; table: string }>,
 ): Promise<{ [K in keyof RestoreLists]: string | undefined }> {
+  // The pre-data items matter only to the bulk tables' early and late steps: listed only when there are some.
   const [verbose, preData] = await Promise.all([
     execa(pgRestorePath, ['--list', '--verbose', dump]),
-    execa(pgRestorePath, ['--list', '--section=pre-data', dump]),
+    bulkTables?.length ? execa(pgRestorePath, ['--list', '--section=pre-data', dump]) : undefined,
   ]);
   const lists = splitRestoreList(verbose.stdout, {
     skipExtensionComments,
     bulkTables,
-    preData: listedIds(preData.stdout),
+    preData: listedIds(preData?.stdout ?? ''),
   });
   const write = async (suffix: string, lines: string[]) => {
     if (lines.length === 0) return undefined;

@@ -81,13 +81,11 @@ export async function loadTableData(load: DataLoad): Promise<{ rows: number }> {
     }
   }
   const [scriptResult, ...sessionResults] = await Promise.all([script, ...sessions]);
-  if (scriptResult.exitCode !== 0 && !routeError && !sessionResults.some(failed)) {
-    throw new DataLoadError('pg_restore', toolErrorDetail(scriptResult));
-  }
-  const sessionFailure = sessionResults.find(failed);
-  if (sessionFailure && !routeError) throw new DataLoadError('psql', toolErrorDetail(sessionFailure));
+  // The router's refusal first, then a psql session's failure, then pg_restore's.
   if (routeError) throw new DataLoadError('tier4', routeError.message);
-  if (scriptResult.exitCode !== 0) throw new DataLoadError('pg_restore', toolErrorDetail(scriptResult));
+  const sessionFailure = sessionResults.find(failed);
+  if (sessionFailure) throw new DataLoadError('psql', toolErrorDetail(sessionFailure));
+  if (failed(scriptResult)) throw new DataLoadError('pg_restore', toolErrorDetail(scriptResult));
   // The rows the server took are the rows routed: a session that stopped reading early cannot pass unseen.
   const loaded = sessionResults.reduce((sum, result) => sum + copiedRows(String(result.stdout ?? '')), 0);
   if (loaded !== router.rows) {

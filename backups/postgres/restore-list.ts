@@ -37,10 +37,11 @@ export function splitRestoreList(
   const items = parseListing(verboseListing).filter(
     (item) => !(options.skipExtensionComments && /^\d+; \d+ \d+ COMMENT - EXTENSION /.test(item.line)),
   );
-  // A name holding a space could match another table's line: that only moves the table between the lists,
-  // and every list restores what it holds.
-  const bulk = options.bulkTables?.map(({ schema, table }) => ` ${schema} ${table} `);
-  const isBulk = (item: Item) => !bulk || bulk.some((b) => item.line.includes(b));
+  // The bulk table an item's line names. A name holding a space could match another table's line: that only
+  // moves the table between the lists, and every list restores what it holds.
+  const bulkOf = (item: Item) =>
+    options.bulkTables?.find(({ schema, table }) => item.line.includes(` ${schema} ${table} `));
+  const isBulk = (item: Item) => !options.bulkTables || bulkOf(item) !== undefined;
   const tables = items.filter((item) => hasDesc(item.line, 'TABLE'));
   const bulkTableIds = new Set(tables.filter(isBulk).map((t) => t.id));
   const otherTableIds = new Set(tables.filter((t) => !bulkTableIds.has(t.id)).map((t) => t.id));
@@ -48,13 +49,9 @@ export function splitRestoreList(
   const data = new Set(items.filter((item) => hasDesc(item.line, 'TABLE DATA') && isBulk(item)));
   // A bulk table's constraints (primary key, unique: ALTER TABLE, which locks out every index build on it) and its
   // largest index, one after the other; its other indexes build beside them (CREATE INDEX locks only writers out).
-  const largestIndexOf = new Map(
-    tables
-      .filter((t) => bulkTableIds.has(t.id))
-      .map((t) => [t.id, options.bulkTables?.find((b) => t.line.includes(` ${b.schema} ${b.table} `))]),
-  );
+  const largestIndexOf = new Map(tables.filter((t) => bulkTableIds.has(t.id)).map((t) => [t.id, bulkOf(t)]));
   const early = new Set<Item>();
-  if (bulk) {
+  if (options.bulkTables) {
     for (const item of items) {
       const index = hasDesc(item.line, 'INDEX');
       if (!(index || hasDesc(item.line, 'CONSTRAINT'))) continue;

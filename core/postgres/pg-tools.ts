@@ -29,14 +29,8 @@ export async function findPgTool(
   candidates.push(name);
   for (const candidate of candidates) {
     if (candidate.includes('/') && !existsSync(candidate)) continue;
-    try {
-      const { stdout } = await execa(candidate, ['--version']);
-      const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(stdout);
-      if (match)
-        return { path: candidate, version: `${match[1]}.${match[2] ?? '0'}`, major: Number(match[1]) };
-    } catch {
-      // try the next candidate
-    }
+    const tool = await versionOf(candidate);
+    if (tool) return tool;
   }
   throw new UsageError(
     `${name} was not found.`,
@@ -51,21 +45,26 @@ export async function findPgTool(
  */
 export async function findToolBeside(beside: PgTool, name: 'psql'): Promise<PgTool> {
   const path = beside.path.includes('/') ? join(dirname(beside.path), name) : name;
-  let version: string | undefined;
-  try {
-    const { stdout } = await execa(path, ['--version']);
-    const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(stdout);
-    if (match) version = `${match[1]}.${match[2] ?? '0'}`;
-  } catch {
-    // reported below
-  }
-  if (version === beside.version) return { path, version, major: Number(version.split('.')[0]) };
+  const tool = await versionOf(path);
+  if (tool?.version === beside.version) return tool;
   throw new UsageError(
-    version
-      ? `${name} ${version} (${path}) is not the version of pg_restore beside it (${beside.version}).`
+    tool
+      ? `${name} ${tool.version} (${path}) is not the version of pg_restore beside it (${beside.version}).`
       : `${name} was not found beside pg_restore (${path}).`,
     `A restore with --jobs 2 or more loads the table data through ${name}: install the PostgreSQL client package that has both (Debian: postgresql-client-${beside.major}), or restore with --jobs 1.`,
   );
+}
+
+/** The PostgreSQL tool at `path` and the version it reports; undefined when it does not run or is not one. */
+async function versionOf(path: string): Promise<PgTool | undefined> {
+  try {
+    const { stdout } = await execa(path, ['--version']);
+    const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(stdout);
+    if (match) return { path, version: `${match[1]}.${match[2] ?? '0'}`, major: Number(match[1]) };
+  } catch {
+    // not there, or not runnable
+  }
+  return undefined;
 }
 
 export function assertToolCanHandle(tool: PgTool, serverMajor: number, name: string): void {

@@ -43,15 +43,17 @@ const VERBOSE = `;
 `;
 const PRE_DATA = new Set([3, 3976, 245, 246, 253, 252, 280]);
 const CASES = [{ schema: 'public', table: 'cases' }];
+/** The lists for these bulk tables, from VERBOSE (or `listing`), with PRE_DATA restored first. */
+const split = (
+  bulkTables: Parameters<typeof splitRestoreList>[1]['bulkTables'],
+  skipExtensionComments = false,
+  listing = VERBOSE,
+) => splitRestoreList(listing, { skipExtensionComments, bulkTables, preData: PRE_DATA });
 const ids = (lines: string[]) => lines.map((line) => Number(line.split(';')[0])).sort((a, b) => a - b);
 
 describe('the restore lists (decision 0019)', () => {
   test('bulk rows to the loader; their own indexes early; what depends on those late; the rest to pg_restore', () => {
-    const lists = splitRestoreList(VERBOSE, {
-      skipExtensionComments: false,
-      bulkTables: CASES,
-      preData: PRE_DATA,
-    });
+    const lists = split(CASES);
     expect(ids(lists.data)).toEqual([3940]);
     // The key and both indexes of cases: only the table (and the extension, restored with the schema) before them.
     expect(ids(lists.early)).toEqual([3717, 3718, 3719]);
@@ -66,20 +68,12 @@ describe('the restore lists (decision 0019)', () => {
   });
 
   test('with the largest index known: the constraints and that index early, the other indexes beside them', () => {
-    const lists = splitRestoreList(VERBOSE, {
-      skipExtensionComments: false,
-      bulkTables: [{ schema: 'public', table: 'cases', largestIndex: 'index_cases_on_data' }],
-      preData: PRE_DATA,
-    });
+    const lists = split([{ schema: 'public', table: 'cases', largestIndex: 'index_cases_on_data' }]);
     expect(ids(lists.early)).toEqual([3717, 3718]);
     expect(lists.rest).toContain('3719; 1259 16917 INDEX public index_cases_on_srch_name_trgm tier4');
     expect(ids(lists.late)).toEqual([3765, 3790]);
     // The largest index backing a constraint (the primary key): constraints are early anyway, no index is.
-    const byKey = splitRestoreList(VERBOSE, {
-      skipExtensionComments: false,
-      bulkTables: [{ schema: 'public', table: 'cases', largestIndex: 'cases_pkey' }],
-      preData: PRE_DATA,
-    });
+    const byKey = split([{ schema: 'public', table: 'cases', largestIndex: 'cases_pkey' }]);
     expect(ids(byKey.early)).toEqual([3717]);
     expect(ids(byKey.rest)).toEqual(expect.arrayContaining([3718, 3719]));
   });
@@ -98,11 +92,7 @@ describe('the restore lists (decision 0019)', () => {
 3805; 2606 17304 CONSTRAINT public cases cases_check_ok tier4
 ;\tdepends on: 245 3
 `;
-    const lists = splitRestoreList(more, {
-      skipExtensionComments: false,
-      bulkTables: CASES,
-      preData: PRE_DATA,
-    });
+    const lists = split(CASES, false, more);
     expect(ids(lists.early)).toEqual([3717, 3718, 3719, 3805]);
     // Whatever depends on an early item waits for it; the rest go to pg_restore.
     expect(ids(lists.late)).toEqual([3765, 3790, 3800]);
@@ -111,11 +101,7 @@ describe('the restore lists (decision 0019)', () => {
   });
 
   test('an index of a table whose rows pg_restore still loads is never early', () => {
-    const lists = splitRestoreList(VERBOSE, {
-      skipExtensionComments: false,
-      bulkTables: [{ schema: 'public', table: 'audit_logs' }],
-      preData: PRE_DATA,
-    });
+    const lists = split([{ schema: 'public', table: 'audit_logs' }]);
     expect(ids(lists.data)).toEqual([3948]);
     expect(ids(lists.early)).toEqual([3733]);
     expect(lists.rest).toContain('3718; 1259 16916 INDEX public index_cases_on_data tier4');
@@ -123,33 +109,21 @@ describe('the restore lists (decision 0019)', () => {
   });
 
   test('a set written before the manifest named its bulk tables: every table to the loader, nothing early', () => {
-    const lists = splitRestoreList(VERBOSE, {
-      skipExtensionComments: false,
-      bulkTables: undefined,
-      preData: PRE_DATA,
-    });
+    const lists = split(undefined);
     expect(ids(lists.data)).toEqual([3940, 3941, 3948, 3970]);
     expect(lists.early).toEqual([]);
     expect(lists.late).toEqual([]);
   });
 
   test('a name with a space is matched whole; an in-place restore leaves extension comments out', () => {
-    const lists = splitRestoreList(VERBOSE, {
-      skipExtensionComments: true,
-      bulkTables: [{ schema: 'public', table: 'case notes' }],
-      preData: PRE_DATA,
-    });
+    const lists = split([{ schema: 'public', table: 'case notes' }], true);
     expect(ids(lists.data)).toEqual([3970]);
     expect(ids(lists.rest)).not.toContain(3976);
     expect(ids(lists.rest)).toContain(3);
   });
 
   test('no bulk table (an empty list): no loader, nothing early; all of it to pg_restore', () => {
-    const lists = splitRestoreList(VERBOSE, {
-      skipExtensionComments: false,
-      bulkTables: [],
-      preData: PRE_DATA,
-    });
+    const lists = split([]);
     expect(lists.data).toEqual([]);
     expect(lists.early).toEqual([]);
     expect(lists.rest).toHaveLength(19);
